@@ -1,0 +1,53 @@
+/**
+ * Link events: events of type `$>` whose data, `"<eventNumber>@<streamId>"`, points at another event.
+ * Projections such as `$ce-` and `$et-` are made of them (docs/protocol.md 4.8).
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * The event type of a link.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const eventType = "$>"
+
+/**
+ * Where a link points.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LinkTarget {
+  readonly eventNumber: bigint
+  readonly streamId: string
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: false })
+const encoder = new TextEncoder()
+
+/**
+ * Reads a link's data. Returns `undefined` when it is not of the form `<number>@<stream>` with a
+ * non-negative decimal number and a non-empty stream name: the server treats such a link as one that
+ * cannot be resolved.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const parse = (data: Uint8Array | string): LinkTarget | undefined => {
+  const text = typeof data === "string" ? data : decoder.decode(data)
+  const at = text.indexOf("@")
+  if (at <= 0 || at === text.length - 1) return undefined
+  const digits = text.slice(0, at)
+  if (!/^\d+$/.test(digits)) return undefined
+  return { eventNumber: BigInt(digits), streamId: text.slice(at + 1) }
+}
+
+/**
+ * The data of a link to the given event.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const format = (target: LinkTarget): Uint8Array => encoder.encode(`${target.eventNumber}@${target.streamId}`)

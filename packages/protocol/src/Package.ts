@@ -1,0 +1,244 @@
+/**
+ * Packages: what a frame carries. A package is a command byte, a flags byte, a correlation id in .NET
+ * GUID byte order, an optional auth block and a payload (docs/protocol.md 1.2 to 1.5).
+ *
+ * @since 0.1.0
+ */
+import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
+import * as Frame from "./Frame.ts"
+import * as Guid from "./Guid.ts"
+import { CredentialsTooLong, InvalidUuid, MalformedPackage } from "./ProtocolError.ts"
+
+/**
+ * The flag bits of a package.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const Flags = {
+  None: 0x00,
+  /** An auth block follows the header. */
+  Authenticated: 0x01,
+  /** Only for traffic between cluster nodes; external servers refuse it. */
+  TrustedWrite: 0x02
+} as const
+
+/**
+ * The size of the header: command, flags and correlation id.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const headerLength = 18
+
+/**
+ * The most UTF-8 bytes a login or a password can take in the auth block.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxCredentialLength = 255
+
+/**
+ * A login and password. The password is `Redacted` so that it never reaches a log or an error message.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Credentials {
+  readonly login: string
+  readonly password: Redacted.Redacted<string>
+}
+
+/**
+ * The content of an auth block as a 20.6+ server reads it: a login and password, or a bearer token
+ * (the form whose first two bytes are a negative little-endian int16).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Auth =
+  | { readonly _tag: "Basic"; readonly login: string; readonly password: Redacted.Redacted<string> }
+  | { readonly _tag: "Bearer"; readonly token: Redacted.Redacted<string> }
+
+/**
+ * A package to send.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OutboundPackage {
+  readonly command: number
+  readonly correlationId: string
+  readonly credentials?: Credentials | undefined
+  readonly payload?: Uint8Array | undefined
+}
+
+/**
+ * A package that arrived.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface InboundPackage {
+  readonly command: number
+  readonly flags: number
+  readonly correlationId: string
+  readonly auth: Auth | undefined
+  /** A view into the frame it came in: it is not copied. */
+  readonly payload: Uint8Array
+}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder("utf-8", { fatal: false })
+const emptyPayload = new Uint8Array(0)
+
+const encodeCredential = (
+  field: "login" | "password",
+  text: string
+): Result.Result<Uint8Array, CredentialsTooLong> => {
+  const bytes = encoder.encode(text)
+  return bytes.length > maxCredentialLength
+    ? Result.fail(new CredentialsTooLong({ field, byteLength: bytes.length }))
+    : Result.succeed(bytes)
+}
+
+/**
+ * Checks that credentials fit the auth block, so that a client can refuse them when it is configured
+ * rather than at its first request.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const validateCredentials = (credentials: Credentials): Result.Result<Credentials, CredentialsTooLong> =>
+  Result.flatMap(
+    encodeCredential("login", credentials.login),
+    () => Result.map(encodeCredential("password", Redacted.value(credentials.password)), () => credentials)
+  )
+
+/**
+ * Encodes a package as a whole frame, length prefix included, in a single buffer.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encodeFrame = (
+  pkg: OutboundPackage
+): Result.Result<Uint8Array, CredentialsTooLong | InvalidUuid> => {
+  const payload = pkg.payload ?? emptyPayload
+  let login: Uint8Array | undefined
+  let password: Uint8Array | undefined
+  if (pkg.credentials !== undefined) {
+    const encodedLogin = encodeCredential("login", pkg.credentials.login)
+    if (Result.isFailure(encodedLogin)) return Result.fail(encodedLogin.failure)
+    const encodedPassword = encodeCredential("password", Redacted.value(pkg.credentials.password))
+    if (Result.isFailure(encodedPassword)) return Result.fail(encodedPassword.failure)
+    login = encodedLogin.success
+    password = encodedPassword.success
+  }
+  const authLength = login === undefined ? 0 : 2 + login.length + password!.length
+  const bodyLength = headerLength + authLength + payload.length
+  const frame = new Uint8Array(Frame.prefixLength + bodyLength)
+  new DataView(frame.buffer).setInt32(0, bodyLength, true)
+  frame[4] = pkg.command
+  frame[5] = login === undefined ? Flags.None : Flags.Authenticated
+  if (!Guid.writeUnsafe(pkg.correlationId, frame, 6)) {
+    return Result.fail(new InvalidUuid({ input: pkg.correlationId }))
+  }
+  let offset = Frame.prefixLength + headerLength
+  if (login !== undefined) {
+    frame[offset++] = login.length
+    frame.set(login, offset)
+    offset += login.length
+    frame[offset++] = password!.length
+    frame.set(password!, offset)
+    offset += password!.length
+  }
+  frame.set(payload, offset)
+  return Result.succeed(frame)
+}
+
+/**
+ * Options for decoding packages.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DecodeOptions {
+  /**
+   * Read an auth block whose first two bytes form a negative little-endian int16 as a bearer token,
+   * as servers from 20.6 do. Defaults to true.
+   */
+  readonly bearerTokens?: boolean | undefined
+}
+
+const readAuth = (
+  body: Uint8Array,
+  bearerTokens: boolean
+): Result.Result<readonly [Auth, number], MalformedPackage> => {
+  const start = headerLength
+  if (body.length < start + 2) {
+    return Result.fail(new MalformedPackage({ reason: "the auth block is cut short" }))
+  }
+  if (bearerTokens) {
+    const asInt16 = (body[start]! | (body[start + 1]! << 8)) << 16 >> 16
+    if (asInt16 < 0) {
+      const tokenLength = -asInt16
+      const end = start + 2 + tokenLength
+      if (end > body.length) return Result.fail(new MalformedPackage({ reason: "the bearer token is cut short" }))
+      const token = Redacted.make(decoder.decode(body.subarray(start + 2, end)))
+      return Result.succeed([{ _tag: "Bearer", token }, end] as const)
+    }
+  }
+  const loginLength = body[start]!
+  const loginEnd = start + 1 + loginLength
+  if (loginEnd >= body.length) return Result.fail(new MalformedPackage({ reason: "the login is cut short" }))
+  const passwordLength = body[loginEnd]!
+  const passwordEnd = loginEnd + 1 + passwordLength
+  if (passwordEnd > body.length) return Result.fail(new MalformedPackage({ reason: "the password is cut short" }))
+  const login = decoder.decode(body.subarray(start + 1, loginEnd))
+  const password = Redacted.make(decoder.decode(body.subarray(loginEnd + 1, passwordEnd)))
+  return Result.succeed([{ _tag: "Basic", login, password }, passwordEnd] as const)
+}
+
+/**
+ * Decodes the body of a frame (what follows the length prefix) as a package. The payload is a view into
+ * `body`, not a copy.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decode = (body: Uint8Array, options?: DecodeOptions): Result.Result<InboundPackage, MalformedPackage> => {
+  if (body.length < headerLength) {
+    return Result.fail(
+      new MalformedPackage({ reason: `a package is at least ${headerLength} bytes long, this one is ${body.length}` })
+    )
+  }
+  const command = body[0]!
+  const flags = body[1]!
+  const correlationId = Guid.readUnsafe(body, 2)
+  if ((flags & Flags.Authenticated) === 0) {
+    return Result.succeed({ command, flags, correlationId, auth: undefined, payload: body.subarray(headerLength) })
+  }
+  const auth = readAuth(body, options?.bearerTokens ?? true)
+  if (Result.isFailure(auth)) return Result.fail(auth.failure)
+  const [credentials, end] = auth.success
+  return Result.succeed({ command, flags, correlationId, auth: credentials, payload: body.subarray(end) })
+}
+
+/**
+ * Decodes a text payload (BadRequest, NotAuthenticated), replacing invalid UTF-8 rather than failing.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decodeText = (payload: Uint8Array): string => decoder.decode(payload)
+
+/**
+ * Encodes a text payload (BadRequest, NotAuthenticated).
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encodeText = (text: string): Uint8Array => encoder.encode(text)
