@@ -1,0 +1,152 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import { Guid } from "@photonpump/protocol"
+import { EventStoreError, ExpectedVersion, NewEvent, Position, RecordedEvent, ResolvedEvent, StreamMetadata } from "@photonpump/client"
+
+const encoder = new TextEncoder()
+
+const recorded = (data: string, overrides?: Partial<RecordedEvent.Fields>) =>
+  new RecordedEvent.RecordedEvent({
+    stream: "ponies",
+    eventNumber: 3n,
+    idBytes: Result.getOrThrow(Guid.toWire("01234567-89ab-cdef-0123-456789abcdef")),
+    type: "PonyJumped",
+    data: encoder.encode(data),
+    metadata: new Uint8Array(0),
+    isJson: true,
+    createdEpochMillis: 1_700_000_000_000n,
+    createdTicks: 0n,
+    ...overrides
+  })
+
+describe("ExpectedVersion", () => {
+  it("maps to the protocol's numbers", () => {
+    assert.strictEqual(ExpectedVersion.toWire(ExpectedVersion.Any), -2n)
+    assert.strictEqual(ExpectedVersion.toWire(ExpectedVersion.NoStream), -1n)
+    assert.strictEqual(ExpectedVersion.toWire(ExpectedVersion.StreamExists), -4n)
+    assert.strictEqual(ExpectedVersion.toWire(ExpectedVersion.exact(5)), 5n)
+  })
+
+  it("reads plain numbers as the official clients do", () => {
+    assert.deepStrictEqual(ExpectedVersion.fromInput(7), ExpectedVersion.exact(7n))
+    assert.deepStrictEqual(ExpectedVersion.fromInput(-1n), ExpectedVersion.NoStream)
+    assert.deepStrictEqual(ExpectedVersion.fromInput(-2), ExpectedVersion.Any)
+    assert.deepStrictEqual(ExpectedVersion.fromInput(-4), ExpectedVersion.StreamExists)
+    assert.strictEqual(ExpectedVersion.fromInput(-3), undefined)
+    assert.strictEqual(ExpectedVersion.fromInput(1.5), undefined)
+  })
+})
+
+describe("Position", () => {
+  it("orders by commit, then prepare", () => {
+    assert.strictEqual(Position.compare(Position.make(1, 5), Position.make(2, 0)), -1)
+    assert.strictEqual(Position.compare(Position.make(2, 5), Position.make(2, 3)), 1)
+    assert.strictEqual(Position.compare(Position.make(2), Position.make(2, 2)), 0)
+    assert.isTrue(Position.equals(Position.start, Position.make(0)))
+  })
+})
+
+describe("NewEvent", () => {
+  it("takes JSON from any value and gets a random id", () => {
+    const a = NewEvent.make("PonyJumped", { body: { Pony: "Derpy Hooves" } })
+    const b = NewEvent.make("PonyJumped", { body: { Pony: "Derpy Hooves" } })
+    assert.isTrue(a.isJson)
+    assert.isTrue(Guid.isUuid(a.id))
+    assert.notStrictEqual(a.id, b.id)
+  })
+
+  it("takes raw bytes as binary unless told otherwise", () => {
+    const bytes = new Uint8Array([1, 2, 3])
+    assert.isFalse(NewEvent.make("Blob", { body: bytes }).isJson)
+    assert.isTrue(NewEvent.make("Blob", { body: encoder.encode("{}"), isJson: true }).isJson)
+    assert.isFalse(NewEvent.binary("Blob", bytes).isJson)
+    assert.strictEqual(NewEvent.json("X", 1, { id: "01234567-89ab-cdef-0123-456789abcdef" }).id, "01234567-89ab-cdef-0123-456789abcdef")
+  })
+})
+
+describe("RecordedEvent", () => {
+  it("gives its id, creation date and JSON", () => {
+    const event = recorded(`{"Pony":"Derpy Hooves","Height":10}`)
+    assert.strictEqual(event.id, "01234567-89ab-cdef-0123-456789abcdef")
+    assert.strictEqual(event.created.getTime(), 1_700_000_000_000)
+    assert.deepStrictEqual(event.json(), { Pony: "Derpy Hooves", Height: 10 })
+    assert.strictEqual(event.text(), `{"Pony":"Derpy Hooves","Height":10}`)
+  })
+
+  it("falls back to .NET ticks for the creation date", () => {
+    const event = recorded("{}", { createdEpochMillis: undefined, createdTicks: 621_355_968_000_000_000n + 10_000n * 42n })
+    assert.strictEqual(event.created.getTime(), 42)
+  })
+
+  it.effect("decodes with a Schema", () =>
+    Effect.gen(function*() {
+      const Jump = Schema.Struct({ Pony: Schema.String, Height: Schema.Number })
+      const jump = yield* recorded(`{"Pony":"Derpy Hooves","Height":10}`).decode(Jump)
+      assert.deepStrictEqual(jump, { Pony: "Derpy Hooves", Height: 10 })
+    }))
+
+  it.effect("fails with EventDecodeError on a mismatch or on data that is not JSON", () =>
+    Effect.gen(function*() {
+      const Jump = Schema.Struct({ Pony: Schema.String, Height: Schema.Number })
+      const mismatch = yield* Effect.flip(recorded(`{"Pony":"Derpy Hooves","Height":"tall"}`).decode(Jump))
+      assert.instanceOf(mismatch, EventStoreError.EventDecodeError)
+      assert.strictEqual(mismatch.eventNumber, 3n)
+      assert.isDefined(mismatch.issue)
+      const notJson = yield* Effect.flip(recorded("not json").decode(Jump))
+      assert.instanceOf(notJson, EventStoreError.EventDecodeError)
+      assert.include(notJson.reason, "not JSON")
+      assert.isUndefined(notJson.issue)
+    }))
+
+  it("is reachable through a ResolvedEvent", () => {
+    const link = recorded("0@ponies", { stream: "$ce-ponies", eventNumber: 9n, type: "$>", isJson: false })
+    const target = recorded(`{"a":1}`)
+    const resolved = new ResolvedEvent.ResolvedEvent(target, link, undefined, true)
+    assert.strictEqual(resolved.type, "PonyJumped")
+    assert.strictEqual(resolved.originalEvent, link)
+    assert.strictEqual(resolved.originalEventNumber, 9n)
+    assert.strictEqual(resolved.originalStream, "$ce-ponies")
+    assert.deepStrictEqual(resolved.json(), { a: 1 })
+  })
+})
+
+describe("StreamMetadata", () => {
+  it("writes the well-known keys in the server's order, then the custom ones", () => {
+    const json = StreamMetadata.toJson(StreamMetadata.make({
+      custom: { owner: "ops", "$maxCount": 99 },
+      acl: { readRoles: ["$all"], writeRoles: ["admin", "ops"] },
+      cacheControl: "1 minute",
+      truncateBefore: 9223372036854775807n,
+      maxAge: "2 hours",
+      maxCount: 10
+    }))
+    assert.strictEqual(
+      json,
+      `{"$maxCount":10,"$maxAge":7200,"$tb":9223372036854775807,"$cacheControl":60,` +
+        `"$acl":{"$r":"$all","$w":["admin","ops"]},"owner":"ops"}`
+    )
+  })
+
+  it("reads them back, keeping $tb exact and the custom keys", () => {
+    const metadata = StreamMetadata.fromJson(
+      `{"$maxCount":10,"$maxAge":7200,"$tb":9223372036854775807,"$tmp":true,"$cacheControl":60,` +
+        `"$acl":{"$r":"$all","$mw":["$admins"]},"owner":"ops","$unknown":1}`
+    )
+    assert.strictEqual(metadata.maxCount, 10)
+    assert.strictEqual(Duration.toSeconds(metadata.maxAge!), 7200)
+    assert.strictEqual(metadata.truncateBefore, 9223372036854775807n)
+    assert.strictEqual(metadata.tempStream, true)
+    assert.strictEqual(Duration.toSeconds(metadata.cacheControl!), 60)
+    assert.deepStrictEqual(metadata.acl, { readRoles: ["$all"], metaWriteRoles: ["$admins"] })
+    assert.deepStrictEqual(metadata.custom, { owner: "ops", $unknown: 1 })
+  })
+
+  it("treats what the server ignores as not set", () => {
+    assert.deepStrictEqual(StreamMetadata.fromJson("not json"), {})
+    assert.deepStrictEqual(StreamMetadata.fromJson("[1,2]"), {})
+    assert.deepStrictEqual(StreamMetadata.fromJson(`{"$maxCount":0,"$maxAge":-5,"$tb":-1}`), {})
+  })
+})
