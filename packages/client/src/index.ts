@@ -94,3 +94,24 @@ export * as StreamMetadata from "./StreamMetadata.ts"
  * @since 0.1.0
  */
 export * as WriteResult from "./WriteResult.ts"
+
+/**
+ * The options every operation takes.
+ *
+ * @since 0.1.0
+ */
+export * as CallOptions from "./CallOptions.ts"
+
+/**
+ * The `EventStore` service, its layers and its operations.
+ *
+ * @since 0.1.0
+ */
+export * as EventStore from "./EventStore.ts"
+
+/**
+ * Explicit transactions.
+ *
+ * @since 0.1.0
+ */
+export * as Transaction from "./Transaction.ts"

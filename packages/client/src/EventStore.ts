@@ -1,0 +1,960 @@
+/**
+ * The `EventStore` service: one connection to an EventStore node, shared by any number of concurrent
+ * requests, with every request/response operation of the TCP protocol.
+ *
+ * Get it as a scoped `Layer` (`layer`, `layerConfig`) or in your own `Scope` (`connect`); the
+ * connection closes with the scope.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { EventStore } from "@photonpump/client"
+ *
+ * const program = Effect.gen(function*() {
+ *   const es = yield* EventStore.EventStore
+ *   yield* es.publishEvent("ponies", "PonyJumped", { body: { Pony: "Derpy Hooves", Height: 10, Distance: 13 } })
+ *   const jump = yield* es.getEvent("ponies", -1)
+ *   return jump.json()
+ * })
+ *
+ * Effect.runPromise(Effect.provide(program, EventStore.layer("tcp://admin:changeit@localhost:1113")))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { create, type DescMessage, type MessageInitShape, isFieldSet } from "@bufbuild/protobuf"
+import type * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Result from "effect/Result"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import { Command as CommandModule, Guid, Messages } from "@photonpump/protocol"
+import type { CallOptions } from "./CallOptions.ts"
+import {
+  AccessDenied,
+  BadRequest,
+  type ConnectError,
+  type DeleteError,
+  EventNotFound,
+  type ReadAllError,
+  type ReadEventError,
+  type ReadMetadataError,
+  type ReadStreamError,
+  type RequestError,
+  StreamDeleted,
+  StreamNotFound,
+  type TransactionError,
+  type WriteError
+} from "./EventStoreError.ts"
+import * as ExpectedVersion from "./ExpectedVersion.ts"
+import type { Filter } from "./Filter.ts"
+import * as NewEvent from "./NewEvent.ts"
+import * as Position from "./Position.ts"
+import type { ResolvedEvent } from "./ResolvedEvent.ts"
+import * as Settings from "./Settings.ts"
+import type { AllSlice, StreamSlice } from "./Slice.ts"
+import { StreamDirection } from "./StreamDirection.ts"
+import * as StreamMetadata from "./StreamMetadata.ts"
+import type { Transaction } from "./Transaction.ts"
+import type { DeleteResult, WriteResult } from "./WriteResult.ts"
+import * as Connection from "./internal/Connection.ts"
+import * as Paging from "./internal/Paging.ts"
+import * as Records from "./internal/Records.ts"
+import * as Replies from "./internal/Replies.ts"
+
+const Command = CommandModule.Command
+
+// -----------------------------------------------------------------------------
+// options
+// -----------------------------------------------------------------------------
+
+/**
+ * Options of `publishEvent`: the event's body, metadata and id, and the expected version.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export interface PublishEventOptions extends NewEvent.Options, CallOptions {
+  /** Default `ExpectedVersion.Any`. */
+  readonly expectedVersion?: ExpectedVersion.Input | undefined
+}
+
+/**
+ * Options of `publish`, `setStreamMetadata` and `startTransaction`.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export interface WriteOptions extends CallOptions {
+  /** Default `ExpectedVersion.Any`. */
+  readonly expectedVersion?: ExpectedVersion.Input | undefined
+}
+
+/**
+ * Options of `getEvent`.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export interface GetEventOptions extends CallOptions {
+  /** Follow links to the events they point at. Default true. */
+  readonly resolveLinks?: boolean | undefined
+}
+
+/**
+ * Options of `get`.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export interface GetOptions extends CallOptions {
+  /** Default `Forward`. */
+  readonly direction?: StreamDirection | undefined
+  /** The first event number to read: default 0 forwards, the last event (-1) backwards. */
+  readonly fromEventNumber?: bigint | number | undefined
+  /** The most events to return, 1 to 4096. Default 100. */
+  readonly maxCount?: number | undefined
+  /** Follow links to the events they point at. Default true. */
+  readonly resolveLinks?: boolean | undefined
+}
+
+/**
+ * Options of `iter`.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export interface IterOptions extends CallOptions {
+  /** Default `Forward`. */
+  readonly direction?: StreamDirection | undefined
+  /** The first event number to read: default 0 forwards, the last event (-1) backwards. */
+  readonly from?: bigint | number | undefined
+  /** Events per page, 1 to 4096. Default 100. */
+  readonly batchSize?: number | undefined
+  /** Follow links to the events they point at. Default true. */
+  readonly resolveLinks?: boolean | undefined
+}
+
+/**
+ * Options of `getAll`.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export interface GetAllOptions extends CallOptions {
+  /** Default `Forward`. */
+  readonly direction?: StreamDirection | undefined
+  /** Where to start: default `Position.start` forwards, `Position.end` backwards. */
+  readonly from?: Position.Position | undefined
+  /** The most events to return, 1 to 4096. Default 100. */
+  readonly maxCount?: number | undefined
+  /**
+   * Follow links to the events they point at. Default false: in `$all`, the events links point at are
+   * there in their own right.
+   */
+  readonly resolveLinks?: boolean | undefined
+  /** Keep only matching events, filtered by the server (EventStore 20.6+). */
+  readonly filter?: Filter | undefined
+  /** With a filter: how many events the server may look at for one page. Default `maxCount`. */
+  readonly maxSearchWindow?: number | undefined
+}
+
+/**
+ * Options of `iterAll`.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export interface IterAllOptions extends CallOptions {
+  /** Default `Forward`. */
+  readonly direction?: StreamDirection | undefined
+  /** Where to start: default `Position.start` forwards, `Position.end` backwards. */
+  readonly from?: Position.Position | undefined
+  /** Events per page, 1 to 4096. Default 100. */
+  readonly batchSize?: number | undefined
+  /** Follow links to the events they point at. Default false. */
+  readonly resolveLinks?: boolean | undefined
+  /** Keep only matching events, filtered by the server (EventStore 20.6+). */
+  readonly filter?: Filter | undefined
+  /** With a filter: how many events the server may look at for one page. Default `batchSize`. */
+  readonly maxSearchWindow?: number | undefined
+}
+
+/**
+ * Options of `deleteStream`.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export interface DeleteStreamOptions extends CallOptions {
+  /** Default `ExpectedVersion.Any`. */
+  readonly expectedVersion?: ExpectedVersion.Input | undefined
+  /**
+   * Delete for good: the stream can never be written again (a tombstone). By default the deletion is
+   * soft: the stream reads as not found, and a later write recreates it, numbering on.
+   */
+  readonly hard?: boolean | undefined
+}
+
+/**
+ * Options of `setStreamMetadata`.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export interface SetStreamMetadataOptions extends CallOptions {
+  /**
+   * The expected version of the metastream (`metastreamVersion` of `getStreamMetadata`). Default
+   * `ExpectedVersion.Any`.
+   */
+  readonly expectedMetastreamVersion?: ExpectedVersion.Input | undefined
+}
+
+// -----------------------------------------------------------------------------
+// service
+// -----------------------------------------------------------------------------
+
+/**
+ * The operations of the service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** The settings of the connection (the password stays `Redacted`). */
+  readonly settings: Settings.Settings
+  /** Sends a Ping and measures the round trip. */
+  readonly ping: (options?: CallOptions) => Effect.Effect<Duration.Duration, RequestError>
+  /** Writes one event. */
+  readonly publishEvent: (
+    stream: string,
+    type: string,
+    options?: PublishEventOptions
+  ) => Effect.Effect<WriteResult, WriteError>
+  /** Writes events in one atomic batch. */
+  readonly publish: (
+    stream: string,
+    events: Iterable<NewEvent.NewEvent>,
+    options?: WriteOptions
+  ) => Effect.Effect<WriteResult, WriteError>
+  /** Reads one event by number; -1 is the last event. */
+  readonly getEvent: (
+    stream: string,
+    eventNumber: bigint | number,
+    options?: GetEventOptions
+  ) => Effect.Effect<ResolvedEvent, ReadEventError>
+  /** Reads a page of a stream. */
+  readonly get: (stream: string, options?: GetOptions) => Effect.Effect<StreamSlice, ReadStreamError>
+  /** Reads a stream to its end (or start), page by page, fetching one page ahead of the consumer. */
+  readonly iter: (stream: string, options?: IterOptions) => Stream.Stream<ResolvedEvent, ReadStreamError>
+  /** Reads a page of `$all`. */
+  readonly getAll: (options?: GetAllOptions) => Effect.Effect<AllSlice, ReadAllError>
+  /** Reads `$all` to its end (or start), page by page, fetching one page ahead of the consumer. */
+  readonly iterAll: (options?: IterAllOptions) => Stream.Stream<ResolvedEvent, ReadAllError>
+  /** Deletes a stream, softly by default. */
+  readonly deleteStream: (stream: string, options?: DeleteStreamOptions) => Effect.Effect<DeleteResult, DeleteError>
+  /** Reads a stream's metadata. */
+  readonly getStreamMetadata: (
+    stream: string,
+    options?: CallOptions
+  ) => Effect.Effect<StreamMetadata.StreamMetadataResult, ReadMetadataError>
+  /** Replaces a stream's metadata. */
+  readonly setStreamMetadata: (
+    stream: string,
+    metadata: StreamMetadata.Input,
+    options?: SetStreamMetadataOptions
+  ) => Effect.Effect<WriteResult, WriteError>
+  /** Starts a transaction on a stream. */
+  readonly startTransaction: (stream: string, options?: WriteOptions) => Effect.Effect<Transaction, TransactionError>
+  /** Picks up a transaction started earlier (on this or another connection) by its id. */
+  readonly continueTransaction: (stream: string, transactionId: bigint, options?: CallOptions) => Transaction
+}
+
+/**
+ * The `EventStore` service.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class EventStore extends Context.Service<EventStore, Service>()("@photonpump/client/EventStore") {}
+
+const maxPageSize = 4096
+const tombstoneVersion = 9223372036854775807n
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+const emptyBytes = new Uint8Array(0)
+
+/**
+ * Opens a connection in the current scope and gives the service over it. Options may be a connection
+ * string.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const connect = Effect.fn("EventStore.connect")(function*(
+  options?: Settings.Options | string
+): Effect.fn.Return<Service, ConnectError, Scope.Scope> {
+  const settings = yield* Effect.fromResult(Settings.make(options))
+  const connection = yield* Connection.make(settings).pipe(
+    Effect.annotateLogs({ eventstore: `${settings.host}:${settings.port}` })
+  )
+  return makeService(settings, connection)
+})
+
+/**
+ * A layer that opens one connection and closes it with the layer's scope.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options?: Settings.Options | string): Layer.Layer<EventStore, ConnectError> =>
+  Layer.effect(EventStore, connect(options))
+
+/**
+ * Like `layer`, with the options read from `Config`; by default `Settings.config` (`EVENTSTORE_HOST`,
+ * `EVENTSTORE_PORT`, `EVENTSTORE_USERNAME`, `EVENTSTORE_PASSWORD`, ...).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config<Settings.Options> = Settings.config
+): Layer.Layer<EventStore, ConnectError | Config.ConfigError> =>
+  Layer.effect(
+    EventStore,
+    Effect.gen(function*() {
+      const options = yield* config
+      return yield* connect(options)
+    })
+  )
+
+// -----------------------------------------------------------------------------
+// implementation
+// -----------------------------------------------------------------------------
+
+const encodeValue = (value: unknown): Result.Result<Uint8Array, string> => {
+  if (value === undefined) return Result.succeed(emptyBytes)
+  if (value instanceof Uint8Array) return Result.succeed(value)
+  try {
+    const text = JSON.stringify(value)
+    return text === undefined
+      ? Result.fail(`a ${typeof value} is not serialisable as JSON`)
+      : Result.succeed(encoder.encode(text))
+  } catch (cause) {
+    return Result.fail(cause instanceof Error ? cause.message : String(cause))
+  }
+}
+
+const encode = <Desc extends DescMessage>(
+  operation: string,
+  schema: Desc,
+  init: MessageInitShape<Desc>
+): Effect.Effect<Uint8Array, BadRequest> => {
+  const encoded = Messages.encode(schema, create(schema, init))
+  return Result.isSuccess(encoded)
+    ? Effect.succeed(encoded.success)
+    : Effect.fail(new BadRequest({ operation, reason: encoded.failure.message }))
+}
+
+const expectedVersionOf = (
+  operation: string,
+  input: ExpectedVersion.Input | undefined
+): Effect.Effect<ExpectedVersion.ExpectedVersion, BadRequest> => {
+  if (input === undefined) return Effect.succeed(ExpectedVersion.Any)
+  const expected = ExpectedVersion.fromInput(input)
+  return expected === undefined
+    ? Effect.fail(new BadRequest({ operation, reason: `${String(input)} is not an expected version` }))
+    : Effect.succeed(expected)
+}
+
+const pageSize = (operation: string, value: number | undefined, name: string) =>
+  value === undefined
+    ? Effect.succeed(100)
+    : Number.isInteger(value) && value >= 1 && value <= maxPageSize
+    ? Effect.succeed(value)
+    : Effect.fail(new BadRequest({ operation, reason: `${name} must be from 1 to ${maxPageSize}, not ${value}` }))
+
+const toNewEvents = (
+  operation: string,
+  events: Iterable<NewEvent.NewEvent>
+): Effect.Effect<Array<Messages.NewEvent>, BadRequest> => {
+  const out: Array<Messages.NewEvent> = []
+  for (const event of events) {
+    const id = Guid.toWire(event.id)
+    if (Result.isFailure(id)) {
+      return Effect.fail(new BadRequest({ operation, reason: `event id ${JSON.stringify(event.id)} is not a UUID` }))
+    }
+    const data = encodeValue(event.body)
+    if (Result.isFailure(data)) {
+      return Effect.fail(new BadRequest({ operation, reason: `the body of a ${event.type} event: ${data.failure}` }))
+    }
+    const metadata = encodeValue(event.metadata)
+    if (Result.isFailure(metadata)) {
+      return Effect.fail(
+        new BadRequest({ operation, reason: `the metadata of a ${event.type} event: ${metadata.failure}` })
+      )
+    }
+    out.push(create(Messages.NewEventSchema, {
+      eventId: id.success,
+      eventType: event.type,
+      dataContentType: event.isJson ? 1 : 0,
+      metadataContentType: 0,
+      data: data.success,
+      metadata: metadata.success
+    }))
+  }
+  return Effect.succeed(out)
+}
+
+const startOf = (direction: StreamDirection, from: bigint | number | undefined): bigint =>
+  from !== undefined ? BigInt(from) : direction === StreamDirection.Forward ? 0n : -1n
+
+const positionOf = (direction: StreamDirection, from: Position.Position | undefined): Position.Position =>
+  from ?? (direction === StreamDirection.Forward ? Position.start : Position.end)
+
+const withCredentials = (
+  defaults: CallOptions | undefined,
+  options: CallOptions | undefined
+): CallOptions | undefined =>
+  defaults?.credentials === undefined || options?.credentials !== undefined
+    ? options
+    : { ...options, credentials: defaults.credentials }
+
+const makeService = (settings: Settings.Settings, connection: Connection.Connection): Service => {
+  const timeoutOf = (options: CallOptions | undefined): Duration.Duration =>
+    options?.timeout === undefined ? settings.operationTimeout : Duration.fromInputUnsafe(options.timeout)
+  const requireLeaderOf = (options: CallOptions | undefined): boolean =>
+    options?.requireLeader ?? settings.requireLeader
+
+  /** Sends a request and decodes its expected reply; any other reply becomes its error. */
+  const call = <Desc extends DescMessage>(
+    operation: string,
+    command: number,
+    payload: Uint8Array,
+    options: CallOptions | undefined,
+    replySchema: Desc,
+    replyCommand: number = command + 1
+  ) =>
+    Effect.flatMap(
+      connection.request({ command, payload, credentials: options?.credentials }, operation, timeoutOf(options)),
+      (reply) => Effect.fromResult(Replies.expect(reply, operation, replyCommand, replySchema))
+    )
+
+  // --- writes -----------------------------------------------------------------------------------
+
+  const write = Effect.fnUntraced(function*(
+    operation: string,
+    stream: string,
+    events: Array<Messages.NewEvent>,
+    expectedVersion: ExpectedVersion.ExpectedVersion,
+    options: CallOptions | undefined
+  ): Effect.fn.Return<WriteResult, WriteError> {
+    const payload = yield* encode(operation, Messages.WriteEventsSchema, {
+      eventStreamId: stream,
+      expectedVersion: ExpectedVersion.toWire(expectedVersion),
+      events,
+      requireLeader: requireLeaderOf(options)
+    })
+    const reply = yield* call(operation, Command.WriteEvents, payload, options, Messages.WriteEventsCompletedSchema)
+    if (reply.result !== Messages.OperationResult.Success) {
+      return yield* Replies.writeFailure(
+        reply.result,
+        { operation, stream, expectedVersion },
+        reply.currentVersion,
+        reply.message
+      )
+    }
+    return {
+      firstEventNumber: reply.firstEventNumber,
+      lastEventNumber: reply.lastEventNumber,
+      position: { commit: reply.commitPosition, prepare: reply.preparePosition }
+    }
+  })
+
+  const publish = Effect.fn("EventStore.publish")(function*(
+    stream: string,
+    events: Iterable<NewEvent.NewEvent>,
+    options?: WriteOptions
+  ): Effect.fn.Return<WriteResult, WriteError> {
+    const expected = yield* expectedVersionOf("publish", options?.expectedVersion)
+    const messages = yield* toNewEvents("publish", events)
+    return yield* write("publish", stream, messages, expected, options)
+  })
+
+  const publishEvent = Effect.fn("EventStore.publishEvent")(function*(
+    stream: string,
+    type: string,
+    options?: PublishEventOptions
+  ): Effect.fn.Return<WriteResult, WriteError> {
+    const expected = yield* expectedVersionOf("publishEvent", options?.expectedVersion)
+    const messages = yield* toNewEvents("publishEvent", [NewEvent.make(type, options)])
+    return yield* write("publishEvent", stream, messages, expected, options)
+  })
+
+  // --- ping -------------------------------------------------------------------------------------
+
+  const ping = Effect.fn("EventStore.ping")(function*(options?: CallOptions): Effect.fn.Return<
+    Duration.Duration,
+    RequestError
+  > {
+    const started = performance.now()
+    const reply = yield* connection.request(
+      { command: Command.Ping, payload: emptyBytes, credentials: options?.credentials },
+      "ping",
+      timeoutOf(options)
+    )
+    if (reply.command !== Command.Pong) return yield* Replies.genericError(reply, "ping")
+    return Duration.millis(performance.now() - started)
+  })
+
+  // --- reads ------------------------------------------------------------------------------------
+
+  const getEvent = Effect.fn("EventStore.getEvent")(function*(
+    stream: string,
+    eventNumber: bigint | number,
+    options?: GetEventOptions
+  ): Effect.fn.Return<ResolvedEvent, ReadEventError> {
+    const number = BigInt(eventNumber)
+    const payload = yield* encode("getEvent", Messages.ReadEventSchema, {
+      eventStreamId: stream,
+      eventNumber: number,
+      resolveLinkTos: options?.resolveLinks ?? true,
+      requireLeader: requireLeaderOf(options)
+    })
+    const reply = yield* call("getEvent", Command.ReadEvent, payload, options, Messages.ReadEventCompletedSchema)
+    const Results = Messages.ReadEventCompleted_ReadEventResult
+    switch (reply.result) {
+      case Results.Success: {
+        const resolved = Records.toResolvedEvent(reply.event?.event, reply.event?.link, undefined)
+        if (resolved === undefined) return yield* new EventNotFound({ stream, eventNumber: number })
+        return resolved
+      }
+      case Results.NotFound:
+        return yield* new EventNotFound({ stream, eventNumber: number })
+      case Results.NoStream:
+        return yield* new StreamNotFound({ stream })
+      case Results.StreamDeleted:
+        return yield* new StreamDeleted({ stream })
+      case Results.AccessDenied:
+        return yield* new AccessDenied({ operation: "getEvent", stream })
+      default:
+        return yield* new BadRequest({ operation: "getEvent", reason: reply.error || "the server reported an error" })
+    }
+  })
+
+  const readStream = Effect.fnUntraced(function*(
+    operation: string,
+    stream: string,
+    direction: StreamDirection,
+    from: bigint,
+    maxCount: number,
+    resolveLinks: boolean,
+    options: CallOptions | undefined
+  ): Effect.fn.Return<StreamSlice, ReadStreamError> {
+    const payload = yield* encode(operation, Messages.ReadStreamEventsSchema, {
+      eventStreamId: stream,
+      fromEventNumber: from,
+      maxCount,
+      resolveLinkTos: resolveLinks,
+      requireLeader: requireLeaderOf(options)
+    })
+    const command = direction === StreamDirection.Forward
+      ? Command.ReadStreamEventsForward
+      : Command.ReadStreamEventsBackward
+    const reply = yield* call(operation, command, payload, options, Messages.ReadStreamEventsCompletedSchema)
+    const Results = Messages.ReadStreamEventsCompleted_ReadStreamResult
+    switch (reply.result) {
+      case Results.Success:
+      case Results.NotModified:
+        return {
+          stream,
+          direction,
+          fromEventNumber: from,
+          events: Records.fromIndexed(reply.events),
+          nextEventNumber: reply.nextEventNumber,
+          lastEventNumber: reply.lastEventNumber,
+          isEndOfStream: reply.isEndOfStream,
+          lastCommitPosition: reply.lastCommitPosition
+        }
+      case Results.NoStream:
+        return yield* new StreamNotFound({ stream })
+      case Results.StreamDeleted:
+        return yield* new StreamDeleted({ stream })
+      case Results.AccessDenied:
+        return yield* new AccessDenied({ operation, stream })
+      default:
+        return yield* new BadRequest({ operation, reason: reply.error || "the server reported an error" })
+    }
+  })
+
+  const get = Effect.fn("EventStore.get")(function*(
+    stream: string,
+    options?: GetOptions
+  ): Effect.fn.Return<StreamSlice, ReadStreamError> {
+    const direction = options?.direction ?? StreamDirection.Forward
+    const maxCount = yield* pageSize("get", options?.maxCount, "maxCount")
+    return yield* readStream(
+      "get",
+      stream,
+      direction,
+      startOf(direction, options?.fromEventNumber),
+      maxCount,
+      options?.resolveLinks ?? true,
+      options
+    )
+  })
+
+  const iter = (stream: string, options?: IterOptions): Stream.Stream<ResolvedEvent, ReadStreamError> => {
+    const direction = options?.direction ?? StreamDirection.Forward
+    const resolveLinks = options?.resolveLinks ?? true
+    return Paging.pages(startOf(direction, options?.from), (from: bigint) =>
+      Effect.flatMap(pageSize("iter", options?.batchSize, "batchSize"), (batchSize) =>
+        Effect.map(
+          readStream("iter", stream, direction, from, batchSize, resolveLinks, options),
+          (slice): Paging.Page<ResolvedEvent, bigint> => [
+            slice.events,
+            slice.isEndOfStream ? undefined : slice.nextEventNumber
+          ]
+        )))
+  }
+
+  const readAll = Effect.fnUntraced(function*(
+    operation: string,
+    direction: StreamDirection,
+    from: Position.Position,
+    maxCount: number,
+    resolveLinks: boolean,
+    filter: Filter | undefined,
+    maxSearchWindow: number | undefined,
+    options: CallOptions | undefined
+  ): Effect.fn.Return<AllSlice, ReadAllError> {
+    const forward = direction === StreamDirection.Forward
+    if (filter === undefined) {
+      const payload = yield* encode(operation, Messages.ReadAllEventsSchema, {
+        commitPosition: from.commit,
+        preparePosition: from.prepare,
+        maxCount,
+        resolveLinkTos: resolveLinks,
+        requireLeader: requireLeaderOf(options)
+      })
+      const command = forward ? Command.ReadAllEventsForward : Command.ReadAllEventsBackward
+      const reply = yield* call(operation, command, payload, options, Messages.ReadAllEventsCompletedSchema)
+      const Results = Messages.ReadAllEventsCompleted_ReadAllResult
+      switch (reply.result) {
+        case Results.Success:
+        case Results.NotModified: {
+          const events = Records.fromAll(reply.events)
+          return {
+            direction,
+            fromPosition: from,
+            events,
+            nextPosition: { commit: reply.nextCommitPosition, prepare: reply.nextPreparePosition },
+            isEndOfStream: reply.events.length === 0
+          }
+        }
+        case Results.AccessDenied:
+          return yield* new AccessDenied({ operation, stream: "$all" })
+        default:
+          return yield* new BadRequest({ operation, reason: reply.error || "the server reported an error" })
+      }
+    }
+    const payload = yield* encode(operation, Messages.FilteredReadAllEventsSchema, {
+      commitPosition: from.commit,
+      preparePosition: from.prepare,
+      maxCount,
+      maxSearchWindow: maxSearchWindow ?? maxCount,
+      resolveLinkTos: resolveLinks,
+      requireLeader: requireLeaderOf(options),
+      filter: {
+        context: filter.on === "EventType"
+          ? Messages.Filter_FilterContext.EventType
+          : Messages.Filter_FilterContext.StreamId,
+        type: filter.match === "Prefix" ? Messages.Filter_FilterType.Prefix : Messages.Filter_FilterType.Regex,
+        data: [...filter.values]
+      }
+    })
+    const command = forward ? Command.FilteredReadAllEventsForward : Command.FilteredReadAllEventsBackward
+    const replyCommand = forward
+      ? Command.FilteredReadAllEventsForwardCompleted
+      : Command.FilteredReadAllEventsBackwardCompleted
+    const reply = yield* call(
+      operation,
+      command,
+      payload,
+      options,
+      Messages.FilteredReadAllEventsCompletedSchema,
+      replyCommand
+    )
+    const Results = Messages.FilteredReadAllEventsCompleted_FilteredReadAllResult
+    switch (reply.result) {
+      case Results.Success:
+      case Results.NotModified:
+        return {
+          direction,
+          fromPosition: from,
+          events: Records.fromAll(reply.events),
+          nextPosition: { commit: reply.nextCommitPosition, prepare: reply.nextPreparePosition },
+          isEndOfStream: reply.isEndOfStream
+        }
+      case Results.AccessDenied:
+        return yield* new AccessDenied({ operation, stream: "$all" })
+      default:
+        return yield* new BadRequest({ operation, reason: reply.error || "the server reported an error" })
+    }
+  })
+
+  const getAll = Effect.fn("EventStore.getAll")(function*(
+    options?: GetAllOptions
+  ): Effect.fn.Return<AllSlice, ReadAllError> {
+    const direction = options?.direction ?? StreamDirection.Forward
+    const maxCount = yield* pageSize("getAll", options?.maxCount, "maxCount")
+    return yield* readAll(
+      "getAll",
+      direction,
+      positionOf(direction, options?.from),
+      maxCount,
+      options?.resolveLinks ?? false,
+      options?.filter,
+      options?.maxSearchWindow,
+      options
+    )
+  })
+
+  const iterAll = (options?: IterAllOptions): Stream.Stream<ResolvedEvent, ReadAllError> => {
+    const direction = options?.direction ?? StreamDirection.Forward
+    return Paging.pages(positionOf(direction, options?.from), (from: Position.Position) =>
+      Effect.flatMap(pageSize("iterAll", options?.batchSize, "batchSize"), (batchSize) =>
+        Effect.map(
+          readAll(
+            "iterAll",
+            direction,
+            from,
+            batchSize,
+            options?.resolveLinks ?? false,
+            options?.filter,
+            options?.maxSearchWindow,
+            options
+          ),
+          (slice): Paging.Page<ResolvedEvent, Position.Position> => [
+            slice.events,
+            slice.isEndOfStream || Position.equals(slice.nextPosition, from) ? undefined : slice.nextPosition
+          ]
+        )))
+  }
+
+  // --- deletes ----------------------------------------------------------------------------------
+
+  const deleteStream = Effect.fn("EventStore.deleteStream")(function*(
+    stream: string,
+    options?: DeleteStreamOptions
+  ): Effect.fn.Return<DeleteResult, DeleteError> {
+    const expectedVersion = yield* expectedVersionOf("deleteStream", options?.expectedVersion)
+    const payload = yield* encode("deleteStream", Messages.DeleteStreamSchema, {
+      eventStreamId: stream,
+      expectedVersion: ExpectedVersion.toWire(expectedVersion),
+      requireLeader: requireLeaderOf(options),
+      hardDelete: options?.hard ?? false
+    })
+    const reply = yield* call(
+      "deleteStream",
+      Command.DeleteStream,
+      payload,
+      options,
+      Messages.DeleteStreamCompletedSchema
+    )
+    if (reply.result !== Messages.OperationResult.Success) {
+      // Servers before 21.10.5 do not report the current version of a delete.
+      const current = isFieldSet(reply, Messages.DeleteStreamCompletedSchema.field.currentVersion)
+        ? reply.currentVersion
+        : undefined
+      return yield* Replies.writeFailure(
+        reply.result,
+        { operation: "deleteStream", stream, expectedVersion },
+        current,
+        reply.message
+      )
+    }
+    return { position: { commit: reply.commitPosition, prepare: reply.preparePosition } }
+  })
+
+  // --- metadata ---------------------------------------------------------------------------------
+
+  const getStreamMetadata = Effect.fn("EventStore.getStreamMetadata")(function*(
+    stream: string,
+    options?: CallOptions
+  ): Effect.fn.Return<StreamMetadata.StreamMetadataResult, ReadMetadataError> {
+    const operation = "getStreamMetadata"
+    const payload = yield* encode(operation, Messages.ReadEventSchema, {
+      eventStreamId: `$$${stream}`,
+      eventNumber: -1n,
+      resolveLinkTos: false,
+      requireLeader: requireLeaderOf(options)
+    })
+    const reply = yield* call(operation, Command.ReadEvent, payload, options, Messages.ReadEventCompletedSchema)
+    const Results = Messages.ReadEventCompleted_ReadEventResult
+    const none = { stream, isStreamDeleted: false, metastreamVersion: -1n, metadata: StreamMetadata.empty }
+    switch (reply.result) {
+      case Results.Success: {
+        const record = Records.toResolvedEvent(reply.event?.event, reply.event?.link, undefined)
+        if (record === undefined) return none
+        return {
+          stream,
+          isStreamDeleted: false,
+          metastreamVersion: record.originalEventNumber,
+          metadata: StreamMetadata.fromJson(decoder.decode(record.event.data))
+        }
+      }
+      case Results.NotFound:
+      case Results.NoStream:
+        return none
+      case Results.StreamDeleted:
+        return { ...none, isStreamDeleted: true, metastreamVersion: tombstoneVersion }
+      case Results.AccessDenied:
+        return yield* new AccessDenied({ operation, stream })
+      default:
+        return yield* new BadRequest({ operation, reason: reply.error || "the server reported an error" })
+    }
+  })
+
+  const setStreamMetadata = Effect.fn("EventStore.setStreamMetadata")(function*(
+    stream: string,
+    metadata: StreamMetadata.Input,
+    options?: SetStreamMetadataOptions
+  ): Effect.fn.Return<WriteResult, WriteError> {
+    const operation = "setStreamMetadata"
+    const expected = yield* expectedVersionOf(operation, options?.expectedMetastreamVersion)
+    let json: string
+    try {
+      json = StreamMetadata.toJson(StreamMetadata.make(metadata))
+    } catch (cause) {
+      return yield* new BadRequest({
+        operation,
+        reason: `the metadata is not serialisable as JSON: ${cause instanceof Error ? cause.message : String(cause)}`
+      })
+    }
+    const event = NewEvent.make("$metadata", { body: encoder.encode(json), isJson: true })
+    const messages = yield* toNewEvents(operation, [event])
+    return yield* write(operation, `$$${stream}`, messages, expected, options)
+  })
+
+  // --- transactions -----------------------------------------------------------------------------
+
+  const makeTransaction = (
+    stream: string,
+    transactionId: bigint,
+    expectedVersion: ExpectedVersion.ExpectedVersion,
+    defaults: CallOptions | undefined
+  ): Transaction => ({
+    transactionId,
+    stream,
+    write: Effect.fn("EventStore.Transaction.write")(function*(
+      events: Iterable<NewEvent.NewEvent>,
+      callOptions?: CallOptions
+    ): Effect.fn.Return<void, TransactionError> {
+      const operation = "Transaction.write"
+      const options = withCredentials(defaults, callOptions)
+      const messages = yield* toNewEvents(operation, events)
+      const payload = yield* encode(operation, Messages.TransactionWriteSchema, {
+        transactionId,
+        events: messages,
+        requireLeader: requireLeaderOf(options)
+      })
+      const reply = yield* call(
+        operation,
+        Command.TransactionWrite,
+        payload,
+        options,
+        Messages.TransactionWriteCompletedSchema
+      )
+      if (reply.result !== Messages.OperationResult.Success) {
+        return yield* Replies.transactionFailure(
+          reply.result,
+          { operation, stream, expectedVersion },
+          transactionId,
+          reply.message
+        )
+      }
+    }),
+    commit: Effect.fn("EventStore.Transaction.commit")(function*(
+      callOptions?: CallOptions
+    ): Effect.fn.Return<WriteResult, TransactionError> {
+      const operation = "Transaction.commit"
+      const options = withCredentials(defaults, callOptions)
+      const payload = yield* encode(operation, Messages.TransactionCommitSchema, {
+        transactionId,
+        requireLeader: requireLeaderOf(options)
+      })
+      const reply = yield* call(
+        operation,
+        Command.TransactionCommit,
+        payload,
+        options,
+        Messages.TransactionCommitCompletedSchema
+      )
+      if (reply.result !== Messages.OperationResult.Success) {
+        return yield* Replies.transactionFailure(
+          reply.result,
+          { operation, stream, expectedVersion },
+          transactionId,
+          reply.message
+        )
+      }
+      return {
+        firstEventNumber: reply.firstEventNumber,
+        lastEventNumber: reply.lastEventNumber,
+        position: { commit: reply.commitPosition, prepare: reply.preparePosition }
+      }
+    })
+  })
+
+  const startTransaction = Effect.fn("EventStore.startTransaction")(function*(
+    stream: string,
+    options?: WriteOptions
+  ): Effect.fn.Return<Transaction, TransactionError> {
+    const operation = "startTransaction"
+    const expectedVersion = yield* expectedVersionOf(operation, options?.expectedVersion)
+    const payload = yield* encode(operation, Messages.TransactionStartSchema, {
+      eventStreamId: stream,
+      expectedVersion: ExpectedVersion.toWire(expectedVersion),
+      requireLeader: requireLeaderOf(options)
+    })
+    const reply = yield* call(
+      operation,
+      Command.TransactionStart,
+      payload,
+      options,
+      Messages.TransactionStartCompletedSchema
+    )
+    if (reply.result !== Messages.OperationResult.Success) {
+      return yield* Replies.transactionFailure(
+        reply.result,
+        { operation, stream, expectedVersion },
+        reply.transactionId,
+        reply.message
+      )
+    }
+    return makeTransaction(stream, reply.transactionId, expectedVersion, options)
+  })
+
+  return {
+    settings,
+    ping,
+    publishEvent,
+    publish,
+    getEvent,
+    get,
+    iter,
+    getAll,
+    iterAll,
+    deleteStream,
+    getStreamMetadata,
+    setStreamMetadata,
+    startTransaction,
+    continueTransaction: (stream, transactionId, options) =>
+      makeTransaction(stream, transactionId, ExpectedVersion.Any, options)
+  }
+}

@@ -1,0 +1,467 @@
+/**
+ * One connection to a node: the socket, and the fibers that run it.
+ *
+ * ```
+ * callers ──frames──> outbound Queue ──> writer fiber ──one write per batch──> socket
+ * socket ──chunks──> reader fiber ──Frame parser──> inbound Queue ──> dispatcher fiber
+ *                                                        dispatcher ──by correlation id──> conversations
+ * ```
+ *
+ * - The writer takes every frame queued since its last write and writes them with a single socket
+ *   write, so that requests issued together share a system call.
+ * - The reader feeds the frame parser and hands whole frame bodies (views into the received chunk, not
+ *   copies) to the dispatcher through a bounded queue: a dispatcher that falls behind stops the reader,
+ *   and TCP flow control slows the server down.
+ * - The dispatcher answers the server's heartbeats at once and routes every other package by
+ *   correlation id to its conversation (`Conversation.ts`). Conversations never block it.
+ * - A heartbeat fiber sends the client's own heartbeat when the line has been silent for the heartbeat
+ *   interval, and declares the connection dead when nothing at all arrives within the heartbeat timeout
+ *   after that.
+ * - One-shot requests need no fiber of their own: a request is an entry in the correlation-id map whose
+ *   reply resumes the waiting caller, with a timer for its timeout.
+ *
+ * When the connection dies (the socket closes or fails, a heartbeat goes unanswered, the server sends
+ * bytes that are not the protocol or a connection-wide BadRequest), every conversation in flight fails
+ * at once with the same `ConnectionError`, and every later request fails with it straight away.
+ *
+ * @internal
+ */
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import { isTagged } from "effect/Predicate"
+import * as Fiber from "effect/Fiber"
+import * as Queue from "effect/Queue"
+import * as Result from "effect/Result"
+import * as Scope from "effect/Scope"
+import * as Socket from "effect/socket/Socket"
+import type * as Cause from "effect/Cause"
+import { Command as CommandModule, Frame, Guid, Messages, Package } from "@photonpump/protocol"
+import { create } from "@bufbuild/protobuf"
+import { BadRequest, ConnectionError, Timeout } from "../EventStoreError.ts"
+import type { Settings } from "../Settings.ts"
+import type { Conversation, Request } from "./Conversation.ts"
+
+/**
+ * A live connection.
+ *
+ * @internal
+ */
+export interface Connection {
+  readonly host: string
+  readonly port: number
+  /**
+   * Sends a request and waits for its one reply, for at most `timeout`. The reply may be any package
+   * the server sends under the request's correlation id (the expected reply, or BadRequest, NotHandled,
+   * NotAuthenticated): interpreting it is the caller's business.
+   */
+  readonly request: (
+    request: Request,
+    operation: string,
+    timeout: Duration.Duration
+  ) => Effect.Effect<Package.InboundPackage, ConnectionError | Timeout | BadRequest>
+  /**
+   * Registers a long conversation under a new correlation id and sends its opening request. Returns the
+   * correlation id.
+   */
+  readonly startConversation: (conversation: Conversation) => Result.Result<string, ConnectionError | BadRequest>
+  /** Sends another package under an existing conversation's correlation id (unsubscribe, acks). */
+  readonly send: (correlationId: string, request: Request) => Result.Result<void, ConnectionError | BadRequest>
+  /** Forgets a conversation; later packages under its correlation id are dropped. */
+  readonly endConversation: (correlationId: string) => void
+  /** The error the connection died with, or `undefined` while it is alive. */
+  readonly failure: () => ConnectionError | undefined
+  /** Waits until the connection dies (or is closed), and returns why. */
+  readonly closed: Effect.Effect<ConnectionError>
+}
+
+const Command = CommandModule.Command
+const emptyPayload = new Uint8Array(0)
+
+/** A one-shot request waiting for its reply. */
+class PendingRequest implements Conversation {
+  readonly request: Request
+  timer: ReturnType<typeof setTimeout> | undefined = undefined
+  readonly resume: (effect: Effect.Effect<Package.InboundPackage, ConnectionError | Timeout>) => void
+  constructor(
+    request: Request,
+    resume: (effect: Effect.Effect<Package.InboundPackage, ConnectionError | Timeout>) => void
+  ) {
+    this.request = request
+    this.resume = resume
+  }
+  receive(pkg: Package.InboundPackage): boolean {
+    clearTimeout(this.timer)
+    this.resume(Effect.succeed(pkg))
+    return true
+  }
+  fail(error: ConnectionError): void {
+    clearTimeout(this.timer)
+    this.resume(Effect.fail(error))
+  }
+}
+
+const concat = (frames: ReadonlyArray<Uint8Array>): Uint8Array => {
+  if (frames.length === 1) return frames[0]!
+  let length = 0
+  for (let i = 0; i < frames.length; i++) length += frames[i]!.length
+  const out = new Uint8Array(length)
+  let offset = 0
+  for (let i = 0; i < frames.length; i++) {
+    out.set(frames[i]!, offset)
+    offset += frames[i]!.length
+  }
+  return out
+}
+
+const encode = (request: Request, correlationId: string): Result.Result<Uint8Array, BadRequest> => {
+  const frame = Package.encodeFrame({
+    command: request.command,
+    correlationId,
+    credentials: request.credentials === undefined
+      ? undefined
+      : { login: request.credentials.username, password: request.credentials.password },
+    payload: request.payload
+  })
+  return Result.isSuccess(frame)
+    ? Result.succeed(frame.success)
+    : Result.fail(new BadRequest({ operation: CommandModule.name(request.command), reason: frame.failure.message }))
+}
+
+const toCertificates = (
+  ca: string | Uint8Array | ReadonlyArray<string | Uint8Array>
+): Array<string | Buffer> => {
+  const list: ReadonlyArray<string | Uint8Array> = typeof ca === "string" || ca instanceof Uint8Array ? [ca] : ca
+  return list.map((entry) => typeof entry === "string" ? entry : Buffer.from(entry.buffer, entry.byteOffset, entry.length))
+}
+
+const describe = (cause: unknown): string => {
+  if (cause instanceof Error) {
+    const code = (cause as { code?: unknown }).code
+    return typeof code === "string" && !cause.message.includes(code) ? `${code}: ${cause.message}` : cause.message
+  }
+  return String(cause)
+}
+
+/**
+ * Opens a connection and performs the handshake: Authenticate when default credentials are set, then
+ * IdentifyClient. The connection lives as long as the current scope.
+ *
+ * @internal
+ */
+export const make = Effect.fnUntraced(function*(settings: Settings) {
+  const { host, port } = settings
+  const connectionError = (reason: ConnectionError["reason"], detail: string, cause?: unknown) =>
+    new ConnectionError(cause === undefined ? { host, port, reason, detail } : { host, port, reason, detail, cause })
+
+  const scope = yield* Effect.scope
+  // The socket and the fibers that serve it live in their own scope, closed as soon as the connection
+  // dies, so that a dead connection releases its socket without waiting for the caller's scope.
+  const socketScope = yield* Scope.fork(scope)
+
+  const socket = settings.tls === undefined
+    ? yield* NodeSocket.makeNet({ host, port, noDelay: true, openTimeout: settings.connectTimeout })
+    : yield* NodeSocket.makeTls({
+      host,
+      port,
+      openTimeout: settings.connectTimeout,
+      servername: settings.tls.servername ?? host,
+      rejectUnauthorized: settings.tls.rejectUnauthorized ?? true,
+      ...(settings.tls.ca === undefined ? {} : { ca: toCertificates(settings.tls.ca) })
+    })
+
+  const pull = yield* Socket.readerBytes(socket).pipe(
+    Scope.provide(socketScope),
+    Effect.mapError((error) => {
+      const reason = error.reason
+      if (isTagged(reason, "SocketOpenError")) {
+        return reason.kind === "Timeout"
+          ? connectionError(
+            "ConnectTimeout",
+            `not connected within ${Duration.format(settings.connectTimeout)}`,
+            reason.cause
+          )
+          : connectionError("ConnectFailed", describe(reason.cause), reason.cause)
+      }
+      return connectionError("ConnectFailed", error.message, error)
+    })
+  )
+  const writer = yield* Scope.provide(socket.writer, socketScope)
+
+  const pending = new Map<string, Conversation>()
+  const inbound = yield* Queue.bounded<ReadonlyArray<Uint8Array>, ConnectionError>(64)
+  const outbound = yield* Queue.unbounded<Uint8Array, Cause.Done>()
+  let failure: ConnectionError | undefined
+  /** Counts the chunks received: any sign of life from the server. */
+  let received = 0
+  let closedWaiters: Array<(error: ConnectionError) => void> = []
+
+  const die = (error: ConnectionError): void => {
+    if (failure !== undefined) return
+    failure = error
+    const conversations = Array.from(pending.values())
+    pending.clear()
+    for (const conversation of conversations) conversation.fail(error)
+    const waiters = closedWaiters
+    closedWaiters = []
+    for (const waiter of waiters) waiter(error)
+  }
+
+  const enqueue = (frame: Uint8Array): void => {
+    Queue.offerUnsafe(outbound, frame)
+  }
+
+  // --- reader -----------------------------------------------------------------------------------
+  const parser = Frame.makeParser()
+  const reader = Effect.gen(function*() {
+    while (true) {
+      const chunks = yield* pull
+      received++
+      for (let i = 0; i < chunks.length; i++) {
+        const frames = parser.push(chunks[i]!)
+        if (Result.isFailure(frames)) {
+          return yield* Effect.fail(connectionError("ProtocolViolation", frames.failure.message))
+        }
+        if (frames.success.length > 0) yield* Queue.offer(inbound, frames.success)
+      }
+    }
+  }).pipe(
+    Effect.catch((error) =>
+      Queue.fail(
+        inbound,
+        isTagged(error, "ConnectionError")
+          ? error
+          : connectionError(
+            "Closed",
+            isTagged(error.reason, "SocketCloseError") ? "the server closed the connection" : error.message,
+            error
+          )
+      )
+    )
+  )
+
+  // --- writer -----------------------------------------------------------------------------------
+  const writerLoop = Effect.gen(function*() {
+    while (true) {
+      const frames = yield* Queue.takeAll(outbound)
+      yield* writer.write(concat(frames))
+    }
+  }).pipe(
+    Effect.catchTag("SocketError", (error) =>
+      Queue.fail(inbound, connectionError("Closed", `writing to the socket failed: ${error.message}`, error))),
+    // The outbound queue ends when the client closes the connection: everything queued has been written.
+    Effect.catchTag("Done", () => Effect.void)
+  )
+
+  // --- heartbeats -------------------------------------------------------------------------------
+  const heartbeats = Effect.gen(function*() {
+    while (true) {
+      const seen = received
+      yield* Effect.sleep(settings.heartbeatInterval)
+      if (received !== seen) continue
+      const frame = Package.encodeFrame({ command: Command.HeartbeatRequest, correlationId: Guid.random() })
+      if (Result.isSuccess(frame)) enqueue(frame.success)
+      const sent = received
+      yield* Effect.sleep(settings.heartbeatTimeout)
+      if (received === sent) {
+        return yield* Queue.fail(
+          inbound,
+          connectionError(
+            "HeartbeatTimeout",
+            `no answer to a heartbeat within ${Duration.format(settings.heartbeatTimeout)}`
+          )
+        )
+      }
+    }
+  })
+
+  // --- dispatcher -------------------------------------------------------------------------------
+  let unknownReplies = 0
+  const dispatch = (body: Uint8Array): ConnectionError | undefined => {
+    const decoded = Package.decode(body, { bearerTokens: false })
+    if (Result.isFailure(decoded)) return connectionError("ProtocolViolation", decoded.failure.message)
+    const pkg = decoded.success
+    switch (pkg.command) {
+      case Command.HeartbeatRequest: {
+        const frame = Package.encodeFrame({ command: Command.HeartbeatResponse, correlationId: pkg.correlationId })
+        if (Result.isSuccess(frame)) enqueue(frame.success)
+        return undefined
+      }
+      case Command.HeartbeatResponse:
+        return undefined
+      case Command.BadRequest:
+        if (pkg.correlationId === Guid.empty) {
+          const text = Package.decodeText(pkg.payload)
+          return connectionError("ProtocolViolation", `the server rejected the connection: ${text}`)
+        }
+    }
+    const conversation = pending.get(pkg.correlationId)
+    if (conversation === undefined) {
+      unknownReplies++
+      return undefined
+    }
+    if (conversation.receive(pkg)) pending.delete(pkg.correlationId)
+    return undefined
+  }
+
+  const dispatcher = Effect.gen(function*() {
+    while (true) {
+      const batches = yield* Queue.takeAll(inbound)
+      for (let b = 0; b < batches.length; b++) {
+        const frames = batches[b]!
+        for (let f = 0; f < frames.length; f++) {
+          const error = dispatch(frames[f]!)
+          if (error !== undefined) return yield* Effect.fail(error)
+        }
+      }
+      if (unknownReplies > 0) {
+        yield* Effect.logDebug(`dropped ${unknownReplies} package(s) for correlation ids no longer waited for`)
+        unknownReplies = 0
+      }
+    }
+  }).pipe(
+    Effect.catch((error) =>
+      Effect.gen(function*() {
+        const first = failure === undefined
+        die(error)
+        if (first) yield* Effect.logWarning(`connection lost: ${error.message}`)
+        yield* Scope.close(socketScope, Exit.void)
+      })
+    )
+  )
+
+  yield* Effect.forkIn(reader, socketScope)
+  const writerFiber = yield* Effect.forkIn(writerLoop, socketScope)
+  yield* Effect.forkIn(heartbeats, socketScope)
+  yield* Effect.forkIn(dispatcher, scope)
+
+  yield* Scope.addFinalizer(
+    scope,
+    Effect.gen(function*() {
+      die(connectionError("ClientClosed", "the connection's scope was closed"))
+      // Let the writer flush what is already queued (acks, unsubscribes) before the socket goes.
+      yield* Queue.end(outbound)
+      yield* Effect.raceFirst(
+        Effect.asVoid(Fiber.await(writerFiber)),
+        Effect.sleep(settings.operationTimeout)
+      )
+      yield* Scope.close(socketScope, Exit.void)
+    })
+  )
+
+  // --- requests ---------------------------------------------------------------------------------
+  const request = (
+    request: Request,
+    operation: string,
+    timeout: Duration.Duration
+  ): Effect.Effect<Package.InboundPackage, ConnectionError | Timeout | BadRequest> =>
+    Effect.callback<Package.InboundPackage, ConnectionError | Timeout | BadRequest>((resume) => {
+      if (failure !== undefined) return resume(Effect.fail(failure))
+      const correlationId = Guid.random()
+      const frame = encode(request, correlationId)
+      if (Result.isFailure(frame)) return resume(Effect.fail(frame.failure))
+      const entry = new PendingRequest(request, resume)
+      entry.timer = setTimeout(() => {
+        if (pending.get(correlationId) === entry) pending.delete(correlationId)
+        resume(Effect.fail(new Timeout({ operation, source: "Client", timeout })))
+      }, Duration.toMillis(timeout))
+      pending.set(correlationId, entry)
+      enqueue(frame.success)
+      return Effect.sync(() => {
+        clearTimeout(entry.timer)
+        if (pending.get(correlationId) === entry) pending.delete(correlationId)
+      })
+    })
+
+  const startConversation = (conversation: Conversation): Result.Result<string, ConnectionError | BadRequest> => {
+    if (failure !== undefined) return Result.fail(failure)
+    const correlationId = Guid.random()
+    const frame = encode(conversation.request, correlationId)
+    if (Result.isFailure(frame)) return Result.fail(frame.failure)
+    pending.set(correlationId, conversation)
+    enqueue(frame.success)
+    return Result.succeed(correlationId)
+  }
+
+  const send = (correlationId: string, request: Request): Result.Result<void, ConnectionError | BadRequest> => {
+    if (failure !== undefined) return Result.fail(failure)
+    const frame = encode(request, correlationId)
+    if (Result.isFailure(frame)) return Result.fail(frame.failure)
+    enqueue(frame.success)
+    return Result.void
+  }
+
+  const closed: Effect.Effect<ConnectionError> = Effect.callback<ConnectionError>((resume) => {
+    if (failure !== undefined) return resume(Effect.succeed(failure))
+    const waiter = (error: ConnectionError) => resume(Effect.succeed(error))
+    closedWaiters.push(waiter)
+    return Effect.sync(() => {
+      closedWaiters = closedWaiters.filter((w) => w !== waiter)
+    })
+  })
+
+  const connection: Connection = {
+    host,
+    port,
+    request,
+    startConversation,
+    send,
+    endConversation: (correlationId) => {
+      pending.delete(correlationId)
+    },
+    failure: () => failure,
+    closed
+  }
+
+  // --- handshake --------------------------------------------------------------------------------
+  const handshake = (req: Request, step: string, expected: number) =>
+    request(req, step, settings.operationTimeout).pipe(
+      Effect.catchTags({
+        Timeout: () =>
+          Effect.fail(
+            connectionError("HandshakeTimeout", `no reply to ${step} within ${Duration.format(settings.operationTimeout)}`)
+          ),
+        BadRequest: (error) => Effect.fail(connectionError("ProtocolViolation", error.reason))
+      }),
+      Effect.flatMap((reply) => {
+        if (reply.command === expected) return Effect.void
+        if (reply.command === Command.NotAuthenticated) {
+          const text = Package.decodeText(reply.payload)
+          return Effect.fail(
+            connectionError(
+              "AuthenticationFailed",
+              `the server refused the credentials of user "${settings.credentials?.username ?? ""}"${
+                text === "" ? "" : `: ${text}`
+              }`
+            )
+          )
+        }
+        return Effect.fail(
+          connectionError("ProtocolViolation", `${step} was answered with ${CommandModule.name(reply.command)}`)
+        )
+      })
+    )
+
+  if (settings.credentials !== undefined) {
+    yield* handshake(
+      { command: Command.Authenticate, payload: emptyPayload, credentials: settings.credentials },
+      "Authenticate",
+      Command.Authenticated
+    )
+  }
+  const identify = Messages.encode(
+    Messages.IdentifyClientSchema,
+    create(Messages.IdentifyClientSchema, { version: 1, connectionName: settings.connectionName })
+  )
+  if (Result.isFailure(identify)) {
+    return yield* Effect.fail(connectionError("ProtocolViolation", identify.failure.message))
+  }
+  yield* handshake(
+    { command: Command.IdentifyClient, payload: identify.success, credentials: undefined },
+    "IdentifyClient",
+    Command.ClientIdentified
+  )
+  yield* Effect.logDebug(`connected to ${host}:${port} as ${settings.connectionName}`)
+  return connection
+})

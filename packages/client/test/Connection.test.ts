@@ -1,0 +1,321 @@
+/**
+ * The connection against peers that misbehave on purpose: small raw TCP peers, written here with the
+ * protocol package, that complete the handshake and then never answer, hang up mid-request, ignore
+ * heartbeats or send garbage. Everything a well-behaved server does is tested against the embedded
+ * server in the other test files.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { create } from "@bufbuild/protobuf"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Result from "effect/Result"
+import * as Net from "node:net"
+import { Command as CommandModule, Frame, Guid, Messages, Package } from "@photonpump/protocol"
+import { Credentials, EventStore, EventStoreError } from "@photonpump/client"
+import { eventually, failsWith } from "./Assertions.ts"
+
+const Command = CommandModule.Command
+
+interface Peer {
+  readonly port: number
+  /** Every package received, in order. */
+  readonly received: Array<Package.InboundPackage>
+  /** The sockets accepted so far. */
+  readonly sockets: Array<Net.Socket>
+}
+
+type Handler = (pkg: Package.InboundPackage, socket: Net.Socket, peer: Peer) => void
+
+const send = (socket: Net.Socket, command: number, correlationId: string, payload?: Uint8Array) => {
+  socket.write(Result.getOrThrow(Package.encodeFrame({ command, correlationId, payload })))
+}
+
+/** Completes the handshake and answers heartbeats, as a server would; the rest is up to `handler`. */
+const politely = (handler: Handler): Handler => (pkg, socket, peer) => {
+  switch (pkg.command) {
+    case Command.IdentifyClient:
+      return send(socket, Command.ClientIdentified, pkg.correlationId)
+    case Command.Authenticate:
+      return send(socket, Command.Authenticated, pkg.correlationId)
+    case Command.HeartbeatRequest:
+      return send(socket, Command.HeartbeatResponse, pkg.correlationId)
+    default:
+      return handler(pkg, socket, peer)
+  }
+}
+
+/** A raw TCP peer on 127.0.0.1, closed with the scope. */
+const peer = (handler: Handler) =>
+  Effect.acquireRelease(
+    Effect.callback<{ peer: Peer; server: Net.Server }>((resume) => {
+      const received: Array<Package.InboundPackage> = []
+      const sockets: Array<Net.Socket> = []
+      const state: { port: number } = { port: 0 }
+      const self: Peer = {
+        get port() {
+          return state.port
+        },
+        received,
+        sockets
+      }
+      const server = Net.createServer((socket) => {
+        sockets.push(socket)
+        socket.on("error", () => {})
+        const parser = Frame.makeParser()
+        socket.on("data", (chunk) => {
+          const frames = parser.push(chunk)
+          if (Result.isFailure(frames)) {
+            socket.destroy()
+            return
+          }
+          for (const body of frames.success) {
+            const pkg = Result.getOrThrow(Package.decode(body))
+            received.push(pkg)
+            handler(pkg, socket, self)
+          }
+        })
+      })
+      server.listen(0, "127.0.0.1", () => {
+        state.port = (server.address() as Net.AddressInfo).port
+        resume(Effect.succeed({ peer: self, server }))
+      })
+    }),
+    ({ peer, server }) =>
+      Effect.callback<void>((resume) => {
+        for (const socket of peer.sockets) socket.destroy()
+        server.close(() => resume(Effect.void))
+      })
+  ).pipe(Effect.map(({ peer }) => peer))
+
+const writeEventsPayload = Result.getOrThrow(
+  Messages.encode(
+    Messages.WriteEventsCompletedSchema,
+    create(Messages.WriteEventsCompletedSchema, {
+      result: Messages.OperationResult.Success,
+      firstEventNumber: 0n,
+      lastEventNumber: 0n,
+      preparePosition: 10n,
+      commitPosition: 10n
+    })
+  )
+)
+
+describe("Connection", () => {
+  it.live("fails to connect with a typed error naming host and port when nothing listens", () =>
+    Effect.gen(function*() {
+      const port = yield* Effect.scoped(Effect.map(peer(() => {}), (p) => p.port))
+      const error = yield* failsWith(EventStore.connect({ host: "127.0.0.1", port }), EventStoreError.ConnectionError)
+      assert.strictEqual(error.reason, "ConnectFailed")
+      assert.strictEqual(error.host, "127.0.0.1")
+      assert.strictEqual(error.port, port)
+      assert.include(error.message, `127.0.0.1:${port}`)
+    }))
+
+  it.live("gives up the handshake after the operation timeout", () =>
+    Effect.gen(function*() {
+      const silent = yield* peer(() => {})
+      const error = yield* failsWith(
+        EventStore.connect({ host: "127.0.0.1", port: silent.port, operationTimeout: "200 millis" }),
+        EventStoreError.ConnectionError
+      )
+      assert.strictEqual(error.reason, "HandshakeTimeout")
+      assert.include(error.message, `127.0.0.1:${silent.port}`)
+      assert.strictEqual(silent.received[0]?.command, Command.IdentifyClient)
+    }))
+
+  it.live("authenticates, then identifies itself as a version 1 client with its connection name", () =>
+    Effect.gen(function*() {
+      const server = yield* peer(politely(() => {}))
+      yield* EventStore.connect({
+        host: "127.0.0.1",
+        port: server.port,
+        credentials: Credentials.make("admin", "changeit"),
+        connectionName: "ponies-app"
+      })
+      const [authenticate, identify] = server.received
+      assert.strictEqual(authenticate?.command, Command.Authenticate)
+      assert.strictEqual(authenticate?.auth !== undefined && "login" in authenticate.auth ? authenticate.auth.login : undefined, "admin")
+      assert.strictEqual(identify?.command, Command.IdentifyClient)
+      const message = Result.getOrThrow(Messages.decode(Messages.IdentifyClientSchema, identify!.payload))
+      assert.strictEqual(message.version, 1)
+      assert.strictEqual(message.connectionName, "ponies-app")
+    }))
+
+  it.live("a request that gets no reply times out, and the connection goes on serving", () =>
+    Effect.gen(function*() {
+      let pings = 0
+      const server = yield* peer(politely((pkg, socket) => {
+        if (pkg.command === Command.Ping && pings++ > 0) send(socket, Command.Pong, pkg.correlationId, pkg.payload)
+      }))
+      const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
+      const error = yield* failsWith(es.ping({ timeout: "150 millis" }), EventStoreError.Timeout)
+      assert.strictEqual(error.source, "Client")
+      assert.strictEqual(Duration.toMillis(error.timeout!), 150)
+      const rtt = yield* es.ping()
+      assert.isTrue(Duration.isGreaterThanOrEqualTo(rtt, Duration.zero))
+    }))
+
+  it.live("a peer that hangs up mid-request fails every pending request at once, and later ones fast", () =>
+    Effect.gen(function*() {
+      const server = yield* peer(politely((_pkg, socket, self) => {
+        if (self.received.filter((p) => p.command === Command.WriteEvents).length === 3) socket.destroy()
+      }))
+      const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port, operationTimeout: "30 seconds" })
+      const started = Date.now()
+      const results = yield* Effect.all(
+        [1, 2, 3].map((n) =>
+          failsWith(es.publishEvent("ponies", "PonyJumped", { body: { n } }), EventStoreError.ConnectionError)
+        ),
+        { concurrency: "unbounded" }
+      )
+      assert.isBelow(Date.now() - started, 5_000)
+      for (const error of results) assert.strictEqual(error.reason, "Closed")
+      const later = yield* Effect.flip(es.ping())
+      assert.strictEqual(later, results[0])
+    }))
+
+  it.live("answers the server's heartbeats at once, with the same correlation id", () =>
+    Effect.gen(function*() {
+      const answered = yield* Deferred.make<string>()
+      const probe = Guid.random()
+      const server = yield* peer((pkg, socket) => {
+        if (pkg.command === Command.IdentifyClient) {
+          send(socket, Command.ClientIdentified, pkg.correlationId)
+          send(socket, Command.HeartbeatRequest, probe)
+        } else if (pkg.command === Command.HeartbeatResponse) {
+          Deferred.doneUnsafe(answered, Exit.succeed(pkg.correlationId))
+        }
+      })
+      yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
+      assert.strictEqual(yield* Deferred.await(answered), probe)
+    }))
+
+  it.live("sends its own heartbeat when the line is idle", () =>
+    Effect.gen(function*() {
+      const server = yield* peer(politely(() => {}))
+      yield* EventStore.connect({ host: "127.0.0.1", port: server.port, heartbeatInterval: "50 millis" })
+      yield* eventually(
+        () => server.received.some((p) => p.command === Command.HeartbeatRequest),
+        "a heartbeat from the client"
+      )
+    }))
+
+  it.live("treats an unanswered heartbeat as a dead connection", () =>
+    Effect.gen(function*() {
+      const server = yield* peer((pkg, socket) => {
+        if (pkg.command === Command.IdentifyClient) send(socket, Command.ClientIdentified, pkg.correlationId)
+      })
+      const es = yield* EventStore.connect({
+        host: "127.0.0.1",
+        port: server.port,
+        heartbeatInterval: "50 millis",
+        heartbeatTimeout: "100 millis",
+        operationTimeout: "30 seconds"
+      })
+      const error = yield* failsWith(es.getEvent("ponies", 0), EventStoreError.ConnectionError)
+      assert.strictEqual(error.reason, "HeartbeatTimeout")
+      yield* eventually(() => server.sockets[0]!.closed, "the client to close the socket")
+    }))
+
+  it.live("closes the connection on a connection-wide BadRequest", () =>
+    Effect.gen(function*() {
+      const server = yield* peer(politely((pkg, socket) => {
+        if (pkg.command === Command.Ping) send(socket, Command.BadRequest, Guid.empty, Package.encodeText("go away"))
+      }))
+      const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
+      const error = yield* failsWith(es.ping(), EventStoreError.ConnectionError)
+      assert.strictEqual(error.reason, "ProtocolViolation")
+      assert.include(error.message, "go away")
+    }))
+
+  it.live("closes the connection when the server's framing is broken", () =>
+    Effect.gen(function*() {
+      const server = yield* peer(politely((pkg, socket) => {
+        if (pkg.command === Command.Ping) socket.write(new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2, 3]))
+      }))
+      const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
+      const error = yield* failsWith(es.ping(), EventStoreError.ConnectionError)
+      assert.strictEqual(error.reason, "ProtocolViolation")
+    }))
+
+  it.live("answers a request's BadRequest, NotHandled and NotAuthenticated replies with their errors", () =>
+    Effect.gen(function*() {
+      const server = yield* peer(politely((pkg, socket) => {
+        if (pkg.command === Command.Ping) return send(socket, Command.Pong, pkg.correlationId, pkg.payload)
+        if (pkg.command !== Command.ReadEvent) return
+        const stream = Result.getOrThrow(Messages.decode(Messages.ReadEventSchema, pkg.payload)).eventStreamId
+        if (stream === "bad") send(socket, Command.BadRequest, pkg.correlationId, Package.encodeText("nope"))
+        if (stream === "who") send(socket, Command.NotAuthenticated, pkg.correlationId, Package.encodeText("Not Authenticated"))
+        if (stream === "elsewhere") {
+          const info = Result.getOrThrow(Messages.encode(
+            Messages.NotHandled_LeaderInfoSchema,
+            create(Messages.NotHandled_LeaderInfoSchema, {
+              externalTcpAddress: "10.0.0.2",
+              externalTcpPort: 1113,
+              httpAddress: "10.0.0.2",
+              httpPort: 2113
+            })
+          ))
+          send(
+            socket,
+            Command.NotHandled,
+            pkg.correlationId,
+            Result.getOrThrow(Messages.encode(
+              Messages.NotHandledSchema,
+              create(Messages.NotHandledSchema, { reason: Messages.NotHandled_NotHandledReason.NotLeader, additionalInfo: info })
+            ))
+          )
+        }
+        if (stream === "garbled") send(socket, Command.ReadEventCompleted, pkg.correlationId, new Uint8Array([0x0a, 0xff]))
+      }))
+      const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
+      const bad = yield* failsWith(es.getEvent("bad", 0), EventStoreError.BadRequest)
+      assert.strictEqual(bad.reason, "nope")
+      yield* failsWith(es.getEvent("who", 0), EventStoreError.NotAuthenticated)
+      const elsewhere = yield* failsWith(es.getEvent("elsewhere", 0), EventStoreError.NotHandled)
+      {
+        assert.strictEqual(elsewhere.reason, "NotLeader")
+        assert.strictEqual(elsewhere.leader?.tcpHost, "10.0.0.2")
+        assert.strictEqual(elsewhere.leader?.tcpPort, 1113)
+      }
+      yield* failsWith(es.getEvent("garbled", 0), EventStoreError.ProtocolError)
+      // None of these took the connection down.
+      yield* es.ping()
+    }))
+
+  it.live("puts the frames of requests issued together into one socket write", () =>
+    Effect.gen(function*() {
+      const server = yield* peer(politely((pkg, socket) => {
+        if (pkg.command === Command.WriteEvents) send(socket, Command.WriteEventsCompleted, pkg.correlationId, writeEventsPayload)
+      }))
+      const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
+      const clientSocket = server.sockets[0]!
+      let chunks = 0
+      clientSocket.on("data", () => chunks++)
+      const results = yield* Effect.all(
+        Array.from({ length: 200 }, (_, n) => es.publishEvent("ponies", "PonyJumped", { body: { n } })),
+        { concurrency: "unbounded" }
+      )
+      assert.strictEqual(results.length, 200)
+      // 200 frames, written together, arrive in a handful of TCP reads rather than 200.
+      assert.isBelow(chunks, 20)
+    }))
+
+  it.live("fails requests still pending when its scope closes", () =>
+    Effect.gen(function*() {
+      const server = yield* peer(politely(() => {}))
+      const fiber = yield* Effect.scoped(
+        Effect.gen(function*() {
+          const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
+          const pending = yield* Effect.forkDetach(failsWith(es.ping(), EventStoreError.ConnectionError))
+          yield* eventually(() => server.received.some((p) => p.command === Command.Ping), "the ping")
+          return pending
+        })
+      )
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error.reason, "ClientClosed")
+    }))
+})
