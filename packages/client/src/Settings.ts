@@ -12,7 +12,7 @@ import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
-import { Package } from "@photonpump/protocol"
+import { Guid, Package } from "@photonpump/protocol"
 import * as Credentials from "./Credentials.ts"
 import { InvalidSettings } from "./EventStoreError.ts"
 
@@ -138,7 +138,7 @@ export const make = (input?: Options | string): Result.Result<Settings, InvalidS
       host,
       port,
       credentials: options.credentials,
-      connectionName: options.connectionName ?? `ES-${crypto.randomUUID()}`,
+      connectionName: options.connectionName ?? `ES-${Guid.random()}`,
       requireLeader: options.requireLeader ?? defaults.requireLeader,
       operationTimeout: yield* positiveDuration("operationTimeout", options.operationTimeout, defaults.operationTimeout),
       heartbeatInterval: yield* positiveDuration(
