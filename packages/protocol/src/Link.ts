@@ -24,13 +24,16 @@ export interface LinkTarget {
   readonly streamId: string
 }
 
+/** Event numbers are int64: a larger number cannot name an event. */
+const maxEventNumber = 9_223_372_036_854_775_807n
+
 const decoder = new TextDecoder("utf-8", { fatal: false })
 const encoder = new TextEncoder()
 
 /**
  * Reads a link's data. Returns `undefined` when it is not of the form `<number>@<stream>` with a
- * non-negative decimal number and a non-empty stream name: the server treats such a link as one that
- * cannot be resolved.
+ * decimal number from 0 to 2^63-1 and a non-empty stream name: the server treats such a link as one
+ * that cannot be resolved. The stream name is everything after the first `@`, so it may hold `@`.
  *
  * @since 0.1.0
  * @category decoding
@@ -41,7 +44,9 @@ export const parse = (data: Uint8Array | string): LinkTarget | undefined => {
   if (at <= 0 || at === text.length - 1) return undefined
   const digits = text.slice(0, at)
   if (!/^\d+$/.test(digits)) return undefined
-  return { eventNumber: BigInt(digits), streamId: text.slice(at + 1) }
+  const eventNumber = BigInt(digits)
+  if (eventNumber > maxEventNumber) return undefined
+  return { eventNumber, streamId: text.slice(at + 1) }
 }
 
 /**
