@@ -61,6 +61,11 @@ export interface Options {
   readonly connectTimeout?: Duration.Input | undefined
   /** Connect with TLS: `true` for the defaults, or options. Default: plain TCP. */
   readonly tls?: boolean | TlsOptions | undefined
+  /**
+   * Wrap every operation in a tracing span (`EventStore.publish`, ...). Default false: a span costs
+   * about as much client-side time as the rest of a small request.
+   */
+  readonly tracing?: boolean | undefined
 }
 
 /**
@@ -80,6 +85,7 @@ export interface Settings {
   readonly heartbeatTimeout: Duration.Duration
   readonly connectTimeout: Duration.Duration
   readonly tls: TlsOptions | undefined
+  readonly tracing: boolean
 }
 
 /**
@@ -95,7 +101,8 @@ export const defaults = {
   operationTimeout: Duration.seconds(7),
   heartbeatInterval: Duration.millis(750),
   heartbeatTimeout: Duration.millis(1500),
-  connectTimeout: Duration.seconds(1)
+  connectTimeout: Duration.seconds(1),
+  tracing: false
 } as const
 
 const invalid = (reason: string): InvalidSettings =>
@@ -148,7 +155,8 @@ export const make = (input?: Options | string): Result.Result<Settings, InvalidS
       ),
       heartbeatTimeout: yield* positiveDuration("heartbeatTimeout", options.heartbeatTimeout, defaults.heartbeatTimeout),
       connectTimeout: yield* positiveDuration("connectTimeout", options.connectTimeout, defaults.connectTimeout),
-      tls: options.tls === true ? {} : options.tls === false ? undefined : options.tls
+      tls: options.tls === true ? {} : options.tls === false ? undefined : options.tls,
+      tracing: options.tracing ?? defaults.tracing
     }
   })
 }
@@ -169,7 +177,7 @@ const mask = "*****"
  * The user name and password may be percent-encoded. The keys (any case, .NET spellings accepted) are
  * `connectionName`, `requireLeader` (`requireMaster`), `operationTimeout`, `heartbeatInterval`,
  * `heartbeatTimeout`, `connectTimeout` (`clientConnectionTimeout`), `tls` (`useSslConnection`),
- * `tlsVerifyCert` (`validateServer`) and `targetHost`. Durations are milliseconds (`750`) or have a
+ * `tlsVerifyCert` (`validateServer`), `targetHost` and `tracing`. Durations are milliseconds (`750`) or have a
  * unit (`750ms`, `7s`, `2m`, `7 seconds`).
  *
  * An error names what is wrong and points at it in the string, whose password is masked.
@@ -390,6 +398,12 @@ const applyOption = (
       const b = boolean()
       if (typeof b === "string") return b
       options.tls = { ...tls(), rejectUnauthorized: b }
+      return "ok"
+    }
+    case "tracing": {
+      const b = boolean()
+      if (typeof b === "string") return b
+      options.tracing = b
       return "ok"
     }
     case "targethost":
