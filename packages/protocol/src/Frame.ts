@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import * as Result from "effect/Result"
+import * as LengthPrefix from "./internal/LengthPrefix.ts"
 import { InvalidFrameLength } from "./ProtocolError.ts"
 
 /**
@@ -33,8 +34,10 @@ export const defaultMaxLength = 64 * 1024 * 1024
 export interface Parser {
   /**
    * Adds bytes and returns every frame body completed by them, in order. Bodies that lie wholly inside
-   * `chunk` are views into it; the others are fresh buffers. After an `InvalidFrameLength` the stream
-   * cannot be resynchronised, and every later push fails with the same error.
+   * `chunk` are views into it (so the caller must not reuse `chunk`'s memory while it holds them); the
+   * others are fresh buffers. After an `InvalidFrameLength` the stream cannot be resynchronised, and
+   * every later push fails with the same error. The frames a failing push completed before the bad
+   * prefix are in the error's `framesBefore`.
    */
   readonly push: (chunk: Uint8Array) => Result.Result<ReadonlyArray<Uint8Array>, InvalidFrameLength>
   /** The number of bytes held for frames not yet complete. */
@@ -52,8 +55,16 @@ export interface ParserOptions {
   readonly maxLength?: number | undefined
 }
 
+/** What a push that completes no frame returns: shared, since most pushes of a slow stream are such. */
+const noFrames: Result.Result<ReadonlyArray<Uint8Array>, never> = Result.succeed([])
+
 /**
  * Creates a frame parser.
+ *
+ * A length of 0, a negative length (the prefix is a signed int32, so any prefix of 2 GiB or more) or a
+ * length above `maxLength` fails as soon as its four bytes arrive: the parser never allocates a buffer
+ * for a frame it will refuse. Whatever the chunk boundaries, the same bytes give the same frames and
+ * the same error.
  *
  * @since 0.1.0
  * @category constructors
@@ -65,14 +76,11 @@ export const makeParser = (options?: ParserOptions): Parser => {
   // The body being assembled across chunks, once its length is known.
   let body: Uint8Array | undefined
   let bodyFilled = 0
-  let failure: InvalidFrameLength | undefined
-
-  const checkLength = (length: number): InvalidFrameLength | undefined =>
-    length <= 0 || length > maxLength ? new InvalidFrameLength({ length, maxLength }) : undefined
+  let failure: Result.Result<never, InvalidFrameLength> | undefined
 
   const push = (chunk: Uint8Array): Result.Result<ReadonlyArray<Uint8Array>, InvalidFrameLength> => {
-    if (failure !== undefined) return Result.fail(failure)
-    const frames: Array<Uint8Array> = []
+    if (failure !== undefined) return failure
+    let frames: Array<Uint8Array> | undefined
     let offset = 0
     const end = chunk.length
     while (offset < end) {
@@ -82,7 +90,7 @@ export const makeParser = (options?: ParserOptions): Parser => {
         bodyFilled += take
         offset += take
         if (bodyFilled === body.length) {
-          frames.push(body)
+          ;(frames ??= []).push(body)
           body = undefined
           bodyFilled = 0
         }
@@ -90,25 +98,29 @@ export const makeParser = (options?: ParserOptions): Parser => {
       }
       let length: number
       if (prefixFilled === 0 && end - offset >= prefixLength) {
-        length = (chunk[offset]! | (chunk[offset + 1]! << 8) | (chunk[offset + 2]! << 16) | (chunk[offset + 3]! << 24))
+        length = LengthPrefix.read(chunk, offset)
         offset += prefixLength
       } else {
         while (prefixFilled < prefixLength && offset < end) prefix[prefixFilled++] = chunk[offset++]!
         if (prefixFilled < prefixLength) break
         prefixFilled = 0
-        length = prefix[0]! | (prefix[1]! << 8) | (prefix[2]! << 16) | (prefix[3]! << 24)
+        length = LengthPrefix.read(prefix, 0)
       }
-      failure = checkLength(length)
-      if (failure !== undefined) return Result.fail(failure)
+      if (length <= 0 || length > maxLength) {
+        failure = Result.fail(new InvalidFrameLength({ length, maxLength }))
+        return frames === undefined
+          ? failure
+          : Result.fail(new InvalidFrameLength({ length, maxLength, framesBefore: frames }))
+      }
       if (end - offset >= length) {
-        frames.push(chunk.subarray(offset, offset + length))
+        ;(frames ??= []).push(chunk.subarray(offset, offset + length))
         offset += length
       } else {
         body = new Uint8Array(length)
         bodyFilled = 0
       }
     }
-    return Result.succeed(frames)
+    return frames === undefined ? noFrames : Result.succeed(frames)
   }
 
   return { push, buffered: () => prefixFilled + bodyFilled }
@@ -122,7 +134,7 @@ export const makeParser = (options?: ParserOptions): Parser => {
  */
 export const encode = (body: Uint8Array): Uint8Array => {
   const frame = new Uint8Array(prefixLength + body.length)
-  new DataView(frame.buffer).setInt32(0, body.length, true)
+  LengthPrefix.write(frame, 0, body.length)
   frame.set(body, prefixLength)
   return frame
 }

@@ -8,6 +8,7 @@ import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import * as Frame from "./Frame.ts"
 import * as Guid from "./Guid.ts"
+import * as LengthPrefix from "./internal/LengthPrefix.ts"
 import { CredentialsTooLong, InvalidUuid, MalformedPackage } from "./ProtocolError.ts"
 
 /**
@@ -105,6 +106,29 @@ const encodeCredential = (
 }
 
 /**
+ * The encoded auth blocks of credentials already seen. A client sends the same credentials object with
+ * request after request, so it is encoded once rather than on every frame.
+ */
+const authBlocks = new WeakMap<Credentials, Result.Result<Uint8Array, CredentialsTooLong>>()
+
+const encodeAuthBlock = (credentials: Credentials): Result.Result<Uint8Array, CredentialsTooLong> => {
+  let block = authBlocks.get(credentials)
+  if (block === undefined) {
+    block = Result.flatMap(encodeCredential("login", credentials.login), (login) =>
+      Result.map(encodeCredential("password", Redacted.value(credentials.password)), (password) => {
+        const bytes = new Uint8Array(2 + login.length + password.length)
+        bytes[0] = login.length
+        bytes.set(login, 1)
+        bytes[1 + login.length] = password.length
+        bytes.set(password, 2 + login.length)
+        return bytes
+      }))
+    authBlocks.set(credentials, block)
+  }
+  return block
+}
+
+/**
  * Checks that credentials fit the auth block, so that a client can refuse them when it is configured
  * rather than at its first request.
  *
@@ -112,13 +136,12 @@ const encodeCredential = (
  * @category validation
  */
 export const validateCredentials = (credentials: Credentials): Result.Result<Credentials, CredentialsTooLong> =>
-  Result.flatMap(
-    encodeCredential("login", credentials.login),
-    () => Result.map(encodeCredential("password", Redacted.value(credentials.password)), () => credentials)
-  )
+  Result.map(encodeAuthBlock(credentials), () => credentials)
 
 /**
- * Encodes a package as a whole frame, length prefix included, in a single buffer.
+ * Encodes a package as a whole frame, length prefix included, in a single buffer. The `Authenticated`
+ * flag is set exactly when credentials are given. Fails with `CredentialsTooLong` when the login or the
+ * password is over 255 bytes in UTF-8, and with `InvalidUuid` when the correlation id is not a UUID.
  *
  * @since 0.1.0
  * @category encoding
@@ -127,33 +150,25 @@ export const encodeFrame = (
   pkg: OutboundPackage
 ): Result.Result<Uint8Array, CredentialsTooLong | InvalidUuid> => {
   const payload = pkg.payload ?? emptyPayload
-  let login: Uint8Array | undefined
-  let password: Uint8Array | undefined
+  let auth: Uint8Array | undefined
   if (pkg.credentials !== undefined) {
-    const encodedLogin = encodeCredential("login", pkg.credentials.login)
-    if (Result.isFailure(encodedLogin)) return Result.fail(encodedLogin.failure)
-    const encodedPassword = encodeCredential("password", Redacted.value(pkg.credentials.password))
-    if (Result.isFailure(encodedPassword)) return Result.fail(encodedPassword.failure)
-    login = encodedLogin.success
-    password = encodedPassword.success
+    const block = encodeAuthBlock(pkg.credentials)
+    if (Result.isFailure(block)) return block
+    auth = block.success
   }
-  const authLength = login === undefined ? 0 : 2 + login.length + password!.length
+  const authLength = auth === undefined ? 0 : auth.length
   const bodyLength = headerLength + authLength + payload.length
   const frame = new Uint8Array(Frame.prefixLength + bodyLength)
-  new DataView(frame.buffer).setInt32(0, bodyLength, true)
-  frame[4] = pkg.command
-  frame[5] = login === undefined ? Flags.None : Flags.Authenticated
-  if (!Guid.writeUnsafe(pkg.correlationId, frame, 6)) {
+  if (!Guid.writeUnsafe(pkg.correlationId, frame, Frame.prefixLength + 2)) {
     return Result.fail(new InvalidUuid({ input: pkg.correlationId }))
   }
+  LengthPrefix.write(frame, 0, bodyLength)
+  frame[Frame.prefixLength] = pkg.command
+  frame[Frame.prefixLength + 1] = auth === undefined ? Flags.None : Flags.Authenticated
   let offset = Frame.prefixLength + headerLength
-  if (login !== undefined) {
-    frame[offset++] = login.length
-    frame.set(login, offset)
-    offset += login.length
-    frame[offset++] = password!.length
-    frame.set(password!, offset)
-    offset += password!.length
+  if (auth !== undefined) {
+    frame.set(auth, offset)
+    offset += auth.length
   }
   frame.set(payload, offset)
   return Result.succeed(frame)

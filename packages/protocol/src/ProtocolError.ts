@@ -10,13 +10,27 @@ import * as Data from "effect/Data"
  * A frame's length prefix is zero, negative or larger than the maximum. It is reported as soon as the
  * four prefix bytes arrive, before any buffer of that size is allocated.
  *
+ * `framesBefore` holds the frame bodies that the failing push completed before it reached the bad
+ * prefix. Real servers handle those frames before they reply BadRequest and close, and a parser fed
+ * the same bytes in smaller chunks would have handed them back already; it is empty on every later
+ * push.
+ *
  * @since 0.1.0
  * @category errors
  */
 export class InvalidFrameLength extends Data.TaggedError("InvalidFrameLength")<{
   readonly length: number
   readonly maxLength: number
+  readonly framesBefore: ReadonlyArray<Uint8Array>
 }> {
+  constructor(args: {
+    readonly length: number
+    readonly maxLength: number
+    readonly framesBefore?: ReadonlyArray<Uint8Array> | undefined
+  }) {
+    super({ length: args.length, maxLength: args.maxLength, framesBefore: args.framesBefore ?? [] })
+  }
+
   override get message(): string {
     return `Invalid frame length ${this.length}: a frame holds 1 to ${this.maxLength} bytes`
   }

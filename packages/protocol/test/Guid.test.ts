@@ -107,7 +107,9 @@ describe("Guid", () => {
       assert.deepStrictEqual(Result.flatMap(Guid.toWire(uuid), Guid.fromWire), Result.succeed(uuid))
     })
 
-    it.prop("any string is either a UUID or an InvalidUuid, never a throw", [Arbitrary.schema(Schema.String)], ([text]) => {
+    const anyString = Arbitrary.schema(Schema.String)
+
+    it.prop("any string is either a UUID or an InvalidUuid, never a throw", [anyString], ([text]) => {
       const result = Guid.toWire(text)
       assert.strictEqual(Result.isSuccess(result), Guid.isUuid(text))
       if (!Guid.isUuid(text)) failsWith(result, ProtocolError.InvalidUuid)

@@ -66,7 +66,10 @@ describe("Link", () => {
     assert.deepStrictEqual(Link.parse(Link.format(link)), link)
   })
 
-  it.prop("parse never throws", [Arbitrary.schema(Schema.Uint8Array), Arbitrary.schema(Schema.String)], ([bytes, text]) => {
+  const anyBytes = Arbitrary.schema(Schema.Uint8Array)
+  const anyString = Arbitrary.schema(Schema.String)
+
+  it.prop("parse never throws", [anyBytes, anyString], ([bytes, text]) => {
     for (const data of [bytes, text]) {
       const parsed = Link.parse(data)
       if (parsed !== undefined) assert.isTrue(parsed.eventNumber >= 0n && parsed.streamId.length > 0)

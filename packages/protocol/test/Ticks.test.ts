@@ -53,7 +53,9 @@ describe("Ticks", () => {
     Schema.Int.check(Schema.isBetween({ minimum: -62_135_596_800_000, maximum: 253_402_300_799_999 }))
   )
 
-  it.prop("any millisecond from year 1 to 9999 survives millis -> ticks -> millis and Date -> ticks -> Date", [epochMillis], ([millis]) => {
+  it.prop("any millisecond of years 1 to 9999 survives millis -> ticks -> millis and Date -> ticks -> Date", [
+    epochMillis
+  ], ([millis]) => {
     assert.strictEqual(Ticks.toEpochMillis(Ticks.fromEpochMillis(millis)), millis)
     assert.strictEqual(Ticks.toDate(Ticks.fromDate(new Date(millis))).getTime(), millis)
   })

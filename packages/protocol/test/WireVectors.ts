@@ -12,7 +12,8 @@ export const hex = (text: string): Uint8Array => {
 }
 
 /** Space-separated lower-case hex of some bytes, for readable assertion failures. */
-export const toHex = (bytes: Uint8Array): string => Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join(" ")
+export const toHex = (bytes: Uint8Array): string =>
+  Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join(" ")
 
 /** Section 1: a server HeartbeatRequest, header only (22 bytes, length 18). */
 export const heartbeatRequest = hex(
@@ -20,7 +21,10 @@ export const heartbeatRequest = hex(
   "5f d3 fd c5 23 b9"
 )
 
-/** Section 2: PersistentSubscriptionStreamEventAppeared delivering a `$ce-` link and the event it resolves to (499 bytes). */
+/**
+ * Section 2: PersistentSubscriptionStreamEventAppeared delivering a `$ce-` link and the event it resolves
+ * to (499 bytes).
+ */
 export const eventAppearedWithLink = hex(
   "ef 01 00 00 c7 00 2f d7 92 f1 bd 7a e4 4a ae 05" +
   "f2 06 87 3c 74 9d 0a da 03 0a c4 01 0a 31 43 61" +
