@@ -39,6 +39,7 @@ import {
   type ConnectError,
   type DeleteError,
   EventNotFound,
+  ProtocolError,
   type ReadAllError,
   type ReadEventError,
   type ReadMetadataError,
@@ -63,7 +64,7 @@ import type { DeleteResult, WriteResult } from "./WriteResult.ts"
 import * as Connection from "./internal/Connection.ts"
 import * as Encode from "./internal/Encode.ts"
 import * as Paging from "./internal/Paging.ts"
-import * as Records from "./internal/Records.ts"
+import * as Decode from "./internal/Decode.ts"
 import * as Replies from "./internal/Replies.ts"
 
 const Command = CommandModule.Command
@@ -447,6 +448,26 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
       (reply) => Effect.fromResult(Replies.expect(reply, operation, replyCommand, replySchema))
     )
 
+  /** Sends a request and decodes its expected reply with a hand-written decoder (reads). */
+  const callDecoded = <A>(
+    operation: string,
+    command: number,
+    payload: Uint8Array,
+    options: CallOptions | undefined,
+    replyCommand: number,
+    decode: (payload: Uint8Array) => A | Decode.Malformed
+  ): Effect.Effect<A, RequestError> =>
+    Effect.flatMap(
+      connection.request({ command, payload, credentials: options?.credentials }, operation, timeoutOf(options)),
+      (reply) => {
+        if (reply.command !== replyCommand) return Effect.fail(Replies.genericError(reply, operation))
+        const decoded = decode(reply.payload)
+        return Decode.isMalformed(decoded)
+          ? Effect.fail(new ProtocolError({ operation, reason: decoded.reason }))
+          : Effect.succeed(decoded)
+      }
+    )
+
   // --- writes -----------------------------------------------------------------------------------
 
   const write = Effect.fnUntraced(function*(
@@ -528,13 +549,19 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
       resolveLinkTos: options?.resolveLinks ?? true,
       requireLeader: requireLeaderOf(options)
     })
-    const reply = yield* call("getEvent", Command.ReadEvent, payload, options, Messages.ReadEventCompletedSchema)
+    const reply = yield* callDecoded(
+      "getEvent",
+      Command.ReadEvent,
+      payload,
+      options,
+      Command.ReadEventCompleted,
+      Decode.readEventCompleted
+    )
     const Results = Messages.ReadEventCompleted_ReadEventResult
     switch (reply.result) {
       case Results.Success: {
-        const resolved = Records.toResolvedEvent(reply.event?.event, reply.event?.link, undefined)
-        if (resolved === undefined) return yield* new EventNotFound({ stream, eventNumber: number })
-        return resolved
+        if (reply.event === undefined) return yield* new EventNotFound({ stream, eventNumber: number })
+        return reply.event
       }
       case Results.NotFound:
         return yield* new EventNotFound({ stream, eventNumber: number })
@@ -568,7 +595,14 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
     const command = direction === StreamDirection.Forward
       ? Command.ReadStreamEventsForward
       : Command.ReadStreamEventsBackward
-    const reply = yield* call(operation, command, payload, options, Messages.ReadStreamEventsCompletedSchema)
+    const reply = yield* callDecoded(
+      operation,
+      command,
+      payload,
+      options,
+      command + 1,
+      Decode.readStreamEventsCompleted
+    )
     const Results = Messages.ReadStreamEventsCompleted_ReadStreamResult
     switch (reply.result) {
       case Results.Success:
@@ -577,7 +611,7 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
           stream,
           direction,
           fromEventNumber: from,
-          events: Records.fromIndexed(reply.events),
+          events: reply.events,
           nextEventNumber: reply.nextEventNumber,
           lastEventNumber: reply.lastEventNumber,
           isEndOfStream: reply.isEndOfStream,
@@ -645,20 +679,25 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
         requireLeader: requireLeaderOf(options)
       })
       const command = forward ? Command.ReadAllEventsForward : Command.ReadAllEventsBackward
-      const reply = yield* call(operation, command, payload, options, Messages.ReadAllEventsCompletedSchema)
+      const reply = yield* callDecoded(
+        operation,
+        command,
+        payload,
+        options,
+        command + 1,
+        (bytes) => Decode.readAllEventsCompleted(bytes, false)
+      )
       const Results = Messages.ReadAllEventsCompleted_ReadAllResult
       switch (reply.result) {
         case Results.Success:
-        case Results.NotModified: {
-          const events = Records.fromAll(reply.events)
+        case Results.NotModified:
           return {
             direction,
             fromPosition: from,
-            events,
-            nextPosition: { commit: reply.nextCommitPosition, prepare: reply.nextPreparePosition },
+            events: reply.events,
+            nextPosition: reply.nextPosition,
             isEndOfStream: reply.events.length === 0
           }
-        }
         case Results.AccessDenied:
           return yield* new AccessDenied({ operation, stream: "$all" })
         default:
@@ -684,13 +723,13 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
     const replyCommand = forward
       ? Command.FilteredReadAllEventsForwardCompleted
       : Command.FilteredReadAllEventsBackwardCompleted
-    const reply = yield* call(
+    const reply = yield* callDecoded(
       operation,
       command,
       payload,
       options,
-      Messages.FilteredReadAllEventsCompletedSchema,
-      replyCommand
+      replyCommand,
+      (bytes) => Decode.readAllEventsCompleted(bytes, true)
     )
     const Results = Messages.FilteredReadAllEventsCompleted_FilteredReadAllResult
     switch (reply.result) {
@@ -699,8 +738,8 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
         return {
           direction,
           fromPosition: from,
-          events: Records.fromAll(reply.events),
-          nextPosition: { commit: reply.nextCommitPosition, prepare: reply.nextPreparePosition },
+          events: reply.events,
+          nextPosition: reply.nextPosition,
           isEndOfStream: reply.isEndOfStream
         }
       case Results.AccessDenied:
@@ -797,12 +836,19 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
       resolveLinkTos: false,
       requireLeader: requireLeaderOf(options)
     })
-    const reply = yield* call(operation, Command.ReadEvent, payload, options, Messages.ReadEventCompletedSchema)
+    const reply = yield* callDecoded(
+      operation,
+      Command.ReadEvent,
+      payload,
+      options,
+      Command.ReadEventCompleted,
+      Decode.readEventCompleted
+    )
     const Results = Messages.ReadEventCompleted_ReadEventResult
     const none = { stream, isStreamDeleted: false, metastreamVersion: -1n, metadata: StreamMetadata.empty }
     switch (reply.result) {
       case Results.Success: {
-        const record = Records.toResolvedEvent(reply.event?.event, reply.event?.link, undefined)
+        const record = reply.event
         if (record === undefined) return none
         return {
           stream,

@@ -1,0 +1,476 @@
+/**
+ * Hand-written protobuf decoders for the replies on the hot path of reads: they go straight from the
+ * bytes to the client's `ResolvedEvent`s, without the generic decoder's intermediate message objects
+ * (profiling showed those taking half of a read's client-side time). Like the generic decoder they
+ * treat every field as optional, read absent fields as their defaults (servers from 22.6 omit them) and
+ * skip unknown fields. Event data and metadata stay views into the received bytes. The tests check
+ * them against the generated code.
+ *
+ * @internal
+ */
+import type * as Position from "../Position.ts"
+import { RecordedEvent } from "../RecordedEvent.ts"
+import { ResolvedEvent } from "../ResolvedEvent.ts"
+
+/**
+ * Thrown inside this module on bytes that are not the expected message; the exported functions turn it
+ * into a `Malformed` result.
+ */
+class MalformedError {
+  readonly reason: string
+  constructor(reason: string) {
+    this.reason = reason
+  }
+}
+
+/**
+ * A payload that does not decode.
+ *
+ * @internal
+ */
+export interface Malformed {
+  readonly _tag: "Malformed"
+  readonly reason: string
+}
+
+const emptyBytes: Uint8Array = new Uint8Array(0)
+const utf8 = new TextDecoder("utf-8")
+const two32 = 4294967296
+
+class Reader {
+  readonly bytes: Uint8Array
+  offset: number
+  readonly end: number
+  constructor(bytes: Uint8Array, offset: number, end: number) {
+    this.bytes = bytes
+    this.offset = offset
+    this.end = end
+  }
+
+  /** A varint that fits 32 bits (tags, lengths, enums, bools); larger ones are truncated. */
+  uint32(): number {
+    const bytes = this.bytes
+    let value = 0
+    let shift = 0
+    while (true) {
+      if (this.offset >= this.end) throw new MalformedError("a varint runs past the end")
+      const byte = bytes[this.offset++]!
+      if (shift < 28) value |= (byte & 0x7f) << shift
+      else if (shift === 28) value |= (byte & 0x0f) << 28
+      if (byte < 0x80) return value >>> 0
+      shift += 7
+      if (shift > 63) throw new MalformedError("a varint is too long")
+    }
+  }
+
+  /** An int64 varint (two's complement, as the protocol writes negative numbers). */
+  int64(): bigint {
+    const bytes = this.bytes
+    let low = 0
+    let high = 0
+    let shift = 0
+    while (true) {
+      if (this.offset >= this.end) throw new MalformedError("a varint runs past the end")
+      const byte = bytes[this.offset++]!
+      if (shift < 28) {
+        low |= (byte & 0x7f) << shift
+      } else if (shift === 28) {
+        low |= (byte & 0x0f) << 28
+        high |= (byte & 0x7f) >> 4
+      } else {
+        high |= (byte & 0x7f) << (shift - 32)
+      }
+      if (byte < 0x80) break
+      shift += 7
+      if (shift > 63) throw new MalformedError("a varint is too long")
+    }
+    low >>>= 0
+    if (high === 0) return BigInt(low)
+    if (high > 0 && high < 0x200000) return BigInt(high * two32 + low)
+    return BigInt.asIntN(64, (BigInt(high >>> 0) << 32n) | BigInt(low))
+  }
+
+  length(): number {
+    const length = this.uint32()
+    if (this.offset + length > this.end) throw new MalformedError("a field runs past the end")
+    return length
+  }
+
+  bytesField(): Uint8Array {
+    const length = this.length()
+    const start = this.offset
+    this.offset += length
+    return length === 0 ? emptyBytes : this.bytes.subarray(start, start + length)
+  }
+
+  string(): string {
+    const length = this.length()
+    const start = this.offset
+    this.offset += length
+    if (length < 48) {
+      const bytes = this.bytes
+      let ascii = true
+      for (let i = start; i < start + length; i++) {
+        if (bytes[i]! > 0x7f) {
+          ascii = false
+          break
+        }
+      }
+      if (ascii) {
+        let text = ""
+        for (let i = start; i < start + length; i++) text += String.fromCharCode(bytes[i]!)
+        return text
+      }
+    }
+    return utf8.decode(this.bytes.subarray(start, start + length))
+  }
+
+  skip(wireType: number): void {
+    switch (wireType) {
+      case 0:
+        this.uint32()
+        return
+      case 1:
+        this.offset += 8
+        break
+      case 2:
+        this.offset += this.length()
+        return
+      case 5:
+        this.offset += 4
+        break
+      default:
+        throw new MalformedError(`unsupported wire type ${wireType}`)
+    }
+    if (this.offset > this.end) throw new MalformedError("a field runs past the end")
+  }
+
+  /** A reader over an embedded message. */
+  message(): Reader {
+    const length = this.length()
+    const reader = new Reader(this.bytes, this.offset, this.offset + length)
+    this.offset += length
+    return reader
+  }
+}
+
+/** The fields of an `EventRecord`, or `undefined` when the record is empty (docs/protocol.md 3.3). */
+const eventRecord = (reader: Reader): RecordedEvent | undefined => {
+  let stream = ""
+  let eventNumber = 0n
+  let id = emptyBytes
+  let type = ""
+  let dataContentType = 0
+  let data = emptyBytes
+  let metadata = emptyBytes
+  let created = 0n
+  let createdEpoch = 0n
+  while (reader.offset < reader.end) {
+    const tag = reader.uint32()
+    switch (tag) {
+      case 0x0a:
+        stream = reader.string()
+        break
+      case 0x10:
+        eventNumber = reader.int64()
+        break
+      case 0x1a:
+        id = reader.bytesField()
+        break
+      case 0x22:
+        type = reader.string()
+        break
+      case 0x28:
+        dataContentType = reader.uint32()
+        break
+      case 0x3a:
+        data = reader.bytesField()
+        break
+      case 0x42:
+        metadata = reader.bytesField()
+        break
+      case 0x48:
+        created = reader.int64()
+        break
+      case 0x50:
+        createdEpoch = reader.int64()
+        break
+      default:
+        reader.skip(tag & 7)
+    }
+  }
+  if (stream === "" && id.length === 0 && type === "") return undefined
+  return new RecordedEvent({
+    stream,
+    eventNumber,
+    idBytes: id,
+    type,
+    data,
+    metadata,
+    isJson: dataContentType === 1,
+    createdEpochMillis: createdEpoch === 0n ? undefined : createdEpoch,
+    createdTicks: created
+  })
+}
+
+const resolved = (
+  event: RecordedEvent | undefined,
+  link: RecordedEvent | undefined,
+  position: Position.Position | undefined
+): ResolvedEvent | undefined =>
+  event !== undefined
+    ? new ResolvedEvent(event, link, position, true)
+    : link !== undefined
+    ? new ResolvedEvent(link, link, position, false)
+    : undefined
+
+/** `ResolvedIndexedEvent`: 1 event, 2 link. */
+const resolvedIndexedEvent = (reader: Reader): ResolvedEvent | undefined => {
+  let event: RecordedEvent | undefined
+  let link: RecordedEvent | undefined
+  while (reader.offset < reader.end) {
+    const tag = reader.uint32()
+    if (tag === 0x0a) event = eventRecord(reader.message())
+    else if (tag === 0x12) link = eventRecord(reader.message())
+    else reader.skip(tag & 7)
+  }
+  return resolved(event, link, undefined)
+}
+
+/** `ResolvedEvent`: 1 event, 2 link, 3 commit_position, 4 prepare_position. */
+const resolvedEvent = (reader: Reader): ResolvedEvent | undefined => {
+  let event: RecordedEvent | undefined
+  let link: RecordedEvent | undefined
+  let commit = 0n
+  let prepare = 0n
+  while (reader.offset < reader.end) {
+    const tag = reader.uint32()
+    switch (tag) {
+      case 0x0a:
+        event = eventRecord(reader.message())
+        break
+      case 0x12:
+        link = eventRecord(reader.message())
+        break
+      case 0x18:
+        commit = reader.int64()
+        break
+      case 0x20:
+        prepare = reader.int64()
+        break
+      default:
+        reader.skip(tag & 7)
+    }
+  }
+  return resolved(event, link, { commit, prepare })
+}
+
+const run = <A>(bytes: Uint8Array, decode: (reader: Reader) => A): A | Malformed => {
+  try {
+    return decode(new Reader(bytes, 0, bytes.length))
+  } catch (error) {
+    if (error instanceof MalformedError) return { _tag: "Malformed", reason: error.reason }
+    throw error
+  }
+}
+
+/**
+ * Tells a decoded reply from a payload that did not decode.
+ *
+ * @internal
+ */
+export const isMalformed = <A>(result: A | Malformed): result is Malformed =>
+  typeof result === "object" && result !== null && (result as { _tag?: unknown })["_tag"] === "Malformed"
+
+/**
+ * A decoded `ReadStreamEventsCompleted`.
+ *
+ * @internal
+ */
+export interface StreamPage {
+  readonly result: number
+  readonly events: Array<ResolvedEvent>
+  readonly nextEventNumber: bigint
+  readonly lastEventNumber: bigint
+  readonly isEndOfStream: boolean
+  readonly lastCommitPosition: bigint
+  readonly error: string
+}
+
+/**
+ * `ReadStreamEventsCompleted`: 1 events, 2 result, 3 next_event_number, 4 last_event_number,
+ * 5 is_end_of_stream, 6 last_commit_position, 7 error.
+ *
+ * @internal
+ */
+export const readStreamEventsCompleted = (bytes: Uint8Array): StreamPage | Malformed =>
+  run(bytes, (reader) => {
+    const events: Array<ResolvedEvent> = []
+    let result = 0
+    let nextEventNumber = 0n
+    let lastEventNumber = 0n
+    let isEndOfStream = false
+    let lastCommitPosition = 0n
+    let error = ""
+    while (reader.offset < reader.end) {
+      const tag = reader.uint32()
+      switch (tag) {
+        case 0x0a: {
+          const event = resolvedIndexedEvent(reader.message())
+          if (event !== undefined) events.push(event)
+          break
+        }
+        case 0x10:
+          result = reader.uint32()
+          break
+        case 0x18:
+          nextEventNumber = reader.int64()
+          break
+        case 0x20:
+          lastEventNumber = reader.int64()
+          break
+        case 0x28:
+          isEndOfStream = reader.uint32() !== 0
+          break
+        case 0x30:
+          lastCommitPosition = reader.int64()
+          break
+        case 0x3a:
+          error = reader.string()
+          break
+        default:
+          reader.skip(tag & 7)
+      }
+    }
+    return { result, events, nextEventNumber, lastEventNumber, isEndOfStream, lastCommitPosition, error }
+  })
+
+/**
+ * A decoded `ReadAllEventsCompleted` or `FilteredReadAllEventsCompleted`.
+ *
+ * @internal
+ */
+export interface AllPage {
+  readonly result: number
+  readonly events: Array<ResolvedEvent>
+  readonly nextPosition: Position.Position
+  /** Only in filtered replies; false in the others. */
+  readonly isEndOfStream: boolean
+  readonly error: string
+}
+
+/**
+ * `ReadAllEventsCompleted` (1 commit, 2 prepare, 3 events, 4 next commit, 5 next prepare, 6 result,
+ * 7 error) or, with `filtered`, `FilteredReadAllEventsCompleted` (the same up to 5, then
+ * 6 is_end_of_stream, 7 result, 8 error).
+ *
+ * @internal
+ */
+export const readAllEventsCompleted = (bytes: Uint8Array, filtered: boolean): AllPage | Malformed =>
+  run(bytes, (reader) => {
+    const events: Array<ResolvedEvent> = []
+    let result = 0
+    let nextCommit = 0n
+    let nextPrepare = 0n
+    let isEndOfStream = false
+    let error = ""
+    while (reader.offset < reader.end) {
+      const tag = reader.uint32()
+      switch (tag) {
+        case 0x1a: {
+          const event = resolvedEvent(reader.message())
+          if (event !== undefined) events.push(event)
+          break
+        }
+        case 0x20:
+          nextCommit = reader.int64()
+          break
+        case 0x28:
+          nextPrepare = reader.int64()
+          break
+        case 0x30:
+          if (filtered) isEndOfStream = reader.uint32() !== 0
+          else result = reader.uint32()
+          break
+        case 0x38:
+          if (filtered) result = reader.uint32()
+          else reader.skip(0)
+          break
+        case 0x3a:
+          if (filtered) reader.skip(2)
+          else error = reader.string()
+          break
+        case 0x42:
+          if (filtered) error = reader.string()
+          else reader.skip(2)
+          break
+        default:
+          reader.skip(tag & 7)
+      }
+    }
+    return { result, events, nextPosition: { commit: nextCommit, prepare: nextPrepare }, isEndOfStream, error }
+  })
+
+/**
+ * A decoded `ReadEventCompleted`.
+ *
+ * @internal
+ */
+export interface EventReply {
+  readonly result: number
+  readonly event: ResolvedEvent | undefined
+  readonly error: string
+}
+
+/**
+ * `ReadEventCompleted`: 1 result, 2 event (a `ResolvedIndexedEvent`), 3 error.
+ *
+ * @internal
+ */
+export const readEventCompleted = (bytes: Uint8Array): EventReply | Malformed =>
+  run(bytes, (reader) => {
+    let result = 0
+    let event: ResolvedEvent | undefined
+    let error = ""
+    while (reader.offset < reader.end) {
+      const tag = reader.uint32()
+      switch (tag) {
+        case 0x08:
+          result = reader.uint32()
+          break
+        case 0x12:
+          event = resolvedIndexedEvent(reader.message())
+          break
+        case 0x1a:
+          error = reader.string()
+          break
+        default:
+          reader.skip(tag & 7)
+      }
+    }
+    return { result, event, error }
+  })
+
+/**
+ * One `EventRecord`, for the subscriptions' messages.
+ *
+ * @internal
+ */
+export const decodeEventRecord = (bytes: Uint8Array): RecordedEvent | undefined | Malformed =>
+  run(bytes, eventRecord)
+
+/**
+ * One `ResolvedEvent` (with its position), for the subscriptions' messages.
+ *
+ * @internal
+ */
+export const decodeResolvedEvent = (bytes: Uint8Array): ResolvedEvent | undefined | Malformed =>
+  run(bytes, resolvedEvent)
+
+/**
+ * One `ResolvedIndexedEvent`, for the subscriptions' messages.
+ *
+ * @internal
+ */
+export const decodeResolvedIndexedEvent = (bytes: Uint8Array): ResolvedEvent | undefined | Malformed =>
+  run(bytes, resolvedIndexedEvent)
