@@ -231,14 +231,23 @@ describe("Connection", () => {
       assert.include(error.message, "go away")
     }))
 
-  it.live("closes the connection when the server's framing is broken", () =>
+  it.live("closes the connection when the server's framing is broken, after the whole frames before it", () =>
     Effect.gen(function*() {
       const server = yield* peer(politely((pkg, socket) => {
-        if (pkg.command === Command.Ping) socket.write(new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2, 3]))
+        if (pkg.command !== Command.Ping) return
+        const pong = Result.getOrThrow(Package.encodeFrame({ command: Command.Pong, correlationId: pkg.correlationId }))
+        const garbage = new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2, 3])
+        const chunk = new Uint8Array(pong.length + garbage.length)
+        chunk.set(pong)
+        chunk.set(garbage, pong.length)
+        socket.write(chunk)
       }))
       const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
+      // The Pong arrived whole, in the same chunk as the broken prefix: it still answers the ping.
+      yield* es.ping()
       const error = yield* failsWith(es.ping(), EventStoreError.ConnectionError)
       assert.strictEqual(error.reason, "ProtocolViolation")
+      assert.include(error.detail, "frame length")
     }))
 
   it.live("answers a request's BadRequest, NotHandled and NotAuthenticated replies with their errors", () =>

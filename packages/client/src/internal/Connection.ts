@@ -221,6 +221,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       for (let i = 0; i < chunks.length; i++) {
         const frames = parser.push(chunks[i]!)
         if (Result.isFailure(frames)) {
+          // The frames before the bad prefix are whole: deliver them before giving up.
+          if (frames.failure.framesBefore.length > 0) yield* Queue.offer(inbound, frames.failure.framesBefore)
           return yield* Effect.fail(connectionError("ProtocolViolation", frames.failure.message))
         }
         if (frames.success.length > 0) yield* Queue.offer(inbound, frames.success)
