@@ -7,6 +7,7 @@
  */
 import * as Result from "effect/Result"
 import * as LengthPrefix from "./internal/LengthPrefix.ts"
+import * as Slab from "./internal/Slab.ts"
 import { InvalidFrameLength } from "./ProtocolError.ts"
 
 /**
@@ -35,7 +36,7 @@ export interface Parser {
   /**
    * Adds bytes and returns every frame body completed by them, in order. Bodies that lie wholly inside
    * `chunk` are views into it (so the caller must not reuse `chunk`'s memory while it holds them); the
-   * others are fresh buffers. After an `InvalidFrameLength` the stream cannot be resynchronised, and
+   * others are buffers of their own (small ones views into a shared slab, never reused). After an `InvalidFrameLength` the stream cannot be resynchronised, and
    * every later push fails with the same error. The frames a failing push completed before the bad
    * prefix are in the error's `framesBefore`.
    */
@@ -116,7 +117,7 @@ export const makeParser = (options?: ParserOptions): Parser => {
         ;(frames ??= []).push(chunk.subarray(offset, offset + length))
         offset += length
       } else {
-        body = new Uint8Array(length)
+        body = Slab.allocate(length)
         bodyFilled = 0
       }
     }
@@ -127,13 +128,13 @@ export const makeParser = (options?: ParserOptions): Parser => {
 }
 
 /**
- * Wraps a frame body in its length prefix.
+ * Wraps a frame body in its length prefix. A small frame may be a view into a larger shared buffer.
  *
  * @since 0.1.0
  * @category encoding
  */
 export const encode = (body: Uint8Array): Uint8Array => {
-  const frame = new Uint8Array(prefixLength + body.length)
+  const frame = Slab.allocate(prefixLength + body.length)
   LengthPrefix.write(frame, 0, body.length)
   frame.set(body, prefixLength)
   return frame

@@ -9,6 +9,7 @@ import * as Result from "effect/Result"
 import * as Frame from "./Frame.ts"
 import * as Guid from "./Guid.ts"
 import * as LengthPrefix from "./internal/LengthPrefix.ts"
+import * as Slab from "./internal/Slab.ts"
 import { CredentialsTooLong, InvalidUuid, MalformedPackage } from "./ProtocolError.ts"
 
 /**
@@ -143,6 +144,9 @@ export const validateCredentials = (credentials: Credentials): Result.Result<Cre
  * flag is set exactly when credentials are given. Fails with `CredentialsTooLong` when the login or the
  * password is over 255 bytes in UTF-8, and with `InvalidUuid` when the correlation id is not a UUID.
  *
+ * A small frame may be a view into a larger shared buffer (allocating many small buffers is slow): use
+ * its `byteOffset` and `byteLength` along with its `buffer`, or just the view.
+ *
  * @since 0.1.0
  * @category encoding
  */
@@ -158,7 +162,7 @@ export const encodeFrame = (
   }
   const authLength = auth === undefined ? 0 : auth.length
   const bodyLength = headerLength + authLength + payload.length
-  const frame = new Uint8Array(Frame.prefixLength + bodyLength)
+  const frame = Slab.allocate(Frame.prefixLength + bodyLength)
   if (!Guid.writeUnsafe(pkg.correlationId, frame, Frame.prefixLength + 2)) {
     return Result.fail(new InvalidUuid({ input: pkg.correlationId }))
   }
