@@ -36,9 +36,9 @@ export interface Parser {
   /**
    * Adds bytes and returns every frame body completed by them, in order. Bodies that lie wholly inside
    * `chunk` are views into it (so the caller must not reuse `chunk`'s memory while it holds them); the
-   * others are buffers of their own (small ones views into a shared slab, never reused). After an `InvalidFrameLength` the stream cannot be resynchronised, and
-   * every later push fails with the same error. The frames a failing push completed before the bad
-   * prefix are in the error's `framesBefore`.
+   * others are buffers of their own (small ones views into a shared slab, never reused). After an
+   * `InvalidFrameLength` the stream cannot be resynchronised, and every later push fails with the same
+   * error. The frames a failing push completed before the bad prefix are in the error's `framesBefore`.
    */
   readonly push: (chunk: Uint8Array) => Result.Result<ReadonlyArray<Uint8Array>, InvalidFrameLength>
   /** The number of bytes held for frames not yet complete. */

@@ -20,7 +20,9 @@ export const eventType = "$>"
  * @category models
  */
 export interface LinkTarget {
+  /** The number of the event linked to, in its stream. */
   readonly eventNumber: bigint
+  /** The stream of the event linked to. */
   readonly streamId: string
 }
 

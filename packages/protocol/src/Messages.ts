@@ -23,8 +23,11 @@ export * from "./gen/messages_pb.ts"
 const describe = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
 
 /**
- * Decodes a payload as the given message. Fields that are absent read as their defaults; nothing is
- * required.
+ * Decodes a payload as the given message. Nothing is required: a scalar or enum field that is absent
+ * reads as its default (0, `0n`, false, "", empty bytes, the first enum value), a repeated field as an
+ * empty array, a message field as `undefined`. Fields this protocol does not know are skipped and not
+ * kept. Bytes fields are views into `payload`, not copies. Never throws: a payload that is not protobuf
+ * is a `MalformedPayload`.
  *
  * @since 0.1.0
  * @category decoding
@@ -41,8 +44,10 @@ export const decode = <Desc extends DescMessage>(
 }
 
 /**
- * Encodes a message, writing every required field even when it holds its default. Fails when a
- * required field has not been set.
+ * Encodes a message as proto2 servers and clients expect: every required field is written, even when
+ * it holds its default, and an optional field is written when it has been set (to any value). Fails
+ * with a `MalformedPayload` naming the field when a required field has not been set, so set every
+ * required field in `create(Schema, {...})`.
  *
  * @since 0.1.0
  * @category encoding
@@ -71,7 +76,7 @@ const proto3Schema = (schema: DescMessage): DescMessage => {
       for (const message of messages) {
         for (const field of message.field) {
           if (field.label === FieldDescriptorProto_Label.REQUIRED) field.label = FieldDescriptorProto_Label.OPTIONAL
-          field.defaultValue = ""
+          // proto3 has no custom defaults (`[default = Success]`); every default is the zero value.
           delete (field as { defaultValue?: string }).defaultValue
         }
         relabel(message.nestedType)
@@ -87,7 +92,9 @@ const proto3Schema = (schema: DescMessage): DescMessage => {
 
 /**
  * Encodes a message as servers from 22.6 do: fields holding their default value (0, false, "", empty
- * bytes, the first enum value) are left out. Sub-messages that are set are always written.
+ * bytes, the first enum value) are left out, set or not, and required fields may be unset. Sub-messages
+ * that are set are always written, even empty. Meant for a server emulating 22.6+; a client must use
+ * `encode`, because proto2 servers reject requests that leave out required fields.
  *
  * @since 0.1.0
  * @category encoding

@@ -35,7 +35,8 @@ export const Flags = {
 export const headerLength = 18
 
 /**
- * The most UTF-8 bytes a login or a password can take in the auth block.
+ * The most UTF-8 bytes a login or a password can take in the auth block, whose lengths are one byte
+ * each. Servers and the .NET client from 20.x accept only 127 bytes each; 5.x accepts 255.
  *
  * @since 0.1.0
  * @category constants
@@ -49,6 +50,10 @@ export const maxCredentialLength = 255
  * @category models
  */
 export interface Credentials {
+  /**
+   * The user name. Keep its first character ASCII: 20.6+ servers read an auth block whose login starts
+   * with a byte of 0x80 or more as a bearer token.
+   */
   readonly login: string
   readonly password: Redacted.Redacted<string>
 }
@@ -71,9 +76,13 @@ export type Auth =
  * @category models
  */
 export interface OutboundPackage {
+  /** The command byte; see `Command.Command`. */
   readonly command: number
+  /** A UUID in its text form; it goes on the wire in .NET GUID byte order. */
   readonly correlationId: string
+  /** When given, an auth block is written and the `Authenticated` flag set. */
   readonly credentials?: Credentials | undefined
+  /** The payload: an encoded message, UTF-8 text or nothing, depending on the command. */
   readonly payload?: Uint8Array | undefined
 }
 
@@ -84,9 +93,13 @@ export interface OutboundPackage {
  * @category models
  */
 export interface InboundPackage {
+  /** The command byte, known to `Command` or not. */
   readonly command: number
+  /** The flags byte as it came, including bits this package does not interpret. */
   readonly flags: number
+  /** The correlation id as a lower-case UUID. */
   readonly correlationId: string
+  /** The auth block, present exactly when the `Authenticated` flag is set. */
   readonly auth: Auth | undefined
   /** A view into the frame it came in: it is not copied. */
   readonly payload: Uint8Array
