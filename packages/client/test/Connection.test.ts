@@ -124,6 +124,8 @@ describe("Connection", () => {
       assert.strictEqual(error.reason, "HandshakeTimeout")
       assert.include(error.message, `127.0.0.1:${silent.port}`)
       assert.strictEqual(silent.received[0]?.command, Command.IdentifyClient)
+      // The failed attempt let go of its socket at once, not when the caller's scope closes.
+      yield* eventually(() => silent.sockets[0]?.closed === true, "the socket to close")
     }))
 
   it.live("authenticates, then identifies itself as a version 1 client with its connection name", () =>

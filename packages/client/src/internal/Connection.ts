@@ -155,8 +155,11 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
   const connectionError = (reason: ConnectionError["reason"], detail: string, cause?: unknown) =>
     new ConnectionError(cause === undefined ? { host, port, reason, detail } : { host, port, reason, detail, cause })
 
-  const scope = yield* Effect.scope
-  // The socket and the fibers that serve it live in their own scope, closed as soon as the connection
+  const callerScope = yield* Effect.scope
+  // Everything of the connection lives in a scope of its own, closed when the caller's scope closes or
+  // at once when the handshake fails, so that a failed attempt leaves nothing behind.
+  const scope = yield* Scope.fork(callerScope)
+  // The socket and the fibers that serve it live in a narrower scope, closed as soon as the connection
   // dies, so that a dead connection releases its socket without waiting for the caller's scope.
   const socketScope = yield* Scope.fork(scope)
 
@@ -185,7 +188,8 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
           : connectionError("ConnectFailed", describe(reason.cause), reason.cause)
       }
       return connectionError("ConnectFailed", error.message, error)
-    })
+    }),
+    Effect.onError(() => Scope.close(scope, Exit.void))
   )
   const writer = yield* Scope.provide(socket.writer, socketScope)
 
@@ -339,7 +343,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
   yield* Effect.forkIn(dispatcher, scope)
 
   yield* Scope.addFinalizer(
-    scope,
+    callerScope,
     Effect.gen(function*() {
       die(connectionError("ClientClosed", "the connection's scope was closed"))
       // Let the writer flush what is already queued (acks, unsubscribes) before the socket goes.
@@ -348,7 +352,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
         Effect.asVoid(Fiber.await(writerFiber)),
         Effect.sleep(settings.operationTimeout)
       )
-      yield* Scope.close(socketScope, Exit.void)
+      yield* Scope.close(scope, Exit.void)
     })
   )
 
@@ -445,24 +449,34 @@ export const make = Effect.fnUntraced(function*(settings: Settings) {
       })
     )
 
-  if (settings.credentials !== undefined) {
-    yield* handshake(
-      { command: Command.Authenticate, payload: emptyPayload, credentials: settings.credentials },
-      "Authenticate",
-      Command.Authenticated
+  const handshakes = Effect.gen(function*() {
+    if (settings.credentials !== undefined) {
+      yield* handshake(
+        { command: Command.Authenticate, payload: emptyPayload, credentials: settings.credentials },
+        "Authenticate",
+        Command.Authenticated
+      )
+    }
+    const identify = Messages.encode(
+      Messages.IdentifyClientSchema,
+      create(Messages.IdentifyClientSchema, { version: 1, connectionName: settings.connectionName })
     )
-  }
-  const identify = Messages.encode(
-    Messages.IdentifyClientSchema,
-    create(Messages.IdentifyClientSchema, { version: 1, connectionName: settings.connectionName })
-  )
-  if (Result.isFailure(identify)) {
-    return yield* Effect.fail(connectionError("ProtocolViolation", identify.failure.message))
-  }
-  yield* handshake(
-    { command: Command.IdentifyClient, payload: identify.success, credentials: undefined },
-    "IdentifyClient",
-    Command.ClientIdentified
+    if (Result.isFailure(identify)) {
+      return yield* Effect.fail(connectionError("ProtocolViolation", identify.failure.message))
+    }
+    yield* handshake(
+      { command: Command.IdentifyClient, payload: identify.success, credentials: undefined },
+      "IdentifyClient",
+      Command.ClientIdentified
+    )
+  })
+  yield* handshakes.pipe(
+    Effect.onError(() =>
+      Effect.suspend(() => {
+        die(connectionError("ClientClosed", "the handshake failed"))
+        return Scope.close(scope, Exit.void)
+      })
+    )
   )
   yield* Effect.logDebug(`connected to ${host}:${port} as ${settings.connectionName}`)
   return connection
