@@ -1,0 +1,160 @@
+/**
+ * What every connection of a node shares: the store, the users, the settings, how replies are encoded
+ * and who may do what. Also the shape of a command handler, so that each handler is a plain function
+ * from a request to replies.
+ *
+ * @since 0.1.0
+ */
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf"
+import { Command, Messages } from "@photonpump/protocol"
+import * as Result from "effect/Result"
+import * as Acl from "../Acl.ts"
+import type * as Store from "../Store.ts"
+import type * as Users from "../Users.ts"
+
+/**
+ * The settings of a node, with every default applied.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Settings {
+  readonly allowAnonymousStreamAccess: boolean
+  readonly omitDefaultValues: boolean
+  /** Milliseconds of silence after which a connection is probed. */
+  readonly heartbeatInterval: number
+  /** Milliseconds a probed connection has to show a sign of life. */
+  readonly heartbeatTimeout: number
+  /** The largest frame body accepted. */
+  readonly maxFrameLength: number
+  /** The unsent bytes a connection may hold before the node drops it as a slow reader. */
+  readonly maxSendQueueBytes: number
+  /** Milliseconds after which a write to an unknown transaction fails with PrepareTimeout. */
+  readonly prepareTimeout: number
+}
+
+/**
+ * The shared state of a node.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Node {
+  readonly store: Store.Store
+  readonly users: Users.Users
+  readonly settings: Settings
+  /** Encodes a reply in the node's style: every required field, or defaults omitted (22.6+). */
+  readonly encode: <Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>) => Uint8Array
+  readonly isAllowed: (user: Users.User | undefined, streamId: string, operation: Acl.Operation) => boolean
+  readonly logDebug: (message: string) => void
+}
+
+/**
+ * Creates the shared state of a node.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: {
+  readonly store: Store.Store
+  readonly users: Users.Users
+  readonly settings: Settings
+  readonly logDebug: (message: string) => void
+}): Node => {
+  const { settings, store } = options
+  const encoder = settings.omitDefaultValues ? Messages.encodeOmittingDefaults : Messages.encode
+  const aclOf = (streamId: string) => store.metadataOf(streamId).acl
+  return {
+    ...options,
+    encode: (schema, message) => {
+      const encoded = encoder(schema, message)
+      // Replies are built here with every required field set; failing to encode one is a bug.
+      if (Result.isFailure(encoded)) throw encoded.failure
+      return encoded.success
+    },
+    isAllowed: (user, streamId, operation) =>
+      Acl.isAllowed({
+        user,
+        streamId,
+        operation,
+        aclOf,
+        settings: store.settings(),
+        allowAnonymousStreamAccess: settings.allowAnonymousStreamAccess
+      })
+  }
+}
+
+/**
+ * A request, once its credentials have been checked.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Request {
+  readonly command: number
+  readonly correlationId: string
+  readonly payload: Uint8Array
+  /** The caller; `undefined` for an anonymous one. */
+  readonly user: Users.User | undefined
+}
+
+/**
+ * What a handler may do to the connection a request came on.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Connection {
+  readonly reply: (command: number, correlationId: string, payload: Uint8Array) => void
+  /** Replies BadRequest with the given text; the connection stays open. */
+  readonly badRequest: (correlationId: string, reason: string) => void
+  /** Runs `f` after `delay` milliseconds unless the connection closes first. */
+  readonly later: (delay: number, f: () => void) => void
+}
+
+/**
+ * A command handler.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Handler = (node: Node, connection: Connection, request: Request) => void
+
+/**
+ * Replies BadRequest the way the server answers a package it cannot unwrap into a valid message.
+ *
+ * @since 0.1.0
+ * @category replies
+ */
+export const cannotUnwrap = (connection: Connection, request: Request, reason: string): void =>
+  connection.badRequest(
+    request.correlationId,
+    `Could not unwrap network package for command ${Command.name(request.command)}.\n${reason}`
+  )
+
+/**
+ * Decodes a request's payload, replying BadRequest and returning `undefined` when it is not the
+ * message the command calls for.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const unwrap = <Desc extends DescMessage>(
+  connection: Connection,
+  request: Request,
+  schema: Desc
+): MessageShape<Desc> | undefined => {
+  const decoded = Messages.decode(schema, request.payload)
+  if (Result.isSuccess(decoded)) return decoded.success
+  cannotUnwrap(connection, request, decoded.failure.message)
+  return undefined
+}
+
+/**
+ * The largest event the server accepts: data, metadata and twice the event type's length must stay
+ * below the log's maximum record size of 16 MiB, less the record's own header.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxEventSize = 16 * 1024 * 1024 - 8 * 1024

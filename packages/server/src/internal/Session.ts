@@ -1,0 +1,275 @@
+/**
+ * One client connection: framing, the handshake (IdentifyClient, Authenticate), credentials, heartbeats
+ * both ways, dispatch of each request to its handler, and replies (docs/protocol.md 1.7, 6 and 8).
+ *
+ * The request path is synchronous: each chunk from the socket is cut into frames, every frame is
+ * decoded and handled on the spot, and all the replies it produced leave in one socket write. A
+ * connection whose unsent bytes pass the node's bound is dropped as a slow reader before its queue
+ * can grow without bound, and nothing one connection does can stall another.
+ *
+ * @since 0.1.0
+ */
+import { Command, Frame, Guid, Messages, Package } from "@photonpump/protocol"
+import * as Result from "effect/Result"
+import type * as Net from "node:net"
+import type * as Users from "../Users.ts"
+import * as Dispatch from "./Dispatch.ts"
+import type * as Node from "./Node.ts"
+
+const C = Command.Command
+
+/** Above this many bytes, a batch of replies is written frame by frame (corked) instead of copied into one buffer. */
+const concatLimit = 256 * 1024
+
+/** How long a connection closed after a BadRequest may take to deliver it before it is destroyed. */
+const closeGrace = 1000
+
+/**
+ * A client connection.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Session {
+  readonly #socket: Net.Socket
+  readonly #node: Node.Node
+  readonly #parser: Frame.Parser
+  readonly #onClose: (session: Session) => void
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>()
+  readonly #connection: Node.Connection
+  readonly #name: string
+  #pending: Array<Uint8Array> = []
+  #pendingBytes = 0
+  #flushScheduled = false
+  #processing = false
+  #closing = false
+  /** Credentials from Authenticate, used by packages without their own; `user` is unset when they were wrong. */
+  #defaultUser: { readonly user: Users.User | undefined } | undefined
+  #lastReceivedAt: number
+  #lastSentAt: number
+  #probeSentAt: number | undefined
+
+  constructor(socket: Net.Socket, node: Node.Node, onClose: (session: Session) => void) {
+    this.#socket = socket
+    this.#node = node
+    this.#onClose = onClose
+    this.#parser = Frame.makeParser({ maxLength: node.settings.maxFrameLength })
+    this.#name = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`
+    const now = Date.now()
+    this.#lastReceivedAt = now
+    this.#lastSentAt = now
+    this.#connection = {
+      reply: (command, correlationId, payload) => this.#reply(command, correlationId, payload),
+      badRequest: (correlationId, reason) => this.#reply(C.BadRequest, correlationId, Package.encodeText(reason)),
+      later: (delay, f) => {
+        const timer = setTimeout(() => {
+          this.#timers.delete(timer)
+          if (!this.#closing) f()
+        }, delay)
+        this.#timers.add(timer)
+      }
+    }
+    socket.setNoDelay(true)
+    socket.on("data", (chunk: Buffer) => this.#receive(chunk))
+    socket.on("error", (error) => node.logDebug(`Connection ${this.#name} failed: ${error.message}`))
+    socket.on("close", () => {
+      this.#closing = true
+      for (const timer of this.#timers) clearTimeout(timer)
+      this.#timers.clear()
+      this.#pending = []
+      node.logDebug(`Connection ${this.#name} closed`)
+      this.#onClose(this)
+    })
+    node.logDebug(`Connection ${this.#name} opened`)
+  }
+
+  /** Closes the connection at once. */
+  destroy(): void {
+    this.#closing = true
+    this.#socket.destroy()
+  }
+
+  /**
+   * Probes an idle client and drops one that never answered, as the real server does: after
+   * `heartbeatInterval` without receiving anything it sends a HeartbeatRequest, and closes the
+   * connection if nothing arrives within `heartbeatTimeout`. It also sends a HeartbeatRequest when it
+   * has sent nothing for `heartbeatInterval`, so that the client's own heartbeats stay satisfied.
+   */
+  checkHeartbeat(now: number): void {
+    if (this.#closing) return
+    const { heartbeatInterval, heartbeatTimeout } = this.#node.settings
+    if (this.#probeSentAt !== undefined) {
+      if (this.#lastReceivedAt < this.#probeSentAt) {
+        if (now - this.#probeSentAt >= heartbeatTimeout) {
+          this.#node.logDebug(`Connection ${this.#name} closed: HEARTBEAT TIMEOUT`)
+          this.destroy()
+        }
+        return
+      }
+      this.#probeSentAt = undefined
+    }
+    if (now - this.#lastReceivedAt >= heartbeatInterval) {
+      this.#probeSentAt = now
+      this.#reply(C.HeartbeatRequest, Guid.random(), emptyPayload)
+    } else if (now - this.#lastSentAt >= heartbeatInterval) {
+      this.#reply(C.HeartbeatRequest, Guid.random(), emptyPayload)
+    }
+  }
+
+  #receive(chunk: Uint8Array): void {
+    if (this.#closing) return
+    this.#lastReceivedAt = Date.now()
+    const frames = this.#parser.push(chunk)
+    if (Result.isFailure(frames)) {
+      return this.#fail(Guid.empty, `Invalid TCP frame received. Error: ${frames.failure.message}.`)
+    }
+    this.#processing = true
+    try {
+      for (const body of frames.success) {
+        this.#handleFrame(body)
+        if (this.#closing) break
+      }
+    } finally {
+      this.#processing = false
+    }
+    this.#flush()
+  }
+
+  #handleFrame(body: Uint8Array): void {
+    const decoded = Package.decode(body)
+    if (Result.isFailure(decoded)) {
+      return this.#fail(Guid.empty, `Received bad network package. Error: ${decoded.failure.message}`)
+    }
+    const pkg = decoded.success
+    try {
+      this.#handlePackage(pkg)
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error)
+      this.#node.logDebug(`Connection ${this.#name}: error while processing ${Command.name(pkg.command)}: ${reason}`)
+      this.#fail(pkg.correlationId, `Error while processing package. Error: ${reason}`)
+    }
+  }
+
+  #handlePackage(pkg: Package.InboundPackage): void {
+    if ((pkg.flags & Package.Flags.TrustedWrite) !== 0) {
+      return this.#fail(pkg.correlationId, "Trusted writes aren't accepted over the external TCP interface")
+    }
+    switch (pkg.command) {
+      case C.HeartbeatResponse:
+        return
+      case C.HeartbeatRequest:
+        return this.#reply(C.HeartbeatResponse, pkg.correlationId, emptyPayload)
+      case C.IdentifyClient: {
+        const message = Messages.decode(Messages.IdentifyClientSchema, pkg.payload)
+        // A server that cannot read IdentifyClient logs it and does not answer.
+        if (Result.isFailure(message)) {
+          return this.#node.logDebug(`Connection ${this.#name}: bad IdentifyClient: ${message.failure.message}`)
+        }
+        this.#node.logDebug(
+          `Connection ${this.#name} identified as '${message.success.connectionName}', version ${message.success.version}`
+        )
+        return this.#reply(C.ClientIdentified, pkg.correlationId, emptyPayload)
+      }
+      case C.BadRequest:
+        return this.#node.logDebug(
+          `Connection ${this.#name} sent BadRequest: ${Package.decodeText(pkg.payload) || "<reason missing>"}`
+        )
+      case C.Authenticate: {
+        if (pkg.auth === undefined) {
+          return this.#notAuthenticated(pkg.correlationId, "No user credentials provided.")
+        }
+        const user = this.#authenticate(pkg.auth)
+        this.#defaultUser = { user }
+        return user === undefined
+          ? this.#notAuthenticated(pkg.correlationId, "Unauthorized")
+          : this.#reply(C.Authenticated, pkg.correlationId, emptyPayload)
+      }
+    }
+    let user: Users.User | undefined
+    if (pkg.auth !== undefined) {
+      user = this.#authenticate(pkg.auth)
+      if (user === undefined) return this.#notAuthenticated(pkg.correlationId, "Not Authenticated")
+    } else if (this.#defaultUser !== undefined) {
+      user = this.#defaultUser.user
+      if (user === undefined) return this.#notAuthenticated(pkg.correlationId, "Not Authenticated")
+    }
+    const request: Node.Request = {
+      command: pkg.command,
+      correlationId: pkg.correlationId,
+      payload: pkg.payload,
+      user
+    }
+    const handler = Dispatch.handlerOf(pkg.command)
+    if (handler === undefined) {
+      return this.#connection.badRequest(
+        pkg.correlationId,
+        `Could not unwrap network package for command ${Command.name(pkg.command)}.\n`
+      )
+    }
+    handler(this.#node, this.#connection, request)
+  }
+
+  #authenticate(auth: Package.Auth): Users.User | undefined {
+    // Bearer tokens need the commercial OAuth plugin; this node knows none.
+    return "login" in auth ? this.#node.users.authenticate(auth.login, auth.password) : undefined
+  }
+
+  #notAuthenticated(correlationId: string, reason: string): void {
+    this.#reply(C.NotAuthenticated, correlationId, Package.encodeText(reason))
+  }
+
+  #reply(command: number, correlationId: string, payload: Uint8Array): void {
+    if (this.#closing) return
+    const unsent = this.#socket.writableLength
+    if (unsent > this.#node.settings.maxSendQueueBytes) {
+      return this.#fail(Guid.empty, `Connection pending send bytes is too large: ${unsent}.`)
+    }
+    this.#enqueue(command, correlationId, payload)
+  }
+
+  #enqueue(command: number, correlationId: string, payload: Uint8Array): void {
+    const frame = Package.encodeFrame({ command, correlationId, payload })
+    // Correlation ids come from decoded packages or Guid.random, so they are always valid UUIDs.
+    if (Result.isFailure(frame)) throw frame.failure
+    this.#pending.push(frame.success)
+    this.#pendingBytes += frame.success.length
+    if (!this.#processing && !this.#flushScheduled) {
+      this.#flushScheduled = true
+      queueMicrotask(() => this.#flush())
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false
+    const pending = this.#pending
+    if (pending.length === 0 || this.#socket.destroyed) return
+    const bytes = this.#pendingBytes
+    this.#pending = []
+    this.#pendingBytes = 0
+    this.#lastSentAt = Date.now()
+    if (pending.length === 1) {
+      this.#socket.write(pending[0]!)
+    } else if (bytes <= concatLimit) {
+      this.#socket.write(Buffer.concat(pending, bytes))
+    } else {
+      this.#socket.cork()
+      for (const frame of pending) this.#socket.write(frame)
+      this.#socket.uncork()
+    }
+  }
+
+  /** Sends BadRequest and closes the connection (after what was already queued). */
+  #fail(correlationId: string, reason: string): void {
+    if (this.#closing) return
+    this.#node.logDebug(`Closing connection ${this.#name}: ${reason}`)
+    this.#enqueue(C.BadRequest, correlationId, Package.encodeText(reason))
+    this.#closing = true
+    this.#flush()
+    this.#socket.end()
+    const timer = setTimeout(() => this.#socket.destroy(), closeGrace)
+    timer.unref()
+    this.#timers.add(timer)
+  }
+}
+
+const emptyPayload = new Uint8Array(0)

@@ -1,0 +1,122 @@
+/**
+ * Conversions between the store's JS numbers and the wire's int64 values, and the record messages
+ * built from stored events.
+ *
+ * Inside the server event numbers and positions are JS numbers: a node would need 2^53 events or bytes
+ * before they lose precision, far more than memory holds. The tombstone number 2^63-1 is `Infinity`
+ * inside and exact on the wire.
+ *
+ * @since 0.1.0
+ */
+import { create } from "@bufbuild/protobuf"
+import { Messages, Ticks } from "@photonpump/protocol"
+import * as Store from "../Store.ts"
+
+/**
+ * The tombstone event number on the wire.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const deletedStreamOnWire = 9_223_372_036_854_775_807n
+
+/**
+ * `EventNumber.Invalid`, the sentinel of failed write replies.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const invalidEventNumber = -2_147_483_648n
+
+/**
+ * An event number for the wire.
+ *
+ * @since 0.1.0
+ * @category conversions
+ */
+export const eventNumber = (n: number): bigint => (n === Store.deletedStream ? deletedStreamOnWire : BigInt(n))
+
+const maxSafe = BigInt(Number.MAX_SAFE_INTEGER)
+
+/**
+ * An int64 from the wire as a JS number. Values beyond 2^53 are clamped: they still compare above every
+ * event number or position the store can hold.
+ *
+ * @since 0.1.0
+ * @category conversions
+ */
+export const toNumber = (n: bigint): number =>
+  n > maxSafe ? Number.MAX_SAFE_INTEGER : n < -maxSafe ? -Number.MAX_SAFE_INTEGER : Number(n)
+
+/**
+ * The `EventRecord` message of a stored event.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const eventRecord = (event: Store.RecordedEvent): Messages.EventRecord => {
+  const contentType = event.isJson ? 1 : 0
+  return create(Messages.EventRecordSchema, {
+    eventStreamId: event.streamId,
+    eventNumber: eventNumber(event.eventNumber),
+    eventId: event.eventId,
+    eventType: event.eventType,
+    dataContentType: contentType,
+    metadataContentType: contentType,
+    data: event.data,
+    metadata: event.metadata,
+    created: Ticks.fromEpochMillis(event.created),
+    createdEpoch: BigInt(event.created)
+  })
+}
+
+/**
+ * A stored event resolved for a reply: `event` is the target of a resolved link, the event itself, or
+ * absent for a link that could not be resolved; `link` is the link when links were resolved.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Resolved {
+  readonly event: Store.RecordedEvent | undefined
+  readonly link: Store.RecordedEvent | undefined
+  /** The event as it sits in `$all`: the link when there is one. */
+  readonly original: Store.RecordedEvent
+}
+
+/**
+ * Resolves an event for a reply (docs/protocol.md 4.8).
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const resolve = (store: Store.Store, event: Store.RecordedEvent, resolveLinkTos: boolean): Resolved => {
+  if (!resolveLinkTos || event.eventType !== "$>") return { event, link: undefined, original: event }
+  return { event: store.resolveLink(event), link: event, original: event }
+}
+
+/**
+ * The `ResolvedIndexedEvent` message of a resolved event.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const resolvedIndexedEvent = (resolved: Resolved): Messages.ResolvedIndexedEvent =>
+  create(Messages.ResolvedIndexedEventSchema, {
+    event: resolved.event === undefined ? undefined : eventRecord(resolved.event),
+    link: resolved.link === undefined ? undefined : eventRecord(resolved.link)
+  })
+
+/**
+ * The `ResolvedEvent` message of a resolved event: positioned where the original event sits in `$all`.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const resolvedEvent = (resolved: Resolved): Messages.ResolvedEvent =>
+  create(Messages.ResolvedEventSchema, {
+    event: resolved.event === undefined ? undefined : eventRecord(resolved.event),
+    link: resolved.link === undefined ? undefined : eventRecord(resolved.link),
+    commitPosition: BigInt(resolved.original.commitPosition),
+    preparePosition: BigInt(resolved.original.preparePosition)
+  })
