@@ -1,0 +1,78 @@
+/**
+ * The ways of getting the service: `layer` (options or a connection string), `layerConfig` (from a
+ * `ConfigProvider`) and `connect` (in the caller's scope).
+ */
+import { assert, layer } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import { EventStoreServer } from "@photonpump/server"
+import { EventStore, EventStoreError } from "@photonpump/client"
+import { failsWith } from "./Assertions.ts"
+import { streamName } from "./TestServer.ts"
+
+const Server = Layer.fresh(EventStoreServer.layer({ port: 0 }))
+
+layer(Server, { excludeTestServices: true })("Layers", (it) => {
+  it.effect("layer takes a connection string", () =>
+    Effect.gen(function*() {
+      const { host, port } = yield* EventStoreServer.EventStoreServer
+      const rtt = yield* Effect.flatMap(EventStore.EventStore, (es) => es.ping()).pipe(
+        Effect.provide(EventStore.layer(`tcp://admin:changeit@${host}:${port}?connectionName=layer-test`), {
+          local: true
+        })
+      )
+      assert.isDefined(rtt)
+    }))
+
+  it.effect("layerConfig reads the EVENTSTORE_ variables from the ConfigProvider", () =>
+    Effect.gen(function*() {
+      const { host, port } = yield* EventStoreServer.EventStoreServer
+      const provider = ConfigProvider.fromEnv({
+        env: {
+          EVENTSTORE_HOST: host,
+          EVENTSTORE_PORT: String(port),
+          EVENTSTORE_USERNAME: "admin",
+          EVENTSTORE_PASSWORD: "changeit",
+          EVENTSTORE_OPERATION_TIMEOUT: "5s"
+        }
+      })
+      const settings = yield* Effect.map(EventStore.EventStore, (es) => es.settings).pipe(
+        Effect.provide(EventStore.layerConfig().pipe(Layer.provide(ConfigProvider.layer(provider))), {
+          local: true
+        })
+      )
+      assert.strictEqual(settings.port, port)
+      assert.strictEqual(settings.credentials?.username, "admin")
+    }))
+
+  it.effect("layerConfig fails with the config's error when a variable is wrong", () =>
+    Effect.gen(function*() {
+      const provider = ConfigProvider.fromEnv({ env: { EVENTSTORE_PORT: "not a port" } })
+      const exit = yield* Effect.exit(
+        Effect.provide(Effect.asVoid(EventStore.EventStore), EventStore.layerConfig().pipe(Layer.provide(ConfigProvider.layer(provider))), {
+          local: true
+        })
+      )
+      assert.isTrue(Exit.isFailure(exit))
+    }))
+
+  it.effect("connect gives the service in the caller's scope and closes it with the scope", () =>
+    Effect.gen(function*() {
+      const { host, port } = yield* EventStoreServer.EventStoreServer
+      const scope = yield* Scope.make()
+      const es = yield* Scope.provide(EventStore.connect({ host, port }), scope)
+      yield* es.publishEvent(streamName("scoped"), "A")
+      yield* Scope.close(scope, Exit.void)
+      const error = yield* failsWith(es.ping(), EventStoreError.ConnectionError)
+      assert.strictEqual(error.reason, "ClientClosed")
+    }))
+
+  it.effect("invalid settings fail before connecting", () =>
+    Effect.gen(function*() {
+      const error = yield* failsWith(EventStore.connect("tcp://localhost:99999"), EventStoreError.InvalidSettings)
+      assert.include(error.message, "65535")
+    }))
+})
