@@ -33,7 +33,7 @@ const fill = (es: EventStore.Service, stream: string, count: number, batch = 500
 const numbers = (events: ReadonlyArray<{ readonly eventNumber: bigint }>) => events.map((e) => Number(e.eventNumber))
 
 const suite = (style: string, omitDefaultValues: boolean) =>
-  layer(serverAndClient({}, { omitDefaultValues }), { excludeTestServices: true })(`EventStore (${style})`, (it) => {
+  layer(serverAndClient({}, { omitDefaultValues, prepareTimeout: "200 millis" }), { excludeTestServices: true })(`EventStore (${style})`, (it) => {
     describe("ping", () => {
       it.effect("measures the round trip", () =>
         Effect.gen(function*() {
@@ -187,6 +187,54 @@ const suite = (style: string, omitDefaultValues: boolean) =>
           assert.strictEqual(beyond.stream, stream)
           const none = yield* failsWith(es.getEvent(streamName("never"), 0), EventStoreError.StreamNotFound)
           assert.include(none.message, "never")
+        }))
+    })
+
+    describe("links", () => {
+      const link = (target: string, eventNumber: number) =>
+        NewEvent.binary("$>", new TextEncoder().encode(`${eventNumber}@${target}`))
+
+      it.effect("are followed by default, and given as they are when asked", () =>
+        Effect.gen(function*() {
+          const es = yield* EventStore.EventStore
+          const target = streamName("target")
+          const links = streamName("links")
+          yield* fill(es, target, 2)
+          yield* es.publish(links, [link(target, 1), link(target, 0)])
+          const resolved = yield* es.getEvent(links, 0)
+          assert.isTrue(resolved.isResolved)
+          assert.strictEqual(resolved.stream, target)
+          assert.strictEqual(resolved.eventNumber, 1n)
+          assert.deepStrictEqual(resolved.json(), { n: 1 })
+          assert.strictEqual(resolved.link?.stream, links)
+          assert.strictEqual(resolved.originalEventNumber, 0n)
+          assert.strictEqual(resolved.originalStream, links)
+          const raw = yield* es.getEvent(links, 0, { resolveLinks: false })
+          assert.strictEqual(raw.type, "$>")
+          assert.strictEqual(raw.link, undefined)
+          assert.strictEqual(raw.event.text(), `1@${target}`)
+          const slice = yield* es.get(links)
+          assert.deepStrictEqual(slice.events.map((e) => [Number(e.originalEventNumber), Number(e.eventNumber)]), [
+            [0, 1],
+            [1, 0]
+          ])
+          const iterated = yield* Stream.runCollect(es.iter(links, { batchSize: 1 }))
+          assert.deepStrictEqual(iterated.map((e) => e.json()), [{ n: 1 }, { n: 0 }])
+        }))
+
+      it.effect("whose target is gone come back unresolved", () =>
+        Effect.gen(function*() {
+          const es = yield* EventStore.EventStore
+          const target = streamName("gone")
+          const links = streamName("dangling")
+          yield* fill(es, target, 1)
+          yield* es.publish(links, [link(target, 0)])
+          yield* es.deleteStream(target, { hard: true })
+          const dangling = yield* es.getEvent(links, 0)
+          assert.isFalse(dangling.isResolved)
+          assert.strictEqual(dangling.type, "$>")
+          assert.strictEqual(dangling.link, dangling.event)
+          assert.strictEqual(dangling.originalStream, links)
         }))
     })
 
@@ -523,6 +571,16 @@ const suite = (style: string, omitDefaultValues: boolean) =>
           yield* tx.write([jump(0)])
           yield* es.publishEvent(stream, "Sneaky")
           yield* failsWith(tx.commit(), EventStoreError.WrongExpectedVersion)
+        }))
+
+      it.effect("report the server's prepare timeout on a write to an unknown transaction", () =>
+        Effect.gen(function*() {
+          const es = yield* EventStore.EventStore
+          const tx = es.continueTransaction(streamName("tx-unknown"), 123_456_789n)
+          const error = yield* failsWith(tx.write([jump(0)]), EventStoreError.Timeout)
+          assert.strictEqual(error.source, "PrepareTimeout")
+          // The connection is fine.
+          yield* es.ping()
         }))
 
       it.effect("refuse to commit an unknown transaction", () =>
