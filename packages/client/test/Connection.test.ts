@@ -13,6 +13,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Result from "effect/Result"
 import * as Net from "node:net"
+import * as Tls from "node:tls"
 import { Command as CommandModule, Frame, Guid, Messages, Package } from "@photonpump/protocol"
 import { Credentials, EventStore, EventStoreError } from "@photonpump/client"
 import { eventually, failsWith } from "./Assertions.ts"
@@ -47,8 +48,28 @@ const politely = (handler: Handler): Handler => (pkg, socket, peer) => {
   }
 }
 
-/** A raw TCP peer on 127.0.0.1, closed with the scope. */
-const peer = (handler: Handler) =>
+/** A certificate and key for `localhost` / 127.0.0.1, self-signed, made for these tests and nothing else. */
+const testCertificate = `-----BEGIN CERTIFICATE-----
+MIIBmzCCAUGgAwIBAgIUFHhc+z7oqVhagUEUGibW9NvT+qgwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyODE2MTA0NFoYDzIxMjYxMTA0
+MTYxMDQ0WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAASmvhrizVpXYrGpqdvV/m+merJYDJUdFGp1wgRI+jrQoI8UU+MLUZdP
+oj7HhpPcfKFJKgSfGFttTCLb5/pRlZ/To28wbTAdBgNVHQ4EFgQUptkuH5ZqwPwu
+yXPVTd71gIFtu1gwHwYDVR0jBBgwFoAUptkuH5ZqwPwuyXPVTd71gIFtu1gwDwYD
+VR0TAQH/BAUwAwEB/zAaBgNVHREEEzARgglsb2NhbGhvc3SHBH8AAAEwCgYIKoZI
+zj0EAwIDSAAwRQIgaGS0HfLyaocZLIlokPrYubwFVN3jNcEJwKiul1+9QZECIQCa
+4QeHrjV2QsQNQKMapnLMSdIX9EJ8ct0EWAzkIlgsTA==
+-----END CERTIFICATE-----
+`
+const testKey = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgXXDRuFRj6RJNb0u/
+5GsAkrKXKVUm2nKV6DfyDY2umvmhRANCAASmvhrizVpXYrGpqdvV/m+merJYDJUd
+FGp1wgRI+jrQoI8UU+MLUZdPoj7HhpPcfKFJKgSfGFttTCLb5/pRlZ/T
+-----END PRIVATE KEY-----
+`
+
+/** A raw TCP (or, with `tls`, TLS) peer on 127.0.0.1, closed with the scope. */
+const peer = (handler: Handler, options?: { readonly tls?: boolean }) =>
   Effect.acquireRelease(
     Effect.callback<{ peer: Peer; server: Net.Server }>((resume) => {
       const received: Array<Package.InboundPackage> = []
@@ -61,7 +82,7 @@ const peer = (handler: Handler) =>
         received,
         sockets
       }
-      const server = Net.createServer((socket) => {
+      const serve = (socket: Net.Socket) => {
         sockets.push(socket)
         socket.on("error", () => {})
         const parser = Frame.makeParser()
@@ -77,7 +98,10 @@ const peer = (handler: Handler) =>
             handler(pkg, socket, self)
           }
         })
-      })
+      }
+      const server: Net.Server = options?.tls === true
+        ? Tls.createServer({ key: testKey, cert: testCertificate }, serve)
+        : Net.createServer(serve)
       server.listen(0, "127.0.0.1", () => {
         state.port = (server.address() as Net.AddressInfo).port
         resume(Effect.succeed({ peer: self, server }))
@@ -313,6 +337,27 @@ describe("Connection", () => {
       assert.strictEqual(results.length, 200)
       // 200 frames, written together, arrive in a handful of TCP reads rather than 200.
       assert.isBelow(chunks, 20)
+    }))
+
+  it.live("connects over TLS, checking the server's certificate", () =>
+    Effect.gen(function*() {
+      const server = yield* peer(politely((pkg, socket) => {
+        if (pkg.command === Command.Ping) send(socket, Command.Pong, pkg.correlationId, pkg.payload)
+      }), { tls: true })
+      const es = yield* EventStore.connect({
+        host: "127.0.0.1",
+        port: server.port,
+        tls: { ca: testCertificate, servername: "localhost" }
+      })
+      yield* es.ping()
+      const untrusted = yield* failsWith(
+        EventStore.connect({ host: "127.0.0.1", port: server.port, tls: true }),
+        EventStoreError.ConnectionError
+      )
+      assert.strictEqual(untrusted.reason, "ConnectFailed")
+      assert.include(untrusted.message, `127.0.0.1:${server.port}`)
+      const unchecked = yield* EventStore.connect(`tcp://127.0.0.1:${server.port}?tls=true&tlsVerifyCert=false`)
+      yield* unchecked.ping()
     }))
 
   it.live("fails requests still pending when its scope closes", () =>
