@@ -30,6 +30,10 @@ const fill = (es: EventStore.Service, stream: string, count: number, batch = 500
     }
   })
 
+/** A link event (`$>`) to event `eventNumber` of `target`. */
+const link = (target: string, eventNumber: number) =>
+  NewEvent.binary("$>", new TextEncoder().encode(`${eventNumber}@${target}`))
+
 const numbers = (events: ReadonlyArray<{ readonly eventNumber: bigint }>) => events.map((e) => Number(e.eventNumber))
 
 const suite = (style: string, omitDefaultValues: boolean) =>
@@ -191,9 +195,6 @@ const suite = (style: string, omitDefaultValues: boolean) =>
     })
 
     describe("links", () => {
-      const link = (target: string, eventNumber: number) =>
-        NewEvent.binary("$>", new TextEncoder().encode(`${eventNumber}@${target}`))
-
       it.effect("are followed by default, and given as they are when asked", () =>
         Effect.gen(function*() {
           const es = yield* EventStore.EventStore
