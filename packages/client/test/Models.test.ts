@@ -1,3 +1,7 @@
+/**
+ * The models on their own: expected versions, positions, new events, recorded and resolved events
+ * (JSON and Schema decoding), and stream metadata's JSON form.
+ */
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"

@@ -1,3 +1,7 @@
+/**
+ * Settings without a server: the defaults, option checks, connection strings (and the errors that
+ * point at their bad part, password masked) and `Settings.config` over a `ConfigProvider`.
+ */
 import { assert, describe, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
