@@ -23,7 +23,7 @@
  * @since 0.1.0
  */
 import { create, type DescMessage, type MessageInitShape, isFieldSet } from "@bufbuild/protobuf"
-import type * as Config from "effect/Config"
+import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -317,19 +317,20 @@ export const layer = (options?: Settings.Options | string): Layer.Layer<EventSto
   Layer.effect(EventStore, connect(options))
 
 /**
- * Like `layer`, with the options read from `Config`; by default `Settings.config` (`EVENTSTORE_HOST`,
- * `EVENTSTORE_PORT`, `EVENTSTORE_USERNAME`, `EVENTSTORE_PASSWORD`, ...).
+ * Like `layer`, with the options read from `Config`: by default `Settings.config` (`EVENTSTORE_HOST`,
+ * `EVENTSTORE_PORT`, `EVENTSTORE_USERNAME`, `EVENTSTORE_PASSWORD`, ...), or a `Config` of options, or a
+ * record of one `Config` per option (`{ host: Config.String("ES_HOST"), port: Config.Port("ES_PORT") }`).
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig = (
-  config: Config.Config<Settings.Options> = Settings.config
+  config: Config.Wrap<Settings.Options> = Settings.config
 ): Layer.Layer<EventStore, ConnectError | Config.ConfigError> =>
   Layer.effect(
     EventStore,
     Effect.gen(function*() {
-      const options = yield* config
+      const options = yield* Config.unwrap(config)
       return yield* connect(options)
     })
   )

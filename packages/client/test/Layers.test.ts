@@ -3,6 +3,7 @@
  * `ConfigProvider`) and `connect` (in the caller's scope).
  */
 import { assert, layer } from "@effect/vitest"
+import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -46,6 +47,20 @@ layer(Server, { excludeTestServices: true })("Layers", (it) => {
       )
       assert.strictEqual(settings.port, port)
       assert.strictEqual(settings.credentials?.username, "admin")
+    }))
+
+  it.effect("layerConfig takes a record of one Config per option", () =>
+    Effect.gen(function*() {
+      const { host, port } = yield* EventStoreServer.EventStoreServer
+      const provider = ConfigProvider.fromEnv({ env: { ES_HOST: host, ES_PORT: String(port) } })
+      const config = { host: Config.String("ES_HOST"), port: Config.Port("ES_PORT"), connectionName: Config.succeed("wrapped") }
+      const settings = yield* Effect.map(EventStore.EventStore, (es) => es.settings).pipe(
+        Effect.provide(EventStore.layerConfig(config).pipe(Layer.provide(ConfigProvider.layer(provider))), {
+          local: true
+        })
+      )
+      assert.strictEqual(settings.port, port)
+      assert.strictEqual(settings.connectionName, "wrapped")
     }))
 
   it.effect("layerConfig fails with the config's error when a variable is wrong", () =>
