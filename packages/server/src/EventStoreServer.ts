@@ -88,6 +88,8 @@ export class EventStoreServer extends Context.Service<EventStoreServer, {
   readonly port: number
   /** The node's store, for inspection or seeding without going through the wire. */
   readonly store: Store.Store
+  /** The number of client connections open right now. */
+  readonly connections: () => number
 }>()("@photonpump/server/EventStoreServer") {}
 
 const millis = (input: Duration.Input | undefined, fallback: number): number =>
@@ -161,7 +163,7 @@ export const make = Effect.fn("EventStoreServer.make")(function*(options?: Optio
   }).pipe(Effect.andThen(Effect.sleep(tick)), Effect.forever, Effect.forkScoped)
 
   yield* Effect.logDebug(`EventStore node listening on ${host}:${port}`)
-  return EventStoreServer.of({ host, port, store })
+  return EventStoreServer.of({ host, port, store, connections: () => sessions.size })
 })
 
 /**
@@ -184,6 +186,8 @@ export interface Started {
   readonly host: string
   readonly port: number
   readonly store: Store.Store
+  /** The number of client connections open right now. */
+  readonly connections: () => number
   /** Closes every connection and the listener. */
   readonly close: () => Promise<void>
 }
@@ -202,12 +206,13 @@ export const start = async (options?: Options): Promise<Started> => {
     await Effect.runPromise(Scope.close(scope, exit))
     throw errorOf(exit.cause)
   }
-  const { host, port, store } = exit.value
+  const { connections, host, port, store } = exit.value
   let closed: Promise<void> | undefined
   return {
     host,
     port,
     store,
+    connections,
     close: () => (closed ??= Effect.runPromise(Scope.close(scope, Exit.void)))
   }
 }
