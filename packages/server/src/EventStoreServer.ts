@@ -109,10 +109,16 @@ const listen = (server: Net.Server, host: string, port: number) =>
   Effect.callback<void, ServerError>((resume) => {
     const onError = (cause: Error) => resume(Effect.fail(new ServerError({ host, port, cause })))
     server.once("error", onError)
-    server.listen(port, host, () => {
+    try {
+      server.listen(port, host, () => {
+        server.off("error", onError)
+        resume(Effect.void)
+      })
+    } catch (cause) {
+      // An invalid port or host is refused synchronously.
       server.off("error", onError)
-      resume(Effect.void)
-    })
+      resume(Effect.fail(new ServerError({ host, port, cause })))
+    }
   })
 
 /**
