@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
+import * as Tracer from "effect/Tracer"
 import { EventStoreServer } from "@photonpump/server"
 import { EventStore, EventStoreError } from "@photonpump/client"
 import { failsWith } from "./Assertions.ts"
@@ -83,6 +84,27 @@ layer(Server, { excludeTestServices: true })("Layers", (it) => {
       yield* Scope.close(scope, Exit.void)
       const error = yield* failsWith(es.ping(), EventStoreError.ConnectionError)
       assert.strictEqual(error.reason, "ClientClosed")
+    }))
+
+  it.effect("operations make spans only when tracing is on", () =>
+    Effect.gen(function*() {
+      const { host, port } = yield* EventStoreServer.EventStoreServer
+      const names: Array<string> = []
+      const recording = Tracer.make({
+        span: (options) => {
+          names.push(options.name)
+          return new Tracer.NativeSpan(options)
+        }
+      })
+      const traced = yield* EventStore.connect({ host, port, tracing: true })
+      const untraced = yield* EventStore.connect({ host, port })
+      const stream = streamName("traced")
+      yield* Effect.provideService(
+        Effect.all([traced.ping(), traced.publishEvent(stream, "A"), untraced.ping(), untraced.get(stream)]),
+        Tracer.Tracer,
+        recording
+      )
+      assert.deepStrictEqual(names, ["EventStore.ping", "EventStore.publishEvent"])
     }))
 
   it.effect("invalid settings fail before connecting", () =>
