@@ -16,8 +16,9 @@ import * as ExpectedVersion from "./ExpectedVersion.ts"
 /**
  * A write (or a delete, or a transaction commit) was refused because the stream's version was not the
  * expected one. `actualVersion` is the stream's last event number as the server reported it (-1 when
- * the stream has no events), or `undefined` when the reply does not say (transaction commits, servers
- * older than 4.0, deletes on servers older than 21.10.5).
+ * the stream has no events), or `undefined` when the reply does not say: transaction commits, servers
+ * older than 4.0, and deletes on servers older than 21.10.5. (A delete's reply from a 22.6+ server leaves
+ * the field out when the version is 0, which reads as `undefined` too: the two cannot be told apart.)
  *
  * @since 0.1.0
  * @category errors
