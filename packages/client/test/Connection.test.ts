@@ -321,6 +321,28 @@ describe("Connection", () => {
       yield* es.ping()
     }))
 
+  it.live("sends requireLeader and credentials as the connection and each call say", () =>
+    Effect.gen(function*() {
+      const server = yield* peer(politely((pkg, socket) => {
+        if (pkg.command === Command.WriteEvents) send(socket, Command.WriteEventsCompleted, pkg.correlationId, writeEventsPayload)
+      }))
+      const writes = () =>
+        server.received.filter((p) => p.command === Command.WriteEvents).map((p) => ({
+          requireLeader: Result.getOrThrow(Messages.decode(Messages.WriteEventsSchema, p.payload)).requireLeader,
+          login: p.auth !== undefined && "login" in p.auth ? p.auth.login : undefined
+        }))
+      const byDefault = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
+      yield* byDefault.publishEvent("s", "A")
+      yield* byDefault.publishEvent("s", "A", { requireLeader: false, credentials: Credentials.make("ops", "changeit") })
+      const relaxed = yield* EventStore.connect({ host: "127.0.0.1", port: server.port, requireLeader: false })
+      yield* relaxed.publishEvent("s", "A")
+      assert.deepStrictEqual(writes(), [
+        { requireLeader: true, login: undefined },
+        { requireLeader: false, login: "ops" },
+        { requireLeader: false, login: undefined }
+      ])
+    }))
+
   it.live("puts the frames of requests issued together into one socket write", () =>
     Effect.gen(function*() {
       const server = yield* peer(politely((pkg, socket) => {
