@@ -267,7 +267,26 @@ const sameId = (a: Uint8Array, b: Uint8Array): boolean => {
   return true
 }
 
-const idKey = (eventId: Uint8Array): string => Guid.readUnsafe(eventId, 0)
+/** A map key for an event id: its 16 bytes as a 16-character string. */
+const idKey = (id: Uint8Array): string =>
+  String.fromCharCode(
+    id[0]!,
+    id[1]!,
+    id[2]!,
+    id[3]!,
+    id[4]!,
+    id[5]!,
+    id[6]!,
+    id[7]!,
+    id[8]!,
+    id[9]!,
+    id[10]!,
+    id[11]!,
+    id[12]!,
+    id[13]!,
+    id[14]!,
+    id[15]!
+  )
 
 const randomId = (): Uint8Array => {
   const bytes = new Uint8Array(16)
@@ -587,9 +606,7 @@ export class Store {
   }
 
   #remember(event: RecordedEvent): void {
-    const key = idKey(event.eventId)
-    this.#ids.delete(key)
-    this.#ids.set(key, { streamId: event.streamId, eventNumber: event.eventNumber })
+    this.#ids.set(idKey(event.eventId), { streamId: event.streamId, eventNumber: event.eventNumber })
     if (this.#ids.size > idempotencyCacheSize) this.#ids.delete(this.#ids.keys().next().value!)
   }
 

@@ -9,6 +9,7 @@ import type { DescMessage, MessageShape } from "@bufbuild/protobuf"
 import { Command, Messages } from "@photonpump/protocol"
 import * as Result from "effect/Result"
 import * as Acl from "../Acl.ts"
+import * as Protobuf from "./Protobuf.ts"
 import type * as Store from "../Store.ts"
 import type * as Users from "../Users.ts"
 
@@ -92,7 +93,14 @@ export const make = (options: {
  */
 export interface Request {
   readonly command: number
+  /**
+   * The correlation id's 16 wire bytes: a view into the frame, valid only while the request is being
+   * handled. A reply sent later must use `correlationId`.
+   */
+  readonly correlationIdBytes: Uint8Array
+  /** The correlation id as a UUID (computed on first use). */
   readonly correlationId: string
+  /** A view into the frame, valid only while the request is being handled. */
   readonly payload: Uint8Array
   /** The caller; `undefined` for an anonymous one. */
   readonly user: Users.User | undefined
@@ -105,9 +113,15 @@ export interface Request {
  * @category models
  */
 export interface Connection {
-  readonly reply: (command: number, correlationId: string, payload: Uint8Array) => void
+  /**
+   * The output of the connection, to write a reply frame into (see `Replies`), or `undefined` when the
+   * connection takes no more replies (it is closing, or was just dropped as a slow reader).
+   */
+  readonly output: () => Protobuf.Writer | undefined
+  /** Replies with an encoded payload. */
+  readonly reply: (command: number, correlationId: string | Uint8Array, payload: Uint8Array) => void
   /** Replies BadRequest with the given text; the connection stays open. */
-  readonly badRequest: (correlationId: string, reason: string) => void
+  readonly badRequest: (correlationId: string | Uint8Array, reason: string) => void
   /** Runs `f` after `delay` milliseconds unless the connection closes first. */
   readonly later: (delay: number, f: () => void) => void
 }
@@ -128,9 +142,26 @@ export type Handler = (node: Node, connection: Connection, request: Request) => 
  */
 export const cannotUnwrap = (connection: Connection, request: Request, reason: string): void =>
   connection.badRequest(
-    request.correlationId,
+    request.correlationIdBytes,
     `Could not unwrap network package for command ${Command.name(request.command)}.\n${reason}`
   )
+
+/**
+ * Reads a request's payload with one of the hand-written readers of `Requests`, replying BadRequest and
+ * returning `undefined` when it is not the message the command calls for.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const read = <A>(connection: Connection, request: Request, reader: (payload: Uint8Array) => A): A | undefined => {
+  try {
+    return reader(request.payload)
+  } catch (error) {
+    if (!(error instanceof Protobuf.Malformed)) throw error
+    cannotUnwrap(connection, request, error.message)
+    return undefined
+  }
+}
 
 /**
  * Decodes a request's payload, replying BadRequest and returning `undefined` when it is not the

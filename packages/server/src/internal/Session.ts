@@ -15,11 +15,9 @@ import type * as Net from "node:net"
 import type * as Users from "../Users.ts"
 import * as Dispatch from "./Dispatch.ts"
 import type * as Node from "./Node.ts"
+import * as Protobuf from "./Protobuf.ts"
 
 const C = Command.Command
-
-/** Above this many bytes, a batch of replies is written frame by frame (corked) instead of copied into one buffer. */
-const concatLimit = 256 * 1024
 
 /** How long a connection closed after a BadRequest may take to deliver it before it is destroyed. */
 const closeGrace = 1000
@@ -38,8 +36,8 @@ export class Session {
   readonly #timers = new Set<ReturnType<typeof setTimeout>>()
   readonly #connection: Node.Connection
   readonly #name: string
-  #pending: Array<Uint8Array> = []
-  #pendingBytes = 0
+  /** Replies not yet handed to the socket, framed one after the other. */
+  readonly #out = new Protobuf.Writer()
   #flushScheduled = false
   #processing = false
   #closing = false
@@ -59,6 +57,7 @@ export class Session {
     this.#lastReceivedAt = now
     this.#lastSentAt = now
     this.#connection = {
+      output: () => this.#output(),
       reply: (command, correlationId, payload) => this.#reply(command, correlationId, payload),
       badRequest: (correlationId, reason) => this.#reply(C.BadRequest, correlationId, Package.encodeText(reason)),
       later: (delay, f) => {
@@ -76,7 +75,7 @@ export class Session {
       this.#closing = true
       for (const timer of this.#timers) clearTimeout(timer)
       this.#timers.clear()
-      this.#pending = []
+      this.#out.take()
       node.logDebug(`Connection ${this.#name} closed`)
       this.#onClose(this)
     })
@@ -119,7 +118,8 @@ export class Session {
   #receive(chunk: Uint8Array): void {
     if (this.#closing) return
     this.#lastReceivedAt = Date.now()
-    const frames = this.#parser.push(chunk)
+    // Views of a plain Uint8Array are cheaper to cut than views of a Buffer, and frames are cut a lot.
+    const frames = this.#parser.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))
     if (Result.isFailure(frames)) {
       return this.#fail(Guid.empty, `Invalid TCP frame received. Error: ${frames.failure.message}.`)
     }
@@ -136,21 +136,30 @@ export class Session {
   }
 
   #handleFrame(body: Uint8Array): void {
-    const decoded = Package.decode(body)
-    if (Result.isFailure(decoded)) {
-      return this.#fail(Guid.empty, `Received bad network package. Error: ${decoded.failure.message}`)
+    let pkg: Package.InboundPackage
+    if (body.length >= Package.headerLength && (body[1]! & Package.Flags.Authenticated) === 0) {
+      // The common case needs no auth block: read the header in place, the correlation id lazily.
+      pkg = new Inbound(body)
+    } else {
+      const decoded = Package.decode(body)
+      if (Result.isFailure(decoded)) {
+        return this.#fail(Guid.empty, `Received bad network package. Error: ${decoded.failure.message}`)
+      }
+      pkg = decoded.success
     }
-    const pkg = decoded.success
+    const mark = this.#out.position
     try {
-      this.#handlePackage(pkg)
+      this.#handlePackage(pkg, body.subarray(2, 18))
     } catch (error) {
+      // Drop whatever part of a reply the failed handler had written.
+      this.#out.rewind(mark)
       const reason = error instanceof Error ? error.message : String(error)
       this.#node.logDebug(`Connection ${this.#name}: error while processing ${Command.name(pkg.command)}: ${reason}`)
       this.#fail(pkg.correlationId, `Error while processing package. Error: ${reason}`)
     }
   }
 
-  #handlePackage(pkg: Package.InboundPackage): void {
+  #handlePackage(pkg: Package.InboundPackage, correlationIdBytes: Uint8Array): void {
     if ((pkg.flags & Package.Flags.TrustedWrite) !== 0) {
       return this.#fail(pkg.correlationId, "Trusted writes aren't accepted over the external TCP interface")
     }
@@ -158,7 +167,7 @@ export class Session {
       case C.HeartbeatResponse:
         return
       case C.HeartbeatRequest:
-        return this.#reply(C.HeartbeatResponse, pkg.correlationId, emptyPayload)
+        return this.#reply(C.HeartbeatResponse, correlationIdBytes, emptyPayload)
       case C.IdentifyClient: {
         const message = Messages.decode(Messages.IdentifyClientSchema, pkg.payload)
         // A server that cannot read IdentifyClient logs it and does not answer.
@@ -193,12 +202,7 @@ export class Session {
       user = this.#defaultUser.user
       if (user === undefined) return this.#notAuthenticated(pkg.correlationId, "Not Authenticated")
     }
-    const request: Node.Request = {
-      command: pkg.command,
-      correlationId: pkg.correlationId,
-      payload: pkg.payload,
-      user
-    }
+    const request = new Request(pkg, correlationIdBytes, user)
     const handler = Dispatch.handlerOf(pkg.command)
     if (handler === undefined) {
       return this.#connection.badRequest(
@@ -218,21 +222,33 @@ export class Session {
     this.#reply(C.NotAuthenticated, correlationId, Package.encodeText(reason))
   }
 
-  #reply(command: number, correlationId: string, payload: Uint8Array): void {
-    if (this.#closing) return
+  /**
+   * The output buffer, for one reply, or `undefined` when the connection takes no more replies. A
+   * client whose unsent bytes passed the bound is dropped here, as the real server does.
+   */
+  #output(): Protobuf.Writer | undefined {
+    if (this.#closing) return undefined
     const unsent = this.#socket.writableLength
     if (unsent > this.#node.settings.maxSendQueueBytes) {
-      return this.#fail(Guid.empty, `Connection pending send bytes is too large: ${unsent}.`)
+      this.#fail(Guid.empty, `Connection pending send bytes is too large: ${unsent}.`)
+      return undefined
     }
-    this.#enqueue(command, correlationId, payload)
+    this.#scheduleFlush()
+    return this.#out
   }
 
-  #enqueue(command: number, correlationId: string, payload: Uint8Array): void {
-    const frame = Package.encodeFrame({ command, correlationId, payload })
-    // Correlation ids come from decoded packages or Guid.random, so they are always valid UUIDs.
-    if (Result.isFailure(frame)) throw frame.failure
-    this.#pending.push(frame.success)
-    this.#pendingBytes += frame.success.length
+  #reply(command: number, correlationId: string | Uint8Array, payload: Uint8Array): void {
+    const out = this.#output()
+    if (out !== undefined) this.#write(out, command, correlationId, payload)
+  }
+
+  #write(out: Protobuf.Writer, command: number, correlationId: string | Uint8Array, payload: Uint8Array): void {
+    out.frame(command, correlationId, payload.length)
+    out.buffer.set(payload, out.position)
+    out.position += payload.length
+  }
+
+  #scheduleFlush(): void {
     if (!this.#processing && !this.#flushScheduled) {
       this.#flushScheduled = true
       queueMicrotask(() => this.#flush())
@@ -241,28 +257,17 @@ export class Session {
 
   #flush(): void {
     this.#flushScheduled = false
-    const pending = this.#pending
-    if (pending.length === 0 || this.#socket.destroyed) return
-    const bytes = this.#pendingBytes
-    this.#pending = []
-    this.#pendingBytes = 0
+    const bytes = this.#out.take()
+    if (bytes === undefined || this.#socket.destroyed) return
     this.#lastSentAt = Date.now()
-    if (pending.length === 1) {
-      this.#socket.write(pending[0]!)
-    } else if (bytes <= concatLimit) {
-      this.#socket.write(Buffer.concat(pending, bytes))
-    } else {
-      this.#socket.cork()
-      for (const frame of pending) this.#socket.write(frame)
-      this.#socket.uncork()
-    }
+    this.#socket.write(bytes)
   }
 
   /** Sends BadRequest and closes the connection (after what was already queued). */
   #fail(correlationId: string, reason: string): void {
     if (this.#closing) return
     this.#node.logDebug(`Closing connection ${this.#name}: ${reason}`)
-    this.#enqueue(C.BadRequest, correlationId, Package.encodeText(reason))
+    this.#write(this.#out, C.BadRequest, correlationId, Package.encodeText(reason))
     this.#closing = true
     this.#flush()
     this.#socket.end()
@@ -273,3 +278,45 @@ export class Session {
 }
 
 const emptyPayload = new Uint8Array(0)
+
+/** A request as handlers see it; a class, so that the correlation id getter stays on the fast path. */
+class Request implements Node.Request {
+  readonly #pkg: Package.InboundPackage
+  readonly command: number
+  readonly correlationIdBytes: Uint8Array
+  readonly payload: Uint8Array
+  readonly user: Users.User | undefined
+
+  constructor(pkg: Package.InboundPackage, correlationIdBytes: Uint8Array, user: Users.User | undefined) {
+    this.#pkg = pkg
+    this.command = pkg.command
+    this.correlationIdBytes = correlationIdBytes
+    this.payload = pkg.payload
+    this.user = user
+  }
+
+  get correlationId(): string {
+    return this.#pkg.correlationId
+  }
+}
+
+/** A package without an auth block, read in place; its correlation id becomes a string only if asked for. */
+class Inbound implements Package.InboundPackage {
+  readonly #body: Uint8Array
+  #correlationId: string | undefined
+  readonly command: number
+  readonly flags: number
+  readonly auth = undefined
+  readonly payload: Uint8Array
+
+  constructor(body: Uint8Array) {
+    this.#body = body
+    this.command = body[0]!
+    this.flags = body[1]!
+    this.payload = body.subarray(Package.headerLength)
+  }
+
+  get correlationId(): string {
+    return (this.#correlationId ??= Guid.readUnsafe(this.#body, 2))
+  }
+}

@@ -1,6 +1,6 @@
 /**
- * Conversions between the store's JS numbers and the wire's int64 values, and the record messages
- * built from stored events.
+ * Conversions between the store's JS numbers and the wire's int64 values, and link resolution for
+ * replies.
  *
  * Inside the server event numbers and positions are JS numbers: a node would need 2^53 events or bytes
  * before they lose precision, far more than memory holds. The tombstone number 2^63-1 is `Infinity`
@@ -8,8 +8,6 @@
  *
  * @since 0.1.0
  */
-import { create } from "@bufbuild/protobuf"
-import { Messages, Ticks } from "@photonpump/protocol"
 import * as Store from "../Store.ts"
 
 /**
@@ -49,28 +47,6 @@ export const toNumber = (n: bigint): number =>
   n > maxSafe ? Number.MAX_SAFE_INTEGER : n < -maxSafe ? -Number.MAX_SAFE_INTEGER : Number(n)
 
 /**
- * The `EventRecord` message of a stored event.
- *
- * @since 0.1.0
- * @category encoding
- */
-export const eventRecord = (event: Store.RecordedEvent): Messages.EventRecord => {
-  const contentType = event.isJson ? 1 : 0
-  return create(Messages.EventRecordSchema, {
-    eventStreamId: event.streamId,
-    eventNumber: eventNumber(event.eventNumber),
-    eventId: event.eventId,
-    eventType: event.eventType,
-    dataContentType: contentType,
-    metadataContentType: contentType,
-    data: event.data,
-    metadata: event.metadata,
-    created: Ticks.fromEpochMillis(event.created),
-    createdEpoch: BigInt(event.created)
-  })
-}
-
-/**
  * A stored event resolved for a reply: `event` is the target of a resolved link, the event itself, or
  * absent for a link that could not be resolved; `link` is the link when links were resolved.
  *
@@ -94,29 +70,3 @@ export const resolve = (store: Store.Store, event: Store.RecordedEvent, resolveL
   if (!resolveLinkTos || event.eventType !== "$>") return { event, link: undefined, original: event }
   return { event: store.resolveLink(event), link: event, original: event }
 }
-
-/**
- * The `ResolvedIndexedEvent` message of a resolved event.
- *
- * @since 0.1.0
- * @category encoding
- */
-export const resolvedIndexedEvent = (resolved: Resolved): Messages.ResolvedIndexedEvent =>
-  create(Messages.ResolvedIndexedEventSchema, {
-    event: resolved.event === undefined ? undefined : eventRecord(resolved.event),
-    link: resolved.link === undefined ? undefined : eventRecord(resolved.link)
-  })
-
-/**
- * The `ResolvedEvent` message of a resolved event: positioned where the original event sits in `$all`.
- *
- * @since 0.1.0
- * @category encoding
- */
-export const resolvedEvent = (resolved: Resolved): Messages.ResolvedEvent =>
-  create(Messages.ResolvedEventSchema, {
-    event: resolved.event === undefined ? undefined : eventRecord(resolved.event),
-    link: resolved.link === undefined ? undefined : eventRecord(resolved.link),
-    commitPosition: BigInt(resolved.original.commitPosition),
-    preparePosition: BigInt(resolved.original.preparePosition)
-  })

@@ -5,77 +5,62 @@
  *
  * @since 0.1.0
  */
-import { create } from "@bufbuild/protobuf"
 import { Command, Messages } from "@photonpump/protocol"
 import * as Acl from "../../Acl.ts"
 import type * as Store from "../../Store.ts"
 import * as Node from "../Node.ts"
+import * as Replies from "../Replies.ts"
+import * as Requests from "../Requests.ts"
 import * as Wire from "../Wire.ts"
 import { pageSizeError } from "./Reads.ts"
 
 type Direction = "forward" | "backward"
 
+// The result codes of both messages agree: 0 Success, 1 NotModified, 2 Error, 3 AccessDenied.
 const ReadAllResult = Messages.ReadAllEventsCompleted_ReadAllResult
-const FilteredReadAllResult = Messages.FilteredReadAllEventsCompleted_FilteredReadAllResult
-
-/** What both kinds of `$all` read reply, before it is put into the one or the other message. */
-interface Outcome {
-  readonly result: number
-  readonly commitPosition: bigint
-  readonly preparePosition: bigint
-  readonly events: Array<Messages.ResolvedEvent>
-  readonly nextCommitPosition: bigint
-  readonly nextPreparePosition: bigint
-  readonly isEndOfStream: boolean
-  readonly error: string | undefined
-}
 
 const read = (
   node: Node.Node,
   request: Node.Request,
   direction: Direction,
-  commit: bigint,
-  prepare: bigint,
+  commit: number,
+  prepare: number,
   maxCount: number,
   resolveLinkTos: boolean,
   filter: Store.AllFilter | undefined
-): Outcome => {
-  const failed = (result: number, error: string | undefined): Outcome => ({
-    result,
+): Replies.ReadAllEventsCompleted => {
+  const failed = (result: number, error: string): Replies.ReadAllEventsCompleted => ({
     commitPosition: commit,
     preparePosition: prepare,
     events: [],
-    nextCommitPosition: -1n,
-    nextPreparePosition: -1n,
+    nextCommitPosition: -1,
+    nextPreparePosition: -1,
     isEndOfStream: true,
+    result,
     error
   })
-  // The result codes of both messages agree: 0 Success, 1 NotModified, 2 Error, 3 AccessDenied.
   if (!node.isAllowed(request.user, Acl.allStream, "read")) return failed(ReadAllResult.AccessDenied, "Access Denied")
   const sizeError = pageSizeError(maxCount)
   if (sizeError !== undefined) return failed(ReadAllResult.Error, sizeError)
-  const c = Wire.toNumber(commit)
-  const p = Wire.toNumber(prepare)
   const slice = direction === "forward"
-    ? node.store.readAllForward(c, p, maxCount, filter)
-    : node.store.readAllBackward(c, p, maxCount, filter)
+    ? node.store.readAllForward(commit, prepare, maxCount, filter)
+    : node.store.readAllBackward(commit, prepare, maxCount, filter)
   if (slice.status === "InvalidPosition") return failed(ReadAllResult.Error, "Invalid position.")
   return {
-    result: ReadAllResult.Success,
-    commitPosition: BigInt(slice.position.commit),
-    preparePosition: BigInt(slice.position.prepare),
-    events: slice.events.map((event) => Wire.resolvedEvent(Wire.resolve(node.store, event, resolveLinkTos))),
-    nextCommitPosition: BigInt(slice.next.commit),
-    nextPreparePosition: BigInt(slice.next.prepare),
+    commitPosition: slice.position.commit,
+    preparePosition: slice.position.prepare,
+    events: slice.events.map((event) => Wire.resolve(node.store, event, resolveLinkTos)),
+    nextCommitPosition: slice.next.commit,
+    nextPreparePosition: slice.next.prepare,
     isEndOfStream: slice.isEndOfStream,
-    error: undefined
+    result: ReadAllResult.Success
   }
 }
 
 const readAll = (direction: Direction): Node.Handler => (node, connection, request) => {
-  const message = Node.unwrap(connection, request, Messages.ReadAllEventsSchema)
+  const message = Node.read(connection, request, Requests.readAllEvents)
   if (message === undefined) return
-  const outcome = read(
+  const reply = read(
     node,
     request,
     direction,
@@ -85,22 +70,15 @@ const readAll = (direction: Direction): Node.Handler => (node, connection, reque
     message.resolveLinkTos,
     undefined
   )
-  connection.reply(
+  const out = connection.output()
+  if (out === undefined) return
+  Replies.readAllEventsCompleted(
+    out,
     direction === "forward" ? Command.Command.ReadAllEventsForwardCompleted : Command.Command.ReadAllEventsBackwardCompleted,
-    request.correlationId,
-    node.encode(
-      Messages.ReadAllEventsCompletedSchema,
-      create(Messages.ReadAllEventsCompletedSchema, {
-        commitPosition: outcome.commitPosition,
-        preparePosition: outcome.preparePosition,
-        events: outcome.events,
-        nextCommitPosition: outcome.nextCommitPosition,
-        nextPreparePosition: outcome.nextPreparePosition,
-        // `result` defaults to Success, and servers before 22.6 leave it out when it is.
-        ...(outcome.result === ReadAllResult.Success ? {} : { result: outcome.result as Messages.ReadAllEventsCompleted_ReadAllResult }),
-        ...(outcome.error === undefined ? {} : { error: outcome.error })
-      })
-    )
+    request.correlationIdBytes,
+    reply,
+    false,
+    node.settings.omitDefaultValues
   )
 }
 
@@ -157,36 +135,27 @@ const filteredReadAll = (direction: Direction): Node.Handler => (node, connectio
   if (typeof matches === "string") return Node.cannotUnwrap(connection, request, matches)
   // An absent or non-positive search window means "as many as max_count".
   const maxSearchWindow = message.maxSearchWindow > 0 ? message.maxSearchWindow : message.maxCount
-  const outcome = read(
+  const reply = read(
     node,
     request,
     direction,
-    message.commitPosition,
-    message.preparePosition,
+    Wire.toNumber(message.commitPosition),
+    Wire.toNumber(message.preparePosition),
     message.maxCount,
     message.resolveLinkTos,
     { matches, maxSearchWindow }
   )
-  connection.reply(
+  const out = connection.output()
+  if (out === undefined) return
+  Replies.readAllEventsCompleted(
+    out,
     direction === "forward"
       ? Command.Command.FilteredReadAllEventsForwardCompleted
       : Command.Command.FilteredReadAllEventsBackwardCompleted,
-    request.correlationId,
-    node.encode(
-      Messages.FilteredReadAllEventsCompletedSchema,
-      create(Messages.FilteredReadAllEventsCompletedSchema, {
-        commitPosition: outcome.commitPosition,
-        preparePosition: outcome.preparePosition,
-        events: outcome.events,
-        nextCommitPosition: outcome.nextCommitPosition,
-        nextPreparePosition: outcome.nextPreparePosition,
-        isEndOfStream: outcome.isEndOfStream,
-        ...(outcome.result === FilteredReadAllResult.Success
-          ? {}
-          : { result: outcome.result as Messages.FilteredReadAllEventsCompleted_FilteredReadAllResult }),
-        ...(outcome.error === undefined ? {} : { error: outcome.error })
-      })
-    )
+    request.correlationIdBytes,
+    reply,
+    true,
+    node.settings.omitDefaultValues
   )
 }
 

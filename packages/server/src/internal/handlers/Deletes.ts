@@ -6,6 +6,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf"
 import { Command, Messages } from "@photonpump/protocol"
 import * as Node from "../Node.ts"
+import * as Wire from "../Wire.ts"
 import { expectedVersion, failure } from "./Writes.ts"
 
 /**
@@ -18,14 +19,14 @@ export const deleteStream: Node.Handler = (node, connection, request) => {
   const message = Node.unwrap(connection, request, Messages.DeleteStreamSchema)
   if (message === undefined) return
   if (message.eventStreamId.length === 0) return Node.cannotUnwrap(connection, request, "eventStreamId is empty")
-  const expected = expectedVersion(message.expectedVersion)
+  const expected = expectedVersion(Wire.toNumber(message.expectedVersion))
   if (expected === undefined) {
     return Node.cannotUnwrap(connection, request, `expectedVersion ${message.expectedVersion} is invalid`)
   }
   const reply = (fields: MessageInitShape<typeof Messages.DeleteStreamCompletedSchema>) =>
     connection.reply(
       Command.Command.DeleteStreamCompleted,
-      request.correlationId,
+      request.correlationIdBytes,
       node.encode(Messages.DeleteStreamCompletedSchema, create(Messages.DeleteStreamCompletedSchema, fields))
     )
   const rejected = (result: Messages.OperationResult, currentVersion?: bigint) =>

@@ -15,7 +15,7 @@ import type * as Node from "../Node.ts"
  * @category handlers
  */
 export const ping: Node.Handler = (_node, connection, request) =>
-  connection.reply(Command.Command.Pong, request.correlationId, request.payload.slice())
+  connection.reply(Command.Command.Pong, request.correlationIdBytes, request.payload)
 
 /**
  * Handles ScavengeDatabase. An in-memory node has nothing to scavenge, so an allowed request (from
@@ -30,7 +30,7 @@ export const scavengeDatabase: Node.Handler = (node, connection, request) => {
   const ScavengeResult = Messages.ScavengeDatabaseResponse_ScavengeResult
   connection.reply(
     Command.Command.ScavengeDatabaseResponse,
-    request.correlationId,
+    request.correlationIdBytes,
     node.encode(
       Messages.ScavengeDatabaseResponseSchema,
       create(

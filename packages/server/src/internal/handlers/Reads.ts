@@ -3,9 +3,10 @@
  *
  * @since 0.1.0
  */
-import { create } from "@bufbuild/protobuf"
 import { Command, Messages } from "@photonpump/protocol"
 import * as Node from "../Node.ts"
+import * as Replies from "../Replies.ts"
+import * as Requests from "../Requests.ts"
 import * as Wire from "../Wire.ts"
 
 /**
@@ -38,37 +39,34 @@ const ReadEventResult = Messages.ReadEventCompleted_ReadEventResult
  * @category handlers
  */
 export const readEvent: Node.Handler = (node, connection, request) => {
-  const message = Node.unwrap(connection, request, Messages.ReadEventSchema)
+  const message = Node.read(connection, request, Requests.readEvent)
   if (message === undefined) return
   if (message.eventStreamId.length === 0) return Node.cannotUnwrap(connection, request, "eventStreamId is empty")
-  if (message.eventNumber < -1n) {
+  if (message.eventNumber < -1) {
     return Node.cannotUnwrap(connection, request, `eventNumber ${message.eventNumber} is below -1`)
   }
-  const reply = (result: Messages.ReadEventCompleted_ReadEventResult, event?: Messages.ResolvedIndexedEvent, error?: string) =>
-    connection.reply(
+  const reply = (result: Messages.ReadEventCompleted_ReadEventResult, resolved?: Wire.Resolved, error?: string) => {
+    const out = connection.output()
+    if (out === undefined) return
+    Replies.readEventCompleted(
+      out,
       Command.Command.ReadEventCompleted,
-      request.correlationId,
-      node.encode(
-        Messages.ReadEventCompletedSchema,
-        create(Messages.ReadEventCompletedSchema, {
-          result,
-          // Failures carry an empty ResolvedIndexedEvent, as real servers send.
-          event: event ?? create(Messages.ResolvedIndexedEventSchema),
-          ...(error === undefined ? {} : { error })
-        })
-      )
+      request.correlationIdBytes,
+      result,
+      resolved,
+      error,
+      node.settings.omitDefaultValues
     )
+  }
   if (!node.isAllowed(request.user, message.eventStreamId, "read")) {
     return reply(ReadEventResult.AccessDenied, undefined, "Access Denied")
   }
-  const result = node.store.readEvent(message.eventStreamId, Wire.toNumber(message.eventNumber))
+  const result = node.store.readEvent(message.eventStreamId, message.eventNumber)
   switch (result.status) {
     case "Success":
       return reply(
         ReadEventResult.Success,
-        result.event === undefined
-          ? undefined
-          : Wire.resolvedIndexedEvent(Wire.resolve(node.store, result.event, message.resolveLinkTos))
+        result.event === undefined ? undefined : Wire.resolve(node.store, result.event, message.resolveLinkTos)
       )
     case "NotFound":
       return reply(ReadEventResult.NotFound)
@@ -82,43 +80,36 @@ export const readEvent: Node.Handler = (node, connection, request) => {
 const ReadStreamResult = Messages.ReadStreamEventsCompleted_ReadStreamResult
 
 const readStream = (direction: "forward" | "backward"): Node.Handler => (node, connection, request) => {
-  const message = Node.unwrap(connection, request, Messages.ReadStreamEventsSchema)
+  const message = Node.read(connection, request, Requests.readStreamEvents)
   if (message === undefined) return
   if (message.eventStreamId.length === 0) return Node.cannotUnwrap(connection, request, "eventStreamId is empty")
-  if (message.fromEventNumber < -1n) {
+  if (message.fromEventNumber < -1) {
     return Node.cannotUnwrap(connection, request, `fromEventNumber ${message.fromEventNumber} is below -1`)
   }
-  const replyCommand = direction === "forward"
-    ? Command.Command.ReadStreamEventsForwardCompleted
-    : Command.Command.ReadStreamEventsBackwardCompleted
-  const lastCommitPosition = BigInt(node.store.lastCommitPosition)
-  const reply = (fields: {
-    readonly result: Messages.ReadStreamEventsCompleted_ReadStreamResult
-    readonly events?: Array<Messages.ResolvedIndexedEvent>
-    readonly nextEventNumber: bigint
-    readonly lastEventNumber: bigint
-    readonly isEndOfStream: boolean
-    readonly error?: string
-  }) =>
-    connection.reply(
-      replyCommand,
-      request.correlationId,
-      node.encode(
-        Messages.ReadStreamEventsCompletedSchema,
-        create(Messages.ReadStreamEventsCompletedSchema, { ...fields, lastCommitPosition })
-      )
+  const reply = (fields: Omit<Replies.ReadStreamEventsCompleted, "lastCommitPosition">) => {
+    const out = connection.output()
+    if (out === undefined) return
+    Replies.readStreamEventsCompleted(
+      out,
+      direction === "forward"
+        ? Command.Command.ReadStreamEventsForwardCompleted
+        : Command.Command.ReadStreamEventsBackwardCompleted,
+      request.correlationIdBytes,
+      { ...fields, lastCommitPosition: node.store.lastCommitPosition },
+      node.settings.omitDefaultValues
     )
-  const failed = (result: Messages.ReadStreamEventsCompleted_ReadStreamResult, lastEventNumber: bigint, error?: string) =>
-    reply({ result, nextEventNumber: -1n, lastEventNumber, isEndOfStream: true, ...(error === undefined ? {} : { error }) })
+  }
+  const failed = (result: Messages.ReadStreamEventsCompleted_ReadStreamResult, lastEventNumber: number, error?: string) =>
+    reply({ result, events: [], nextEventNumber: -1, lastEventNumber, isEndOfStream: true, error })
 
   if (!node.isAllowed(request.user, message.eventStreamId, "read")) {
-    return failed(ReadStreamResult.AccessDenied, -1n, "Access Denied")
+    return failed(ReadStreamResult.AccessDenied, -1, "Access Denied")
   }
   const sizeError = pageSizeError(message.maxCount)
-  if (sizeError !== undefined) return failed(ReadStreamResult.Error, -1n, sizeError)
-  const from = Wire.toNumber(message.fromEventNumber)
+  if (sizeError !== undefined) return failed(ReadStreamResult.Error, -1, sizeError)
+  const from = message.fromEventNumber
   if (direction === "forward" && from < 0) {
-    return failed(ReadStreamResult.Error, -1n, `fromEventNumber should be non-negative, got ${from}`)
+    return failed(ReadStreamResult.Error, -1, `fromEventNumber should be non-negative, got ${from}`)
   }
   const slice = direction === "forward"
     ? node.store.readStreamForward(message.eventStreamId, from, message.maxCount)
@@ -127,17 +118,15 @@ const readStream = (direction: "forward" | "backward"): Node.Handler => (node, c
     case "Success":
       return reply({
         result: ReadStreamResult.Success,
-        events: slice.events.map((event) =>
-          Wire.resolvedIndexedEvent(Wire.resolve(node.store, event, message.resolveLinkTos))
-        ),
-        nextEventNumber: BigInt(slice.nextEventNumber),
-        lastEventNumber: BigInt(slice.lastEventNumber),
+        events: slice.events.map((event) => Wire.resolve(node.store, event, message.resolveLinkTos)),
+        nextEventNumber: slice.nextEventNumber,
+        lastEventNumber: slice.lastEventNumber,
         isEndOfStream: slice.isEndOfStream
       })
     case "NoStream":
-      return failed(ReadStreamResult.NoStream, BigInt(slice.lastEventNumber))
+      return failed(ReadStreamResult.NoStream, slice.lastEventNumber)
     case "StreamDeleted":
-      return failed(ReadStreamResult.StreamDeleted, Wire.deletedStreamOnWire)
+      return failed(ReadStreamResult.StreamDeleted, Number.POSITIVE_INFINITY)
   }
 }
 

@@ -23,7 +23,7 @@ export const transactionStart: Node.Handler = (node, connection, request) => {
   const message = Node.unwrap(connection, request, Messages.TransactionStartSchema)
   if (message === undefined) return
   if (message.eventStreamId.length === 0) return Node.cannotUnwrap(connection, request, "eventStreamId is empty")
-  const expected = expectedVersion(message.expectedVersion)
+  const expected = expectedVersion(Wire.toNumber(message.expectedVersion))
   if (expected === undefined) {
     return Node.cannotUnwrap(connection, request, `expectedVersion ${message.expectedVersion} is invalid`)
   }

@@ -4,21 +4,22 @@
  *
  * @since 0.1.0
  */
-import { create } from "@bufbuild/protobuf"
 import { Command, Messages } from "@photonpump/protocol"
 import type * as Store from "../../Store.ts"
 import * as Node from "../Node.ts"
-import * as Wire from "../Wire.ts"
+import * as Replies from "../Replies.ts"
+import * as Requests from "../Requests.ts"
+import * as Slab from "../Slab.ts"
 
 /**
  * Checks an expected version from the wire: -4 to -1 are sentinels, -3 and anything below -4 are
- * invalid. Returns the version as a JS number, or `undefined` when it is invalid.
+ * invalid. Returns `undefined` when it is invalid.
  *
  * @since 0.1.0
  * @category validation
  */
-export const expectedVersion = (value: bigint): number | undefined =>
-  value < -4n || value === -3n ? undefined : Wire.toNumber(value)
+export const expectedVersion = (value: number): number | undefined =>
+  value < -4 || value === -3 ? undefined : value
 
 const isEmptyId = (id: Uint8Array): boolean => {
   for (let i = 0; i < id.length; i++) if (id[i] !== 0) return false
@@ -26,31 +27,50 @@ const isEmptyId = (id: Uint8Array): boolean => {
 }
 
 /**
+ * The fields of a proposed event, as both the hand-written and the generated decoders give them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface NewEventFields {
+  readonly eventId: Uint8Array
+  readonly eventType: string
+  readonly dataContentType: number
+  readonly data: Uint8Array
+  readonly metadata: Uint8Array
+}
+
+/**
  * Turns the events of a request into events for the store, copying their bytes out of the frame they
- * arrived in (so the store does not keep whole socket chunks alive). Returns the reason when an event
- * is invalid: an event id that is not 16 bytes or is all zeros, an empty event type, or an event over
- * the size limit.
+ * arrived in (so the store does not keep whole socket chunks alive), into one slice of a slab per event.
+ * Returns the reason when an event is invalid: an event id that is not 16 bytes or is all zeros, an
+ * empty event type, or an event over the size limit.
  *
  * @since 0.1.0
  * @category validation
  */
-export const proposedEvents = (
-  events: ReadonlyArray<Messages.NewEvent>
-): ReadonlyArray<Store.ProposedEvent> | string => {
+export const proposedEvents = (events: ReadonlyArray<NewEventFields>): ReadonlyArray<Store.ProposedEvent> | string => {
   const proposed: Array<Store.ProposedEvent> = []
   for (const event of events) {
     if (event.eventId.length !== 16) return `eventId must be 16 bytes, got ${event.eventId.length}`
     if (isEmptyId(event.eventId)) return "eventId must not be empty (all zeros)"
     if (event.eventType.length === 0) return "eventType must not be empty"
-    if (event.data.length + event.metadata.length + event.eventType.length * 2 > Node.maxEventSize) {
+    const dataLength = event.data.length
+    if (dataLength + event.metadata.length + event.eventType.length * 2 > Node.maxEventSize) {
       return "Record is too big."
     }
+    const metadataLength = event.metadata.length
+    const bytes = Slab.allocate(16 + dataLength + metadataLength)
+    bytes.set(event.eventId, 0)
+    bytes.set(event.data, 16)
+    bytes.set(event.metadata, 16 + dataLength)
+    const { buffer, byteOffset } = bytes
     proposed.push({
-      eventId: event.eventId.slice(),
+      eventId: new Uint8Array(buffer, byteOffset, 16),
       eventType: event.eventType,
       isJson: event.dataContentType === 1,
-      data: event.data.slice(),
-      metadata: event.metadata.slice()
+      data: new Uint8Array(buffer, byteOffset + 16, dataLength),
+      metadata: new Uint8Array(buffer, byteOffset + 16 + dataLength, metadataLength)
     })
   }
   return proposed
@@ -83,22 +103,17 @@ export const failure = (
   }
 }
 
-const completed = (node: Node.Node, connection: Node.Connection, request: Node.Request, reply: Messages.WriteEventsCompleted) =>
-  connection.reply(
-    Command.Command.WriteEventsCompleted,
-    request.correlationId,
-    node.encode(Messages.WriteEventsCompletedSchema, reply)
-  )
+/** `EventNumber.Invalid`, the sentinel of failed write replies. */
+const invalid = -2_147_483_648
 
-const rejected = (result: Messages.OperationResult, currentVersion: bigint): Messages.WriteEventsCompleted =>
-  create(Messages.WriteEventsCompletedSchema, {
-    ...failure(result),
-    firstEventNumber: Wire.invalidEventNumber,
-    lastEventNumber: Wire.invalidEventNumber,
-    preparePosition: Wire.invalidEventNumber,
-    commitPosition: 0n,
-    currentVersion
-  })
+const rejected = (result: Messages.OperationResult, currentVersion: number): Replies.WriteEventsCompleted => ({
+  ...failure(result),
+  firstEventNumber: invalid,
+  lastEventNumber: invalid,
+  preparePosition: invalid,
+  commitPosition: 0,
+  currentVersion
+})
 
 /**
  * Handles WriteEvents.
@@ -107,7 +122,7 @@ const rejected = (result: Messages.OperationResult, currentVersion: bigint): Mes
  * @category handlers
  */
 export const writeEvents: Node.Handler = (node, connection, request) => {
-  const message = Node.unwrap(connection, request, Messages.WriteEventsSchema)
+  const message = Node.read(connection, request, Requests.writeEvents)
   if (message === undefined) return
   if (message.eventStreamId.length === 0) return Node.cannotUnwrap(connection, request, "eventStreamId is empty")
   const expected = expectedVersion(message.expectedVersion)
@@ -117,32 +132,36 @@ export const writeEvents: Node.Handler = (node, connection, request) => {
   const events = proposedEvents(message.events)
   if (typeof events === "string") return Node.cannotUnwrap(connection, request, events)
 
+  let reply: Replies.WriteEventsCompleted
   if (!node.isAllowed(request.user, message.eventStreamId, "write")) {
-    return completed(node, connection, request, rejected(Messages.OperationResult.AccessDenied, -1n))
-  }
-  const result = node.store.append(message.eventStreamId, expected, events)
-  switch (result.status) {
-    case "Success":
-      return completed(
-        node,
-        connection,
-        request,
-        create(Messages.WriteEventsCompletedSchema, {
+    reply = rejected(Messages.OperationResult.AccessDenied, -1)
+  } else {
+    const result = node.store.append(message.eventStreamId, expected, events)
+    switch (result.status) {
+      case "Success":
+        reply = {
           result: Messages.OperationResult.Success,
-          firstEventNumber: BigInt(result.firstEventNumber),
-          lastEventNumber: BigInt(result.lastEventNumber),
-          preparePosition: BigInt(result.position),
-          commitPosition: BigInt(result.position)
-        })
-      )
-    case "WrongExpectedVersion":
-      return completed(
-        node,
-        connection,
-        request,
-        rejected(Messages.OperationResult.WrongExpectedVersion, BigInt(result.currentVersion))
-      )
-    case "StreamDeleted":
-      return completed(node, connection, request, rejected(Messages.OperationResult.StreamDeleted, -1n))
+          firstEventNumber: result.firstEventNumber,
+          lastEventNumber: result.lastEventNumber,
+          preparePosition: result.position,
+          commitPosition: result.position
+        }
+        break
+      case "WrongExpectedVersion":
+        reply = rejected(Messages.OperationResult.WrongExpectedVersion, result.currentVersion)
+        break
+      case "StreamDeleted":
+        reply = rejected(Messages.OperationResult.StreamDeleted, -1)
+        break
+    }
   }
+  const out = connection.output()
+  if (out === undefined) return
+  Replies.writeEventsCompleted(
+    out,
+    Command.Command.WriteEventsCompleted,
+    request.correlationIdBytes,
+    reply,
+    node.settings.omitDefaultValues
+  )
 }

@@ -1,0 +1,323 @@
+/**
+ * The busiest requests read by hand: WriteEvents, ReadEvent, ReadStreamEvents and ReadAllEvents. Fields
+ * carry the names of the generated messages; int64 values come out as JS numbers (clamped past 2^53,
+ * beyond anything the store holds) and bytes as views into the payload. Like the real server's
+ * decoder, a known field with the wrong wire type makes the payload malformed. Tests check these
+ * readers against the generated decoder of `@photonpump/protocol`.
+ *
+ * @since 0.1.0
+ */
+import * as Protobuf from "./Protobuf.ts"
+
+const { expectWireType, Malformed } = Protobuf
+
+const maxSafe = Number.MAX_SAFE_INTEGER
+
+/** Reads an int64 as a number: exact for safe integers, including the negative sentinels. */
+const int64 = (reader: Protobuf.Reader): number => {
+  const start = reader.position
+  const value = reader.varint()
+  if (reader.position - start < 10) return value > maxSafe ? maxSafe : value
+  // Ten bytes: the top bit is set, so the value is negative. Complementing each 7-bit group keeps
+  // small magnitudes exact: value = -(1 + sum((0x7f - group) * 128^i)).
+  const bytes = reader.bytes
+  let magnitude = 0
+  let multiplier = 1
+  for (let i = 0; i < 9; i++) {
+    magnitude += (0x7f - (bytes[start + i]! & 0x7f)) * multiplier
+    multiplier *= 128
+  }
+  const negative = -(magnitude + 1)
+  return negative < -maxSafe ? -maxSafe : negative
+}
+
+/** Reads an int32: the low 32 bits of the varint, signed. */
+const int32 = (reader: Protobuf.Reader): number => {
+  const start = reader.position
+  const value = reader.varint()
+  if (reader.position - start < 10) return value | 0
+  return int64(new Protobuf.Reader(reader.bytes, start, reader.end)) | 0
+}
+
+const readKey = (reader: Protobuf.Reader): readonly [number, number] => {
+  const key = reader.varint()
+  const field = Math.floor(key / 8)
+  if (field === 0) throw new Malformed("field number 0")
+  return [field, key & 7]
+}
+
+/**
+ * A NewEvent, its bytes views into the payload.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface NewEvent {
+  eventId: Uint8Array
+  eventType: string
+  dataContentType: number
+  metadataContentType: number
+  data: Uint8Array
+  metadata: Uint8Array
+}
+
+/**
+ * A WriteEvents request.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WriteEvents {
+  eventStreamId: string
+  expectedVersion: number
+  events: Array<NewEvent>
+  requireLeader: boolean
+}
+
+const empty = new Uint8Array(0)
+
+const readNewEvent = (reader: Protobuf.Reader): NewEvent => {
+  const event: NewEvent = {
+    eventId: empty,
+    eventType: "",
+    dataContentType: 0,
+    metadataContentType: 0,
+    data: empty,
+    metadata: empty
+  }
+  while (!reader.done) {
+    const [field, wireType] = readKey(reader)
+    switch (field) {
+      case 1:
+        expectWireType(field, wireType, 2)
+        event.eventId = reader.bytesView()
+        break
+      case 2:
+        expectWireType(field, wireType, 2)
+        event.eventType = reader.string()
+        break
+      case 3:
+        expectWireType(field, wireType, 0)
+        event.dataContentType = int32(reader)
+        break
+      case 4:
+        expectWireType(field, wireType, 0)
+        event.metadataContentType = int32(reader)
+        break
+      case 5:
+        expectWireType(field, wireType, 2)
+        event.data = reader.bytesView()
+        break
+      case 6:
+        expectWireType(field, wireType, 2)
+        event.metadata = reader.bytesView()
+        break
+      default:
+        reader.skip(wireType)
+    }
+  }
+  return event
+}
+
+/**
+ * Reads a WriteEvents payload; throws `Malformed` when it is not one.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const writeEvents = (payload: Uint8Array): WriteEvents => {
+  const reader = new Protobuf.Reader(payload)
+  const message: WriteEvents = { eventStreamId: "", expectedVersion: 0, events: [], requireLeader: false }
+  while (!reader.done) {
+    const [field, wireType] = readKey(reader)
+    switch (field) {
+      case 1:
+        expectWireType(field, wireType, 2)
+        message.eventStreamId = reader.string()
+        break
+      case 2:
+        expectWireType(field, wireType, 0)
+        message.expectedVersion = int64(reader)
+        break
+      case 3: {
+        expectWireType(field, wireType, 2)
+        const start = reader.delimited()
+        message.events.push(readNewEvent(new Protobuf.Reader(payload, start, reader.position)))
+        break
+      }
+      case 4:
+        expectWireType(field, wireType, 0)
+        message.requireLeader = reader.bool()
+        break
+      default:
+        reader.skip(wireType)
+    }
+  }
+  return message
+}
+
+/**
+ * A ReadEvent request.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReadEvent {
+  eventStreamId: string
+  eventNumber: number
+  resolveLinkTos: boolean
+  requireLeader: boolean
+}
+
+/**
+ * Reads a ReadEvent payload; throws `Malformed` when it is not one.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const readEvent = (payload: Uint8Array): ReadEvent => {
+  const reader = new Protobuf.Reader(payload)
+  const message: ReadEvent = { eventStreamId: "", eventNumber: 0, resolveLinkTos: false, requireLeader: false }
+  while (!reader.done) {
+    const [field, wireType] = readKey(reader)
+    switch (field) {
+      case 1:
+        expectWireType(field, wireType, 2)
+        message.eventStreamId = reader.string()
+        break
+      case 2:
+        expectWireType(field, wireType, 0)
+        message.eventNumber = int64(reader)
+        break
+      case 3:
+        expectWireType(field, wireType, 0)
+        message.resolveLinkTos = reader.bool()
+        break
+      case 4:
+        expectWireType(field, wireType, 0)
+        message.requireLeader = reader.bool()
+        break
+      default:
+        reader.skip(wireType)
+    }
+  }
+  return message
+}
+
+/**
+ * A ReadStreamEvents request (either direction).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReadStreamEvents {
+  eventStreamId: string
+  fromEventNumber: number
+  maxCount: number
+  resolveLinkTos: boolean
+  requireLeader: boolean
+}
+
+/**
+ * Reads a ReadStreamEvents payload; throws `Malformed` when it is not one.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const readStreamEvents = (payload: Uint8Array): ReadStreamEvents => {
+  const reader = new Protobuf.Reader(payload)
+  const message: ReadStreamEvents = {
+    eventStreamId: "",
+    fromEventNumber: 0,
+    maxCount: 0,
+    resolveLinkTos: false,
+    requireLeader: false
+  }
+  while (!reader.done) {
+    const [field, wireType] = readKey(reader)
+    switch (field) {
+      case 1:
+        expectWireType(field, wireType, 2)
+        message.eventStreamId = reader.string()
+        break
+      case 2:
+        expectWireType(field, wireType, 0)
+        message.fromEventNumber = int64(reader)
+        break
+      case 3:
+        expectWireType(field, wireType, 0)
+        message.maxCount = int32(reader)
+        break
+      case 4:
+        expectWireType(field, wireType, 0)
+        message.resolveLinkTos = reader.bool()
+        break
+      case 5:
+        expectWireType(field, wireType, 0)
+        message.requireLeader = reader.bool()
+        break
+      default:
+        reader.skip(wireType)
+    }
+  }
+  return message
+}
+
+/**
+ * A ReadAllEvents request (either direction).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReadAllEvents {
+  commitPosition: number
+  preparePosition: number
+  maxCount: number
+  resolveLinkTos: boolean
+  requireLeader: boolean
+}
+
+/**
+ * Reads a ReadAllEvents payload; throws `Malformed` when it is not one.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const readAllEvents = (payload: Uint8Array): ReadAllEvents => {
+  const reader = new Protobuf.Reader(payload)
+  const message: ReadAllEvents = {
+    commitPosition: 0,
+    preparePosition: 0,
+    maxCount: 0,
+    resolveLinkTos: false,
+    requireLeader: false
+  }
+  while (!reader.done) {
+    const [field, wireType] = readKey(reader)
+    switch (field) {
+      case 1:
+        expectWireType(field, wireType, 0)
+        message.commitPosition = int64(reader)
+        break
+      case 2:
+        expectWireType(field, wireType, 0)
+        message.preparePosition = int64(reader)
+        break
+      case 3:
+        expectWireType(field, wireType, 0)
+        message.maxCount = int32(reader)
+        break
+      case 4:
+        expectWireType(field, wireType, 0)
+        message.resolveLinkTos = reader.bool()
+        break
+      case 5:
+        expectWireType(field, wireType, 0)
+        message.requireLeader = reader.bool()
+        break
+      default:
+        reader.skip(wireType)
+    }
+  }
+  return message
+}
