@@ -136,7 +136,11 @@ export const make = Effect.fn("EventStoreServer.make")(function*(options?: Optio
   const logDebug = (message: string) => {
     Effect.runForkWith(services)(Effect.logDebug(message))
   }
-  const store = Store.make()
+  const store = Store.make({
+    onListenerError: (error) => {
+      Effect.runForkWith(services)(Effect.logError("A listener of committed events failed", error))
+    }
+  })
   const node = Node.make({ store, users: Users.make(options?.users), settings, logDebug })
   const sessions = new Set<Session>()
 

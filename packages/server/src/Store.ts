@@ -223,6 +223,11 @@ export interface AllFilter {
 export interface Options {
   /** The clock, in milliseconds since the Unix epoch; defaults to `Date.now`. */
   readonly now?: (() => number) | undefined
+  /**
+   * Told when a listener throws. The other listeners are still called, and the operation that
+   * committed the event still succeeds. Defaults to ignoring the error.
+   */
+  readonly onListenerError?: ((error: unknown) => void) | undefined
 }
 
 interface StreamState {
@@ -313,6 +318,7 @@ const isImplicit = (event: RecordedEvent): boolean => event.commitPosition === e
  */
 export class Store {
   readonly #now: () => number
+  readonly #onListenerError: (error: unknown) => void
   readonly #streams = new Map<string, StreamState>()
   /** Every committed event in `$all` order: ascending (commit, prepare). */
   readonly #log: Array<RecordedEvent> = []
@@ -328,6 +334,7 @@ export class Store {
 
   constructor(options?: Options) {
     this.#now = options?.now ?? Date.now
+    this.#onListenerError = options?.onListenerError ?? (() => {})
   }
 
   /** The offset at which the next record will be written: the end of the log. */
@@ -621,7 +628,13 @@ export class Store {
     const committed = this.#committed
     this.#committed = []
     for (const event of committed) {
-      for (const listener of this.#listeners) listener(event)
+      for (const listener of this.#listeners) {
+        try {
+          listener(event)
+        } catch (error) {
+          this.#onListenerError(error)
+        }
+      }
     }
   }
 

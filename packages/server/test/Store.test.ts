@@ -819,6 +819,20 @@ describe("Store", () => {
       assert.deepStrictEqual(seen, ["s:0", "s:1", "$$s:0", "s:2", "$$s:1", "t:0"])
     })
 
+    it("keeps calling the other listeners when one throws, and reports the error", () => {
+      const errors: Array<unknown> = []
+      const store = Store.make({ onListenerError: (error) => errors.push(error) })
+      const seen: Array<number> = []
+      store.subscribe(() => {
+        throw new Error("listener bug")
+      })
+      store.subscribe((e) => seen.push(e.eventNumber))
+      const result = success(store.append("s", NoStream, events(2)))
+      assert.strictEqual(result.lastEventNumber, 1)
+      assert.deepStrictEqual(seen, [0, 1])
+      assert.strictEqual(errors.length, 2)
+    })
+
     it("announces nothing for rejected writes", () => {
       const store = withTen()
       let count = 0

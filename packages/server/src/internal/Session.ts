@@ -63,7 +63,17 @@ export class Session {
       later: (delay, f) => {
         const timer = setTimeout(() => {
           this.#timers.delete(timer)
-          if (!this.#closing) f()
+          if (this.#closing) return
+          const mark = this.#out.position
+          try {
+            f()
+          } catch (error) {
+            // A timer runs outside any request: a failure must close this connection, not the process.
+            this.#out.rewind(mark)
+            const reason = error instanceof Error ? error.message : String(error)
+            this.#node.logDebug(`Connection ${this.#name}: error in a delayed reply: ${reason}`)
+            this.#fail(Guid.empty, `Error while processing package. Error: ${reason}`)
+          }
         }, delay)
         this.#timers.add(timer)
       }
