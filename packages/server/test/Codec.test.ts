@@ -138,7 +138,7 @@ describe("Hand-written codecs", () => {
             preparePosition: g.pick(numbers),
             commitPosition: g.pick(numbers)
           }
-        const out = new Protobuf.Writer(16)
+        const out = new Protobuf.Writer()
         const id = Guid.random()
         Replies.writeEventsCompleted(out, Command.Command.WriteEventsCompleted, id, reply, omit)
         const expected = encode(Messages.WriteEventsCompletedSchema, {
@@ -161,7 +161,7 @@ describe("Hand-written codecs", () => {
         const r = success ? resolved(g) : undefined
         const result = success ? 0 : g.pick([1, 2, 3, 5])
         const error = success ? undefined : g.pick([undefined, "Access Denied"])
-        const out = new Protobuf.Writer(16)
+        const out = new Protobuf.Writer()
         const id = Guid.random()
         Replies.readEventCompleted(out, Command.Command.ReadEventCompleted, id, result, r, error, omit)
         const expected = encode(Messages.ReadEventCompletedSchema, {
@@ -186,7 +186,7 @@ describe("Hand-written codecs", () => {
           lastCommitPosition: g.pick(numbers),
           error: g.pick([undefined, "", "Read size too big, should be less than 4096 items"])
         }
-        const out = new Protobuf.Writer(16)
+        const out = new Protobuf.Writer()
         const id = Guid.random()
         Replies.readStreamEventsCompleted(out, Command.Command.ReadStreamEventsForwardCompleted, id, reply, omit)
         const expected = encode(Messages.ReadStreamEventsCompletedSchema, {
@@ -218,7 +218,7 @@ describe("Hand-written codecs", () => {
             result: g.pick([0, 0, 2, 3]),
             error: g.pick([undefined, "Invalid position."])
           }
-          const out = new Protobuf.Writer(16)
+          const out = new Protobuf.Writer()
           const id = Guid.random()
           const command = filtered
             ? Command.Command.FilteredReadAllEventsForwardCompleted

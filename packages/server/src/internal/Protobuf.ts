@@ -13,6 +13,7 @@
 import { Guid } from "@photonpump/protocol"
 
 const tombstone = 2n ** 63n - 1n
+const empty = Buffer.alloc(0)
 
 /**
  * The bytes a varint takes for a non-negative safe integer.
@@ -107,18 +108,17 @@ export const delimitedSize = (length: number): number => 1 + varintSize(length) 
  * @category writing
  */
 export class Writer {
-  buffer: Buffer
+  buffer: Buffer = empty
   position = 0
-
-  constructor(initialSize = 16 * 1024) {
-    this.buffer = Buffer.allocUnsafe(initialSize)
-  }
+  /** The size of the next buffer: twice what the last batch needed, so small batches take small buffers. */
+  #nextSize = 1024
 
   /** The bytes written since the last `take`, or `undefined` if there are none. */
   take(): Buffer | undefined {
     if (this.position === 0) return undefined
     const written = this.buffer.subarray(0, this.position)
-    this.buffer = Buffer.allocUnsafe(Math.max(16 * 1024, Math.min(this.buffer.length, 1024 * 1024)))
+    this.#nextSize = Math.min(64 * 1024, Math.max(256, this.position * 2))
+    this.buffer = empty
     this.position = 0
     return written
   }
@@ -131,7 +131,8 @@ export class Writer {
   ensure(bytes: number): void {
     const needed = this.position + bytes
     if (needed <= this.buffer.length) return
-    const grown = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2))
+    // Buffers of up to 4 KiB come from node's pool, so most batches cost no allocation of their own.
+    const grown = Buffer.allocUnsafe(Math.max(needed, this.#nextSize, this.buffer.length * 2))
     this.buffer.copy(grown, 0, 0, this.position)
     this.buffer = grown
   }
