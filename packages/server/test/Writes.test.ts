@@ -100,6 +100,21 @@ layer(EventStoreServer.layer({ port: 0 }), { excludeTestServices: true })("Write
       assert.strictEqual(record.metadataContentType, 1)
     }))
 
+  it.effect("lets a listener on the node's store see each committed event live, with its position", () =>
+    Effect.gen(function*() {
+      const server = yield* EventStoreServer.EventStoreServer
+      const client = yield* connect(server.port)
+      const stream = streamName()
+      const seen: Array<{ readonly eventNumber: number; readonly commitPosition: number }> = []
+      const stop = server.store.subscribe((event) => {
+        if (event.streamId === stream) seen.push({ eventNumber: event.eventNumber, commitPosition: event.commitPosition })
+      })
+      yield* Effect.addFinalizer(() => Effect.sync(stop))
+      const written = yield* append(client, stream, -1n, [newEvent(), newEvent()])
+      assert.deepStrictEqual(seen.map((e) => e.eventNumber), [0, 1])
+      assert.strictEqual(BigInt(seen[1]!.commitPosition), written.commitPosition)
+    }))
+
   it.effect("answers a write the caller may not make with AccessDenied", () =>
     Effect.gen(function*() {
       const { port } = yield* EventStoreServer.EventStoreServer
