@@ -73,6 +73,12 @@ export interface Options {
   readonly maxSendQueueBytes?: number | undefined
   /** How long a write to an unknown transaction waits before failing with PrepareTimeout. Default 2 seconds. */
   readonly prepareTimeout?: Duration.Input | undefined
+  /**
+   * How often the persistent subscriptions' clock ticks: on each tick, messages whose timeout passed
+   * are retried and checkpoints that are due by time are written, so this is the resolution of
+   * `message_timeout_milliseconds` and `checkpoint_after_time`. Default 1 second, like the real server.
+   */
+  readonly persistentSubscriptionTick?: Duration.Input | undefined
 }
 
 /**
@@ -90,6 +96,8 @@ export class EventStoreServer extends Context.Service<EventStoreServer, {
   readonly store: Store.Store
   /** The number of client connections open right now. */
   readonly connections: () => number
+  /** The number of subscriptions open right now: volatile ones and persistent-subscription consumers. */
+  readonly subscriptions: () => number
 }>()("@photonpump/server/EventStoreServer") {}
 
 const millis = (input: Duration.Input | undefined, fallback: number): number =>
@@ -102,7 +110,8 @@ const resolveSettings = (options: Options | undefined): Node.Settings => ({
   heartbeatTimeout: millis(options?.heartbeatTimeout, 1000),
   maxFrameLength: options?.maxFrameLength ?? Frame.defaultMaxLength,
   maxSendQueueBytes: options?.maxSendQueueBytes ?? 10 * 1024 * 1024,
-  prepareTimeout: millis(options?.prepareTimeout, 2000)
+  prepareTimeout: millis(options?.prepareTimeout, 2000),
+  persistentSubscriptionTick: millis(options?.persistentSubscriptionTick, 1000)
 })
 
 const listen = (server: Net.Server, host: string, port: number) =>
@@ -157,7 +166,8 @@ export const make = Effect.fn("EventStoreServer.make")(function*(options?: Optio
     }),
     (server) =>
       Effect.callback<void>((resume) => {
-        for (const session of sessions) session.destroy()
+        node.shutdown()
+        for (const session of sessions) session.close()
         sessions.clear()
         server.close(() => resume(Effect.void))
       })
@@ -173,7 +183,13 @@ export const make = Effect.fn("EventStoreServer.make")(function*(options?: Optio
   }).pipe(Effect.andThen(Effect.sleep(tick)), Effect.forever, Effect.forkScoped)
 
   yield* Effect.logDebug(`EventStore node listening on ${host}:${port}`)
-  return EventStoreServer.of({ host, port, store, connections: () => sessions.size })
+  return EventStoreServer.of({
+    host,
+    port,
+    store,
+    connections: () => sessions.size,
+    subscriptions: node.subscriptionCount
+  })
 })
 
 /**
@@ -198,6 +214,8 @@ export interface Started {
   readonly store: Store.Store
   /** The number of client connections open right now. */
   readonly connections: () => number
+  /** The number of subscriptions open right now: volatile ones and persistent-subscription consumers. */
+  readonly subscriptions: () => number
   /** Closes every connection and the listener. */
   readonly close: () => Promise<void>
 }
@@ -216,13 +234,14 @@ export const start = async (options?: Options): Promise<Started> => {
     await Effect.runPromise(Scope.close(scope, exit))
     throw errorOf(exit.cause)
   }
-  const { connections, host, port, store } = exit.value
+  const { connections, host, port, store, subscriptions } = exit.value
   let closed: Promise<void> | undefined
   return {
     host,
     port,
     store,
     connections,
+    subscriptions,
     close: () => (closed ??= Effect.runPromise(Scope.close(scope, Exit.void)))
   }
 }

@@ -252,6 +252,44 @@ describe("Hand-written codecs", () => {
         }
       })
     }
+
+    it(`StreamEventAppeared matches the generated encoder, and copies keep it with their own id, ${style}`, () => {
+      const g = generator(6)
+      for (let i = 0; i < cases; i++) {
+        const r = resolved(g)
+        const scratch = new Protobuf.Writer()
+        Replies.streamEventAppeared(scratch, Command.Command.StreamEventAppeared, new Uint8Array(16), r, omit)
+        const frame = scratch.take()!
+        const out = new Protobuf.Writer()
+        const id = Guid.random()
+        Replies.copyFrame(out, frame, Result.getOrThrow(Guid.toWire(id)))
+        const expected = encode(Messages.StreamEventAppearedSchema, {
+          event: create(Messages.ResolvedEventSchema, {
+            ...records(r),
+            commitPosition: BigInt(r.original.commitPosition),
+            preparePosition: BigInt(r.original.preparePosition)
+          })
+        }, omit)
+        assert.strictEqual(hex(payloadOf(out, Command.Command.StreamEventAppeared, id)), hex(expected), `case ${i}`)
+      }
+    })
+
+    it(`PersistentSubscriptionStreamEventAppeared matches the generated encoder, ${style}`, () => {
+      const g = generator(7)
+      for (let i = 0; i < cases; i++) {
+        const r = resolved(g)
+        const retryCount = g.pick([0, 1, 10, 300])
+        const out = new Protobuf.Writer()
+        const id = Guid.random()
+        const command = Command.Command.PersistentSubscriptionStreamEventAppeared
+        Replies.persistentSubscriptionStreamEventAppeared(out, command, id, r, retryCount, omit)
+        const expected = encode(Messages.PersistentSubscriptionStreamEventAppearedSchema, {
+          event: create(Messages.ResolvedIndexedEventSchema, records(r)),
+          retryCount
+        }, omit)
+        assert.strictEqual(hex(payloadOf(out, command, id)), hex(expected), `case ${i}`)
+      }
+    })
   }
 
   it("writes the .NET ticks of any moment exactly", () => {

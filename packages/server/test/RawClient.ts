@@ -241,3 +241,16 @@ export const readForward = (
   )
 
 export const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes)
+
+/** Polls a condition until it holds, failing after `timeout` ms. */
+export const eventually = (condition: () => boolean, timeout = 10_000) =>
+  Effect.callback<void, Error>((resume) => {
+    const deadline = Date.now() + timeout
+    const check = () => {
+      if (condition()) return resume(Effect.void)
+      if (Date.now() > deadline) return resume(Effect.fail(new Error("The condition did not hold in time")))
+      timer = setTimeout(check, 10)
+    }
+    let timer = setTimeout(check, 0)
+    return Effect.sync(() => clearTimeout(timer))
+  })

@@ -9,6 +9,7 @@ import * as AllReads from "./handlers/AllReads.ts"
 import * as Deletes from "./handlers/Deletes.ts"
 import * as Misc from "./handlers/Misc.ts"
 import * as Reads from "./handlers/Reads.ts"
+import * as Subscriptions from "./handlers/Subscriptions.ts"
 import * as Transactions from "./handlers/Transactions.ts"
 import * as Writes from "./handlers/Writes.ts"
 import type * as Node from "./Node.ts"
@@ -30,6 +31,9 @@ table[C.ReadAllEventsBackward] = AllReads.readAllEventsBackward
 table[C.FilteredReadAllEventsForward] = AllReads.filteredReadAllEventsForward
 table[C.FilteredReadAllEventsBackward] = AllReads.filteredReadAllEventsBackward
 table[C.ScavengeDatabase] = Misc.scavengeDatabase
+table[C.SubscribeToStream] = Subscriptions.subscribeToStream
+table[C.FilteredSubscribeToStream] = Subscriptions.filteredSubscribeToStream
+table[C.UnsubscribeFromStream] = Subscriptions.unsubscribeFromStream
 
 /**
  * The handler of a command byte, if the node serves that command.

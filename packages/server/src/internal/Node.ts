@@ -12,6 +12,7 @@ import * as Acl from "../Acl.ts"
 import * as Protobuf from "./Protobuf.ts"
 import type * as Store from "../Store.ts"
 import type * as Users from "../Users.ts"
+import { VolatileSubscriptions } from "./VolatileSubscriptions.ts"
 
 /**
  * The settings of a node, with every default applied.
@@ -32,6 +33,11 @@ export interface Settings {
   readonly maxSendQueueBytes: number
   /** Milliseconds after which a write to an unknown transaction fails with PrepareTimeout. */
   readonly prepareTimeout: number
+  /**
+   * Milliseconds between two ticks of the persistent subscriptions' clock, which retries messages whose
+   * timeout passed and writes checkpoints that are due (the real server ticks every second).
+   */
+  readonly persistentSubscriptionTick: number
 }
 
 /**
@@ -48,6 +54,12 @@ export interface Node {
   readonly encode: <Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>) => Uint8Array
   readonly isAllowed: (user: Users.User | undefined, streamId: string, operation: Acl.Operation) => boolean
   readonly logDebug: (message: string) => void
+  /** The volatile subscriptions of every connection. */
+  readonly volatile: VolatileSubscriptions
+  /** Drops every subscription, as a node that shuts down does. */
+  readonly shutdown: () => void
+  /** The number of live subscriptions: volatile ones and persistent-subscription consumers. */
+  readonly subscriptionCount: () => number
 }
 
 /**
@@ -65,8 +77,13 @@ export const make = (options: {
   const { settings, store } = options
   const encoder = settings.omitDefaultValues ? Messages.encodeOmittingDefaults : Messages.encode
   const aclOf = (streamId: string) => store.metadataOf(streamId).acl
-  return {
+  const node: { -readonly [K in keyof Node]: Node[K] } = {
     ...options,
+    volatile: undefined as unknown as VolatileSubscriptions,
+    shutdown: () => {
+      node.volatile.shutdown()
+    },
+    subscriptionCount: () => node.volatile.size,
     encode: (schema, message) => {
       const encoded = encoder(schema, message)
       // Replies are built here with every required field set; failing to encode one is a bug.
@@ -83,6 +100,8 @@ export const make = (options: {
         allowAnonymousStreamAccess: settings.allowAnonymousStreamAccess
       })
   }
+  node.volatile = new VolatileSubscriptions(node)
+  return node
 }
 
 /**
@@ -107,6 +126,19 @@ export interface Request {
 }
 
 /**
+ * A subscription living on a connection, found by the correlation id it was made with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Subscription {
+  /** UnsubscribeFromStream: answer SubscriptionDropped(Unsubscribed) and end the subscription. */
+  readonly unsubscribe: () => void
+  /** The connection closed: end the subscription without a word. */
+  readonly connectionClosed: () => void
+}
+
+/**
  * What a handler may do to the connection a request came on.
  *
  * @since 0.1.0
@@ -124,6 +156,11 @@ export interface Connection {
   readonly badRequest: (correlationId: string | Uint8Array, reason: string) => void
   /** Runs `f` after `delay` milliseconds unless the connection closes first. */
   readonly later: (delay: number, f: () => void) => void
+  /**
+   * The subscriptions made on this connection, by correlation id. The session ends each of them with
+   * `connectionClosed` when the connection closes.
+   */
+  readonly subscriptions: Map<string, Subscription>
 }
 
 /**

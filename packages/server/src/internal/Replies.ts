@@ -293,3 +293,64 @@ export const readAllEventsCompleted = (
   if (reply.result !== 0) out.varintField(resultField, reply.result)
   if (errorLength >= 0) out.stringField(filtered ? 8 : 7, reply.error!, errorLength)
 }
+
+/**
+ * Writes a StreamEventAppeared frame: the push of a volatile subscription, a ResolvedEvent with the
+ * original event's position.
+ *
+ * @since 0.1.0
+ * @category replies
+ */
+export const streamEventAppeared = (
+  out: Protobuf.Writer,
+  command: number,
+  correlationId: string | Uint8Array,
+  resolved: Resolved,
+  omit: boolean
+): void => {
+  const layout = resolvedLayout(resolved, omit)
+  const eventSize = resolvedEventSize(resolved, layout, omit)
+  out.frame(command, correlationId, delimitedSize(eventSize))
+  out.messageField(1, eventSize)
+  writeResolvedRecords(out, resolved, layout, omit)
+  const { commitPosition, preparePosition } = resolved.original
+  if (!omit || commitPosition !== 0) out.varintField(3, commitPosition)
+  if (!omit || preparePosition !== 0) out.varintField(4, preparePosition)
+}
+
+/**
+ * Writes a PersistentSubscriptionStreamEventAppeared frame: a ResolvedIndexedEvent and the number of
+ * times it was delivered before.
+ *
+ * @since 0.1.0
+ * @category replies
+ */
+export const persistentSubscriptionStreamEventAppeared = (
+  out: Protobuf.Writer,
+  command: number,
+  correlationId: string | Uint8Array,
+  resolved: Resolved,
+  retryCount: number,
+  omit: boolean
+): void => {
+  const layout = resolvedLayout(resolved, omit)
+  out.frame(command, correlationId, delimitedSize(layout.indexedSize) + varintFieldSize(retryCount, omit))
+  out.messageField(1, layout.indexedSize)
+  writeResolvedRecords(out, resolved, layout, omit)
+  if (!omit || retryCount !== 0) out.varintField(2, retryCount)
+}
+
+/**
+ * Copies a whole frame written earlier (see `streamEventAppeared`) into an output, with another
+ * correlation id: one push encoded once goes to many subscribers.
+ *
+ * @since 0.1.0
+ * @category replies
+ */
+export const copyFrame = (out: Protobuf.Writer, frame: Uint8Array, correlationIdBytes: Uint8Array): void => {
+  out.ensure(frame.length)
+  const at = out.position
+  out.buffer.set(frame, at)
+  out.buffer.set(correlationIdBytes, at + 6)
+  out.position = at + frame.length
+}

@@ -60,6 +60,7 @@ export class Session {
       output: () => this.#output(),
       reply: (command, correlationId, payload) => this.#reply(command, correlationId, payload),
       badRequest: (correlationId, reason) => this.#reply(C.BadRequest, correlationId, Package.encodeText(reason)),
+      subscriptions: new Map(),
       later: (delay, f) => {
         const timer = setTimeout(() => {
           this.#timers.delete(timer)
@@ -86,6 +87,15 @@ export class Session {
       for (const timer of this.#timers) clearTimeout(timer)
       this.#timers.clear()
       this.#out.take()
+      const subscriptions = Array.from(this.#connection.subscriptions.values())
+      this.#connection.subscriptions.clear()
+      for (const subscription of subscriptions) {
+        try {
+          subscription.connectionClosed()
+        } catch (error) {
+          node.logDebug(`Connection ${this.#name}: error while ending a subscription: ${String(error)}`)
+        }
+      }
       node.logDebug(`Connection ${this.#name} closed`)
       this.#onClose(this)
     })
@@ -96,6 +106,20 @@ export class Session {
   destroy(): void {
     this.#closing = true
     this.#socket.destroy()
+  }
+
+  /**
+   * Closes the connection after handing what is queued (such as the drops of a node that shuts down)
+   * to the socket; a client that does not take it within a second is cut off.
+   */
+  close(): void {
+    if (this.#closing) return
+    this.#flush()
+    this.#closing = true
+    this.#socket.end()
+    const timer = setTimeout(() => this.#socket.destroy(), closeGrace)
+    timer.unref()
+    this.#timers.add(timer)
   }
 
   /**
