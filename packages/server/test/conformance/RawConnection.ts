@@ -2,11 +2,13 @@
  * A bare TCP connection that speaks the protocol with node-eventstore-client's own codec (its framer,
  * its package layout and its proto3 messages), for the few things its public API hides: the
  * `current_version` of a WrongExpectedVersion reply, requests the client refuses to send (a read of
- * more than 4096 events), and the replies to the handshake commands.
+ * more than 4096 events), the replies to the handshake commands, and every package of a subscription
+ * (`openStream` collects all the packages one correlation id carries).
  */
 import { randomUUID } from "node:crypto"
 import { createRequire } from "node:module"
 import * as Net from "node:net"
+import { Collector } from "./Collector.ts"
 import { type Long, operationTimeoutMillis, type Server } from "./Harness.ts"
 
 const require = createRequire(import.meta.url)
@@ -129,6 +131,24 @@ export const Command = {
   ReadStreamEventsBackwardCompleted: 0xb5,
   ReadEvent: 0xb0,
   ReadEventCompleted: 0xb1,
+  SubscribeToStream: 0xc0,
+  SubscriptionConfirmation: 0xc1,
+  StreamEventAppeared: 0xc2,
+  UnsubscribeFromStream: 0xc3,
+  SubscriptionDropped: 0xc4,
+  ConnectToPersistentSubscription: 0xc5,
+  PersistentSubscriptionConfirmation: 0xc6,
+  PersistentSubscriptionStreamEventAppeared: 0xc7,
+  CreatePersistentSubscription: 0xc8,
+  CreatePersistentSubscriptionCompleted: 0xc9,
+  DeletePersistentSubscription: 0xca,
+  DeletePersistentSubscriptionCompleted: 0xcb,
+  PersistentSubscriptionAckEvents: 0xcc,
+  PersistentSubscriptionNakEvents: 0xcd,
+  UpdatePersistentSubscription: 0xce,
+  UpdatePersistentSubscriptionCompleted: 0xcf,
+  FilteredSubscribeToStream: 0xd2,
+  CheckpointReached: 0xd3,
   /** Skipped in the command table: no command has this byte. */
   Unused: 0xbd,
   BadRequest: 0xf0,
@@ -169,6 +189,7 @@ export interface RawCredentials {
 /** A raw connection to the server; replies are matched to requests by correlation id. */
 export class RawConnection {
   private readonly pending = new Map<string, (reply: RawReply) => void>()
+  private readonly streams = new Map<string, Collector<RawReply>>()
   private readonly unmatched: Array<RawReply> = []
   private unmatchedWaiter: (() => void) | undefined
   private readonly closedPromise: Promise<void>
@@ -211,6 +232,11 @@ export class RawConnection {
       return
     }
     const reply = { command: pkg.command, correlationId: pkg.correlationId, payload }
+    const stream = this.streams.get(pkg.correlationId)
+    if (stream !== undefined) {
+      stream.push(reply)
+      return
+    }
     const resolve = this.pending.get(pkg.correlationId)
     if (resolve === undefined) {
       this.unmatched.push(reply)
@@ -301,6 +327,42 @@ export class RawConnection {
       })
       this.socket.write(frame(pkg))
     })
+  }
+
+  /**
+   * Sends one package under a new correlation id and collects every package the server sends back
+   * under it, for as long as the connection lives: a subscription's confirmation, events and drop.
+   */
+  openStream(
+    command: number,
+    payload: Uint8Array | null,
+    credentials?: RawCredentials
+  ): { readonly correlationId: string; readonly packages: Collector<RawReply> } {
+    const correlationId = randomUUID()
+    const packages = new Collector<RawReply>()
+    this.streams.set(correlationId, packages)
+    this.socket.write(
+      frame(
+        new TcpPackage(
+          command,
+          credentials === undefined ? TcpFlags.None : TcpFlags.Authenticated,
+          correlationId,
+          credentials?.username ?? null,
+          credentials?.password ?? null,
+          payload === null || payload.length === 0 ? null : createBufferSegment(Buffer.from(payload))
+        )
+      )
+    )
+    return { correlationId, packages }
+  }
+
+  /**
+   * Sends a Ping and waits for its Pong: everything the server sent on this connection before it
+   * handled the Ping has arrived by then.
+   */
+  async ping(): Promise<void> {
+    const reply = await this.request(Command.Ping, Buffer.from("barrier"))
+    if (reply.command !== Command.Pong) throw new Error(`Ping answered with ${reply.command}`)
   }
 
   /** Closes the connection. */
