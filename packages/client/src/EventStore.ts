@@ -23,49 +23,63 @@
  * @since 0.1.0
  */
 import { create, type DescMessage, type MessageInitShape, isFieldSet } from "@bufbuild/protobuf"
+import * as Channel from "effect/Channel"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
+import type * as Pull from "effect/Pull"
 import type * as Scope from "effect/Scope"
-import type * as Stream from "effect/Stream"
+import * as Stream from "effect/Stream"
 import { Command as CommandModule, Guid, Messages } from "@photonpump/protocol"
 import type { CallOptions } from "./CallOptions.ts"
 import {
   AccessDenied,
   BadRequest,
   type ConnectError,
+  type ConnectSubscriptionError,
+  type CreateSubscriptionError,
   type DeleteError,
   EventNotFound,
+  PersistentSubscriptionAlreadyExists,
+  PersistentSubscriptionFailed,
+  PersistentSubscriptionNotFound,
   ProtocolError,
   type ReadAllError,
   type ReadEventError,
   type ReadMetadataError,
   type ReadStreamError,
   type RequestError,
+  type SubscribeError,
   StreamDeleted,
   StreamNotFound,
+  SubscriptionOverflow,
   type TransactionError,
+  type UpdateSubscriptionError,
   type WriteError
 } from "./EventStoreError.ts"
 import * as ExpectedVersion from "./ExpectedVersion.ts"
 import type { Filter } from "./Filter.ts"
 import * as NewEvent from "./NewEvent.ts"
+import * as PersistentSubscription from "./PersistentSubscription.ts"
 import * as Position from "./Position.ts"
 import type { ResolvedEvent } from "./ResolvedEvent.ts"
 import * as Settings from "./Settings.ts"
 import type { AllSlice, StreamSlice } from "./Slice.ts"
 import { StreamDirection } from "./StreamDirection.ts"
 import * as StreamMetadata from "./StreamMetadata.ts"
+import type * as Subscription from "./Subscription.ts"
 import type { Transaction } from "./Transaction.ts"
 import type { DeleteResult, WriteResult } from "./WriteResult.ts"
 import * as Connection from "./internal/Connection.ts"
 import * as Encode from "./internal/Encode.ts"
 import * as Paging from "./internal/Paging.ts"
 import * as Decode from "./internal/Decode.ts"
+import * as Persistent from "./internal/Persistent.ts"
 import * as Replies from "./internal/Replies.ts"
+import * as Subscriptions from "./internal/Subscription.ts"
 
 const Command = CommandModule.Command
 
@@ -215,6 +229,88 @@ export interface SetStreamMetadataOptions extends CallOptions {
   readonly expectedMetastreamVersion?: ExpectedVersion.Input | undefined
 }
 
+/**
+ * Options of `subscribeTo`.
+ *
+ * Without `from`, the subscription is **volatile**: it delivers the events written from the moment the
+ * server confirms it. With `from`, it is a **catch-up** subscription: it reads the stream's history
+ * from that point, then goes live, delivering every event exactly once and in order.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export interface SubscribeToOptions extends CallOptions {
+  /**
+   * Where a catch-up subscription starts: `"start"` for the first event, or the number of the last
+   * event already processed (exclusive: delivery starts with the next one; a checkpoint, as in the
+   * official clients). Omitted: a volatile subscription.
+   */
+  readonly from?: "start" | bigint | number | undefined
+  /** Follow links to the events they point at. Default true. */
+  readonly resolveLinks?: boolean | undefined
+  /**
+   * The most live events waiting for a slow consumer. When they fill it, a volatile subscription fails
+   * with `SubscriptionOverflow`, and a catch-up subscription lets the live events go, reads the history
+   * again and goes live once more (`Subscription.FellBehind`). Default 10,000.
+   */
+  readonly liveBufferSize?: number | undefined
+  /** Events per page when reading history, and the most events in one chunk of the stream. Default 500. */
+  readonly readBatchSize?: number | undefined
+}
+
+/**
+ * Options of `subscribeToAll`: as `subscribeTo`, with a `Position` as the starting point, and
+ * server-side filters.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export interface SubscribeToAllOptions extends CallOptions {
+  /**
+   * Where a catch-up subscription starts: `"start"`, or the position of the last event already
+   * processed, or of a `Checkpoint` (exclusive). Omitted: a volatile subscription.
+   */
+  readonly from?: "start" | Position.Position | undefined
+  /** Follow links to the events they point at. Default false (the events are in `$all` anyway). */
+  readonly resolveLinks?: boolean | undefined
+  /** Keep only matching events, filtered by the server (EventStore 20.6+). */
+  readonly filter?: Filter | undefined
+  /**
+   * With a filter: send a `Checkpoint` every so many events looked at, matching or not. When reading
+   * history, a `Checkpoint` follows every page once that many events were looked at. Default 500.
+   */
+  readonly checkpointInterval?: number | undefined
+  /** With a filter: how many events the server may look at for one page of history. Default `readBatchSize`. */
+  readonly maxSearchWindow?: number | undefined
+  /** As for `subscribeTo`. Default 10,000. */
+  readonly liveBufferSize?: number | undefined
+  /** As for `subscribeTo`. Default 500. */
+  readonly readBatchSize?: number | undefined
+}
+
+/**
+ * Options of `connectSubscription`.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export interface ConnectSubscriptionOptions extends CallOptions {
+  /**
+   * How many events the server may hand this consumer before it settles (acks or naks) them: the
+   * in-flight limit, and the size of the client's buffer. Default 10, as the .NET client.
+   */
+  readonly bufferSize?: number | undefined
+}
+
+/**
+ * Options of `createSubscription` and `updateSubscription`: the group's settings (the official
+ * client's defaults fill in the rest) and the call options.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export interface PersistentSubscriptionOptions extends PersistentSubscription.Options, CallOptions {}
+
 // -----------------------------------------------------------------------------
 // service
 // -----------------------------------------------------------------------------
@@ -273,6 +369,50 @@ export interface Service {
   readonly startTransaction: (stream: string, options?: WriteOptions) => Effect.Effect<Transaction, TransactionError>
   /** Picks up a transaction started earlier (on this or another connection) by its id. */
   readonly continueTransaction: (stream: string, transactionId: bigint, options?: CallOptions) => Transaction
+  /**
+   * Subscribes to a stream: volatile without `from`, catch-up with it. The stream carries the events
+   * and the signals `CaughtUp`, `FellBehind` (see `Subscription`); it subscribes when it is first pulled
+   * and unsubscribes when it ends (its scope closes, `Stream.take` is done, an error...). It never ends
+   * by itself: a drop the client did not ask for is an error.
+   */
+  readonly subscribeTo: (
+    stream: string,
+    options?: SubscribeToOptions
+  ) => Stream.Stream<Subscription.Item, SubscribeError>
+  /** Subscribes to `$all`, as `subscribeTo`, with server-side filters and `Checkpoint`s. */
+  readonly subscribeToAll: (options?: SubscribeToAllOptions) => Stream.Stream<Subscription.Item, SubscribeError>
+  /** Creates a persistent subscription group on a stream. */
+  readonly createSubscription: (
+    stream: string,
+    group: string,
+    options?: PersistentSubscriptionOptions
+  ) => Effect.Effect<void, CreateSubscriptionError>
+  /**
+   * Replaces the settings of a persistent subscription group (every setting: those not given take
+   * their defaults). The server disconnects the group's consumers (`SubscriptionDropped`).
+   */
+  readonly updateSubscription: (
+    stream: string,
+    group: string,
+    options?: PersistentSubscriptionOptions
+  ) => Effect.Effect<void, UpdateSubscriptionError>
+  /** Deletes a persistent subscription group; its consumers are disconnected. */
+  readonly deleteSubscription: (
+    stream: string,
+    group: string,
+    options?: CallOptions
+  ) => Effect.Effect<void, UpdateSubscriptionError>
+  /**
+   * Connects to a persistent subscription group as one of its consumers. The stream carries the events
+   * the server hands this consumer, each to be settled with `ack()` or `nak(action, reason)` (or see
+   * `PersistentSubscription.autoAck`). When the stream ends, queued acks and naks are sent, then the
+   * consumer leaves the group, and the server gives the events it had not settled to others.
+   */
+  readonly connectSubscription: (
+    stream: string,
+    group: string,
+    options?: ConnectSubscriptionOptions
+  ) => Stream.Stream<PersistentSubscription.PersistentEvent, ConnectSubscriptionError>
 }
 
 /**
@@ -425,6 +565,71 @@ const withCredentials = (
   defaults?.credentials === undefined || options?.credentials !== undefined
     ? options
     : { ...options, credentials: defaults.credentials }
+
+const defaultLiveBufferSize = 10_000
+const defaultReadBatchSize = 500
+const defaultCheckpointInterval = 500
+const defaultPersistentBufferSize = 10
+
+const positiveInteger = (operation: string, value: number | undefined, name: string, fallback: number) =>
+  value === undefined
+    ? Effect.succeed(fallback)
+    : Number.isSafeInteger(value) && value >= 1
+    ? Effect.succeed(value)
+    : Effect.fail(new BadRequest({ operation, reason: `${name} must be a positive integer, not ${value}` }))
+
+/**
+ * A stream over a subscription's pull, started when the stream is first pulled, in the stream's own
+ * scope: when the stream ends (its consumer's scope closes, `Stream.take` has what it wants, an error),
+ * the scope closes and the subscription's finalizer unsubscribes.
+ */
+const subscriptionStream = <A, E, EX>(
+  start: (
+    scope: Scope.Scope,
+    probe: Subscriptions.Probe | undefined
+  ) => Effect.Effect<Pull.Pull<readonly [A, ...Array<A>], E>, EX>
+): Stream.Stream<A, Pull.ExcludeDone<E> | EX> =>
+  Stream.fromChannel(
+    Channel.fromTransform((_upstream, scope) =>
+      Effect.flatMap(Effect.service(Subscriptions.CurrentProbe), (probe) => start(scope, probe))
+    )
+  )
+
+type SubscriptionPull = Pull.Pull<readonly [Subscription.Item, ...Array<Subscription.Item>], SubscribeError>
+
+const filterMessage = (filter: Filter) => ({
+  context: filter.on === "EventType" ? Messages.Filter_FilterContext.EventType : Messages.Filter_FilterContext.StreamId,
+  type: filter.match === "Prefix" ? Messages.Filter_FilterType.Prefix : Messages.Filter_FilterType.Regex,
+  data: [...filter.values]
+})
+
+/** The wire fields of a group's settings, shared by CreatePersistentSubscription and UpdatePersistentSubscription. */
+const persistentSettings = (
+  operation: string,
+  stream: string,
+  group: string,
+  options: PersistentSubscriptionOptions | undefined
+) => {
+  const settings = PersistentSubscription.make(options)
+  return encode(operation, Messages.CreatePersistentSubscriptionSchema, {
+    subscriptionGroupName: group,
+    eventStreamId: stream,
+    resolveLinkTos: settings.resolveLinks,
+    startFrom: settings.startFrom,
+    messageTimeoutMilliseconds: Math.round(Duration.toMillis(settings.messageTimeout)),
+    recordStatistics: settings.extraStatistics,
+    liveBufferSize: settings.liveBufferSize,
+    readBatchSize: settings.readBatchSize,
+    bufferSize: settings.historyBufferSize,
+    maxRetryCount: settings.maxRetryCount,
+    preferRoundRobin: settings.consumerStrategy === "RoundRobin",
+    checkpointAfterTime: Math.round(Duration.toMillis(settings.checkpointAfter)),
+    checkpointMaxCount: settings.maxCheckpointCount,
+    checkpointMinCount: settings.minCheckpointCount,
+    subscriberMaxCount: settings.maxSubscriberCount,
+    namedConsumerStrategy: settings.consumerStrategy
+  })
+}
 
 const makeService = (settings: Settings.Settings, connection: Connection.Connection): Service => {
   const timeoutOf = (options: CallOptions | undefined): Duration.Duration =>
@@ -986,6 +1191,278 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
     return makeTransaction(stream, reply.transactionId, expectedVersion, options)
   }, traced("EventStore.startTransaction"))
 
+  // --- subscriptions ----------------------------------------------------------------------------
+
+  const subscribeTo = (
+    stream: string,
+    options?: SubscribeToOptions
+  ): Stream.Stream<Subscription.Item, SubscribeError> => {
+    const operation = "subscribeTo"
+    return subscriptionStream((scope, probe) =>
+      Effect.gen(function*() {
+        const bufferSize = yield* positiveInteger(
+          operation,
+          options?.liveBufferSize,
+          "liveBufferSize",
+          defaultLiveBufferSize
+        )
+        const batchSize = options?.readBatchSize === undefined
+          ? defaultReadBatchSize
+          : yield* pageSize(operation, options.readBatchSize, "readBatchSize")
+        const resolveLinks = options?.resolveLinks ?? true
+        const payload = yield* encode(operation, Messages.SubscribeToStreamSchema, {
+          eventStreamId: stream,
+          resolveLinkTos: resolveLinks
+        })
+        const live: Subscriptions.LiveOptions = {
+          connection,
+          target: { stream, group: undefined, operation },
+          request: { command: Command.SubscribeToStream, payload, credentials: options?.credentials },
+          bufferSize,
+          batchSize,
+          timeout: timeoutOf(options),
+          probe
+        }
+        const from = options?.from
+        if (from === undefined) {
+          const pull: SubscriptionPull = yield* Subscriptions.volatile(
+            live,
+            scope,
+            () => new SubscriptionOverflow({ stream, bufferSize })
+          )
+          return pull
+        }
+        const after = from === "start" ? -1n : BigInt(from)
+        const pull: SubscriptionPull = yield* Subscriptions.catchUp({
+          ...live,
+          from: after < 0n ? 0n : after + 1n,
+          tracker: Subscriptions.streamTracker(after < 0n ? -1n : after),
+          checkpointEveryPages: 0,
+          read: (cursor: bigint) =>
+            readStream(operation, stream, StreamDirection.Forward, cursor, batchSize, resolveLinks, options).pipe(
+              Effect.map((slice): Subscriptions.Page<bigint> => ({
+                events: slice.events,
+                next: slice.nextEventNumber,
+                isEnd: slice.isEndOfStream
+              })),
+              // A stream that does not exist yet is an empty one: the subscription waits for its first event.
+              Effect.catchTag("StreamNotFound", () =>
+                Effect.succeed<Subscriptions.Page<bigint>>({ events: [], next: cursor, isEnd: true }))
+            )
+        }, scope)
+        return pull
+      })
+    )
+  }
+
+  const subscribeToAll = (options?: SubscribeToAllOptions): Stream.Stream<Subscription.Item, SubscribeError> => {
+    const operation = "subscribeToAll"
+    const stream = "$all"
+    return subscriptionStream((scope, probe) =>
+      Effect.gen(function*() {
+        const bufferSize = yield* positiveInteger(
+          operation,
+          options?.liveBufferSize,
+          "liveBufferSize",
+          defaultLiveBufferSize
+        )
+        const batchSize = options?.readBatchSize === undefined
+          ? defaultReadBatchSize
+          : yield* pageSize(operation, options.readBatchSize, "readBatchSize")
+        const checkpointInterval = yield* positiveInteger(
+          operation,
+          options?.checkpointInterval,
+          "checkpointInterval",
+          defaultCheckpointInterval
+        )
+        const maxSearchWindow = yield* positiveInteger(
+          operation,
+          options?.maxSearchWindow,
+          "maxSearchWindow",
+          batchSize
+        )
+        const resolveLinks = options?.resolveLinks ?? false
+        const filter = options?.filter
+        const payload = filter === undefined
+          ? yield* encode(operation, Messages.SubscribeToStreamSchema, { eventStreamId: "", resolveLinkTos: resolveLinks })
+          : yield* encode(operation, Messages.FilteredSubscribeToStreamSchema, {
+            eventStreamId: "",
+            resolveLinkTos: resolveLinks,
+            filter: filterMessage(filter),
+            checkpointInterval
+          })
+        const live: Subscriptions.LiveOptions = {
+          connection,
+          target: { stream, group: undefined, operation },
+          request: {
+            command: filter === undefined ? Command.SubscribeToStream : Command.FilteredSubscribeToStream,
+            payload,
+            credentials: options?.credentials
+          },
+          bufferSize,
+          batchSize,
+          timeout: timeoutOf(options),
+          probe
+        }
+        const from = options?.from
+        if (from === undefined) {
+          const pull: SubscriptionPull = yield* Subscriptions.volatile(
+            live,
+            scope,
+            () => new SubscriptionOverflow({ stream, bufferSize })
+          )
+          return pull
+        }
+        const after = from === "start" ? undefined : from
+        const pull: SubscriptionPull = yield* Subscriptions.catchUp({
+          ...live,
+          from: after ?? Position.start,
+          tracker: Subscriptions.allTracker(after),
+          checkpointEveryPages: filter === undefined ? 0 : Math.max(1, Math.ceil(checkpointInterval / maxSearchWindow)),
+          read: (cursor: Position.Position) =>
+            Effect.map(
+              readAll(
+                operation,
+                StreamDirection.Forward,
+                cursor,
+                batchSize,
+                resolveLinks,
+                filter,
+                maxSearchWindow,
+                options
+              ),
+              (slice): Subscriptions.Page<Position.Position> => ({
+                events: slice.events,
+                next: slice.nextPosition,
+                // A server that does not move on would have the subscription read the same page forever.
+                isEnd: slice.isEndOfStream || Position.equals(slice.nextPosition, cursor)
+              })
+            )
+        }, scope)
+        return pull
+      })
+    )
+  }
+
+  // --- persistent subscriptions -----------------------------------------------------------------
+
+  const createSubscription = Effect.fnUntraced(function*(
+    stream: string,
+    group: string,
+    options?: PersistentSubscriptionOptions
+  ): Effect.fn.Return<void, CreateSubscriptionError> {
+    const operation = "createSubscription"
+    const payload = yield* persistentSettings(operation, stream, group, options)
+    const reply = yield* call(
+      operation,
+      Command.CreatePersistentSubscription,
+      payload,
+      options,
+      Messages.CreatePersistentSubscriptionCompletedSchema
+    )
+    const Results = Messages.CreatePersistentSubscriptionCompleted_CreatePersistentSubscriptionResult
+    switch (reply.result) {
+      case Results.Success:
+        return
+      case Results.AlreadyExists:
+        return yield* new PersistentSubscriptionAlreadyExists({ stream, group })
+      case Results.AccessDenied:
+        return yield* new AccessDenied({ operation, stream })
+      default:
+        return yield* new PersistentSubscriptionFailed({ operation, stream, group, reason: reply.reason })
+    }
+  }, traced("EventStore.createSubscription"))
+
+  const updateSubscription = Effect.fnUntraced(function*(
+    stream: string,
+    group: string,
+    options?: PersistentSubscriptionOptions
+  ): Effect.fn.Return<void, UpdateSubscriptionError> {
+    const operation = "updateSubscription"
+    // UpdatePersistentSubscription has the fields of CreatePersistentSubscription, numbered alike.
+    const payload = yield* persistentSettings(operation, stream, group, options)
+    const reply = yield* call(
+      operation,
+      Command.UpdatePersistentSubscription,
+      payload,
+      options,
+      Messages.UpdatePersistentSubscriptionCompletedSchema
+    )
+    const Results = Messages.UpdatePersistentSubscriptionCompleted_UpdatePersistentSubscriptionResult
+    switch (reply.result) {
+      case Results.Success:
+        return
+      case Results.DoesNotExist:
+        return yield* new PersistentSubscriptionNotFound({ stream, group })
+      case Results.AccessDenied:
+        return yield* new AccessDenied({ operation, stream })
+      default:
+        return yield* new PersistentSubscriptionFailed({ operation, stream, group, reason: reply.reason })
+    }
+  }, traced("EventStore.updateSubscription"))
+
+  const deleteSubscription = Effect.fnUntraced(function*(
+    stream: string,
+    group: string,
+    options?: CallOptions
+  ): Effect.fn.Return<void, UpdateSubscriptionError> {
+    const operation = "deleteSubscription"
+    const payload = yield* encode(operation, Messages.DeletePersistentSubscriptionSchema, {
+      subscriptionGroupName: group,
+      eventStreamId: stream
+    })
+    const reply = yield* call(
+      operation,
+      Command.DeletePersistentSubscription,
+      payload,
+      options,
+      Messages.DeletePersistentSubscriptionCompletedSchema
+    )
+    const Results = Messages.DeletePersistentSubscriptionCompleted_DeletePersistentSubscriptionResult
+    switch (reply.result) {
+      case Results.Success:
+        return
+      case Results.DoesNotExist:
+        return yield* new PersistentSubscriptionNotFound({ stream, group })
+      case Results.AccessDenied:
+        return yield* new AccessDenied({ operation, stream })
+      default:
+        return yield* new PersistentSubscriptionFailed({ operation, stream, group, reason: reply.reason })
+    }
+  }, traced("EventStore.deleteSubscription"))
+
+  const connectSubscription = (
+    stream: string,
+    group: string,
+    options?: ConnectSubscriptionOptions
+  ): Stream.Stream<PersistentSubscription.PersistentEvent, ConnectSubscriptionError> => {
+    const operation = "connectSubscription"
+    return subscriptionStream((scope, probe) =>
+      Effect.gen(function*() {
+        const bufferSize = yield* positiveInteger(
+          operation,
+          options?.bufferSize,
+          "bufferSize",
+          defaultPersistentBufferSize
+        )
+        const payload = yield* encode(operation, Messages.ConnectToPersistentSubscriptionSchema, {
+          subscriptionId: group,
+          eventStreamId: stream,
+          allowedInFlightMessages: bufferSize
+        })
+        return yield* Persistent.consumer({
+          connection,
+          target: { stream, group, operation },
+          request: { command: Command.ConnectToPersistentSubscription, payload, credentials: options?.credentials },
+          bufferSize: bufferSize * 2,
+          batchSize: bufferSize * 2,
+          timeout: timeoutOf(options),
+          probe
+        }, scope)
+      })
+    )
+  }
+
   return {
     settings,
     ping,
@@ -1001,6 +1478,12 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
     setStreamMetadata,
     startTransaction,
     continueTransaction: (stream, transactionId, options) =>
-      makeTransaction(stream, transactionId, ExpectedVersion.Any, options)
+      makeTransaction(stream, transactionId, ExpectedVersion.Any, options),
+    subscribeTo,
+    subscribeToAll,
+    createSubscription,
+    updateSubscription,
+    deleteSubscription,
+    connectSubscription
   }
 }

@@ -313,6 +313,134 @@ export class InvalidSettings extends Data.TaggedError("InvalidSettings")<{
 }
 
 /**
+ * The server ended a subscription that the client had not asked to end. `reason` is the server's drop
+ * reason: usually `Unsubscribed` (a persistent subscription group was updated or deleted, or the
+ * server is shutting down); a reason that does not fit the kind of subscription (`NotFound` for a
+ * volatile one...) is reported as it is, and one this client does not know as `Unknown`. `code` is
+ * the reason's number on the wire. `group` is the persistent subscription group, if any.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SubscriptionDropped extends Data.TaggedError("SubscriptionDropped")<{
+  readonly stream: string
+  readonly group: string | undefined
+  readonly reason:
+    | "Unsubscribed"
+    | "NotFound"
+    | "PersistentSubscriptionDeleted"
+    | "SubscriberMaxCountReached"
+    | "Unknown"
+  readonly code: number
+}> {
+  override get message(): string {
+    const what = this.group === undefined ? `"${this.stream}"` : `group "${this.group}" of "${this.stream}"`
+    return `The server dropped the subscription to ${what}: ${
+      this.reason === "Unknown" ? `unknown reason ${this.code}` : this.reason
+    }`
+  }
+}
+
+/**
+ * A volatile subscription's consumer fell so far behind that the events waiting for it filled the
+ * buffer (`bufferSize` events): the client unsubscribed rather than let memory grow. (A catch-up
+ * subscription does not fail this way: it goes back to reading, see `Subscription.FellBehind`.) For a
+ * persistent subscription, the server kept sending beyond the buffer the client asked for.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SubscriptionOverflow extends Data.TaggedError("SubscriptionOverflow")<{
+  readonly stream: string
+  readonly bufferSize: number
+}> {
+  override get message(): string {
+    return `The subscription to "${this.stream}" overflowed its buffer of ${this.bufferSize} events`
+  }
+}
+
+/**
+ * The persistent subscription group does not exist (on that stream).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PersistentSubscriptionNotFound extends Data.TaggedError("PersistentSubscriptionNotFound")<{
+  readonly stream: string
+  readonly group: string
+}> {
+  override get message(): string {
+    return `No persistent subscription group "${this.group}" on stream "${this.stream}"`
+  }
+}
+
+/**
+ * A persistent subscription group of that name already exists on the stream.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PersistentSubscriptionAlreadyExists extends Data.TaggedError("PersistentSubscriptionAlreadyExists")<{
+  readonly stream: string
+  readonly group: string
+}> {
+  override get message(): string {
+    return `The persistent subscription group "${this.group}" on stream "${this.stream}" already exists`
+  }
+}
+
+/**
+ * The persistent subscription group was deleted while the consumer was connected to it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PersistentSubscriptionDeleted extends Data.TaggedError("PersistentSubscriptionDeleted")<{
+  readonly stream: string
+  readonly group: string
+}> {
+  override get message(): string {
+    return `The persistent subscription group "${this.group}" on stream "${this.stream}" was deleted`
+  }
+}
+
+/**
+ * The persistent subscription group already has as many consumers as its `maxSubscriberCount` allows.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class MaxSubscribersReached extends Data.TaggedError("MaxSubscribersReached")<{
+  readonly stream: string
+  readonly group: string
+}> {
+  override get message(): string {
+    return `The persistent subscription group "${this.group}" on stream "${this.stream}" has its maximum of consumers`
+  }
+}
+
+/**
+ * The server refused to create, update or delete a persistent subscription group and said why
+ * (`reason`, its text): for example "Bad stream name." for `$all` or an empty stream, or an unknown
+ * consumer strategy.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PersistentSubscriptionFailed extends Data.TaggedError("PersistentSubscriptionFailed")<{
+  readonly operation: string
+  readonly stream: string
+  readonly group: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `${this.operation} of group "${this.group}" on stream "${this.stream}" failed${
+      this.reason === "" ? "" : `: ${this.reason}`
+    }`
+  }
+}
+
+/**
  * The errors any request can fail with, whatever it asks: the server may refuse the credentials, call
  * the request invalid or decline to handle it; the reply may not come in time or not be understood;
  * the connection may be gone.
@@ -387,6 +515,55 @@ export type TransactionError = WrongExpectedVersion | StreamDeleted | AccessDeni
 export type ConnectError = ConnectionError | InvalidSettings
 
 /**
+ * The errors of a volatile or catch-up subscription (`subscribeTo`, `subscribeToAll`): refused or
+ * dropped by the server, a volatile subscription's overflow, and, for catch-up subscriptions, what
+ * reading the history can meet.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type SubscribeError = AccessDenied | StreamDeleted | SubscriptionDropped | SubscriptionOverflow | RequestError
+
+/**
+ * The errors of a consumer of a persistent subscription group (`connectSubscription`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ConnectSubscriptionError =
+  | PersistentSubscriptionNotFound
+  | PersistentSubscriptionDeleted
+  | MaxSubscribersReached
+  | AccessDenied
+  | SubscriptionDropped
+  | SubscriptionOverflow
+  | RequestError
+
+/**
+ * The errors of creating a persistent subscription group.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type CreateSubscriptionError =
+  | PersistentSubscriptionAlreadyExists
+  | PersistentSubscriptionFailed
+  | AccessDenied
+  | RequestError
+
+/**
+ * The errors of updating or deleting a persistent subscription group.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type UpdateSubscriptionError =
+  | PersistentSubscriptionNotFound
+  | PersistentSubscriptionFailed
+  | AccessDenied
+  | RequestError
+
+/**
  * Any error of this package.
  *
  * @since 0.1.0
@@ -407,3 +584,10 @@ export type EventStoreError =
   | InvalidTransaction
   | EventDecodeError
   | InvalidSettings
+  | SubscriptionDropped
+  | SubscriptionOverflow
+  | PersistentSubscriptionNotFound
+  | PersistentSubscriptionAlreadyExists
+  | PersistentSubscriptionDeleted
+  | MaxSubscribersReached
+  | PersistentSubscriptionFailed

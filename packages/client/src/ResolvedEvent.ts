@@ -22,6 +22,11 @@ import type { RecordedEvent } from "./RecordedEvent.ts"
  */
 export class ResolvedEvent {
   /**
+   * Tells an event from the other items of a subscription's stream (`Subscription.Item`): `CaughtUp`,
+   * `FellBehind`, `Checkpoint`.
+   */
+  readonly _tag = "ResolvedEvent" as const
+  /**
    * The event: the link's target when the read resolved a link, otherwise the record that was read.
    * When a link could not be resolved (its target is deleted or truncated), this is the link itself and
    * `isResolved` is false.

@@ -40,6 +40,13 @@ export * as Filter from "./Filter.ts"
 export * as NewEvent from "./NewEvent.ts"
 
 /**
+ * Persistent subscriptions: group settings, events to ack or nak, auto-ack.
+ *
+ * @since 0.1.0
+ */
+export * as PersistentSubscription from "./PersistentSubscription.ts"
+
+/**
  * Positions in `$all`.
  *
  * @since 0.1.0
@@ -80,6 +87,14 @@ export * as Slice from "./Slice.ts"
  * @since 0.1.0
  */
 export * as StreamDirection from "./StreamDirection.ts"
+
+/**
+ * What the streams of volatile and catch-up subscriptions carry: events, `CaughtUp`, `FellBehind`,
+ * `Checkpoint`.
+ *
+ * @since 0.1.0
+ */
+export * as Subscription from "./Subscription.ts"
 
 /**
  * Stream metadata.
