@@ -182,6 +182,19 @@ export const make = Effect.fn("EventStoreServer.make")(function*(options?: Optio
     for (const session of sessions) session.checkHeartbeat(now)
   }).pipe(Effect.andThen(Effect.sleep(tick)), Effect.forever, Effect.forkScoped)
 
+  // The persistent subscriptions' clock: message timeouts and checkpoints by time.
+  yield* Effect.sync(() => {
+    try {
+      node.persistent.tick()
+    } catch (error) {
+      logDebug(`Persistent subscriptions: error on a tick: ${String(error)}`)
+    }
+  }).pipe(
+    Effect.andThen(Effect.sleep(settings.persistentSubscriptionTick)),
+    Effect.forever,
+    Effect.forkScoped
+  )
+
   yield* Effect.logDebug(`EventStore node listening on ${host}:${port}`)
   return EventStoreServer.of({
     host,

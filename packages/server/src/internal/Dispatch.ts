@@ -8,6 +8,7 @@ import { Command } from "@photonpump/protocol"
 import * as AllReads from "./handlers/AllReads.ts"
 import * as Deletes from "./handlers/Deletes.ts"
 import * as Misc from "./handlers/Misc.ts"
+import * as Persistent from "./handlers/PersistentSubscriptions.ts"
 import * as Reads from "./handlers/Reads.ts"
 import * as Subscriptions from "./handlers/Subscriptions.ts"
 import * as Transactions from "./handlers/Transactions.ts"
@@ -34,6 +35,12 @@ table[C.ScavengeDatabase] = Misc.scavengeDatabase
 table[C.SubscribeToStream] = Subscriptions.subscribeToStream
 table[C.FilteredSubscribeToStream] = Subscriptions.filteredSubscribeToStream
 table[C.UnsubscribeFromStream] = Subscriptions.unsubscribeFromStream
+table[C.CreatePersistentSubscription] = Persistent.createPersistentSubscription
+table[C.UpdatePersistentSubscription] = Persistent.updatePersistentSubscription
+table[C.DeletePersistentSubscription] = Persistent.deletePersistentSubscription
+table[C.ConnectToPersistentSubscription] = Persistent.connectToPersistentSubscription
+table[C.PersistentSubscriptionAckEvents] = Persistent.persistentSubscriptionAckEvents
+table[C.PersistentSubscriptionNakEvents] = Persistent.persistentSubscriptionNakEvents
 
 /**
  * The handler of a command byte, if the node serves that command.

@@ -12,6 +12,7 @@ import * as Acl from "../Acl.ts"
 import * as Protobuf from "./Protobuf.ts"
 import type * as Store from "../Store.ts"
 import type * as Users from "../Users.ts"
+import { PersistentSubscriptions, type Client } from "./PersistentSubscriptions.ts"
 import { VolatileSubscriptions } from "./VolatileSubscriptions.ts"
 
 /**
@@ -56,6 +57,8 @@ export interface Node {
   readonly logDebug: (message: string) => void
   /** The volatile subscriptions of every connection. */
   readonly volatile: VolatileSubscriptions
+  /** The persistent subscription groups and their consumers. */
+  readonly persistent: PersistentSubscriptions
   /** Drops every subscription, as a node that shuts down does. */
   readonly shutdown: () => void
   /** The number of live subscriptions: volatile ones and persistent-subscription consumers. */
@@ -80,10 +83,12 @@ export const make = (options: {
   const node: { -readonly [K in keyof Node]: Node[K] } = {
     ...options,
     volatile: undefined as unknown as VolatileSubscriptions,
+    persistent: new PersistentSubscriptions(store),
     shutdown: () => {
       node.volatile.shutdown()
+      node.persistent.shutdown()
     },
-    subscriptionCount: () => node.volatile.size,
+    subscriptionCount: () => node.volatile.size + node.persistent.consumerCount,
     encode: (schema, message) => {
       const encoded = encoder(schema, message)
       // Replies are built here with every required field set; failing to encode one is a bug.
@@ -136,6 +141,8 @@ export interface Subscription {
   readonly unsubscribe: () => void
   /** The connection closed: end the subscription without a word. */
   readonly connectionClosed: () => void
+  /** The consumer, for a persistent subscription: acks and naks name it by the correlation id. */
+  readonly consumer?: Client | undefined
 }
 
 /**
