@@ -44,6 +44,8 @@ describe("Command line", () => {
       "1024",
       "--max-send-queue",
       "2048",
+      "--persistent-subscription-tick",
+      "50",
       "--verbose"
     ])
     assert.deepStrictEqual(command, {
@@ -61,7 +63,8 @@ describe("Command line", () => {
         heartbeatInterval: "500 millis",
         heartbeatTimeout: "250 millis",
         maxFrameLength: 1024,
-        maxSendQueueBytes: 2048
+        maxSendQueueBytes: 2048,
+        persistentSubscriptionTick: "50 millis"
       }
     })
   })

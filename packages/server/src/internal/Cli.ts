@@ -39,6 +39,9 @@ Options:
   --max-frame-length <bytes>   Largest frame accepted (default 67108864)
   --max-send-queue <bytes>     Unsent bytes after which a slow reader is dropped
                                (default 10485760)
+  --persistent-subscription-tick <ms>
+                               How often persistent subscriptions retry timed-out
+                               messages and write checkpoints by time (default 1000)
   --verbose                    Log connections and errors (debug level)
   -h, --help                   Show this help
 `
@@ -100,6 +103,7 @@ export const parse = (args: ReadonlyArray<string>): Command => {
         "heartbeat-timeout": { type: "string" },
         "max-frame-length": { type: "string" },
         "max-send-queue": { type: "string" },
+        "persistent-subscription-tick": { type: "string" },
         verbose: { type: "boolean" },
         help: { type: "boolean", short: "h" }
       },
@@ -121,7 +125,10 @@ export const parse = (args: ReadonlyArray<string>): Command => {
         heartbeatInterval: millis(integer("heartbeat-interval", values["heartbeat-interval"])),
         heartbeatTimeout: millis(integer("heartbeat-timeout", values["heartbeat-timeout"])),
         maxFrameLength: integer("max-frame-length", values["max-frame-length"]),
-        maxSendQueueBytes: integer("max-send-queue", values["max-send-queue"])
+        maxSendQueueBytes: integer("max-send-queue", values["max-send-queue"]),
+        persistentSubscriptionTick: millis(
+          integer("persistent-subscription-tick", values["persistent-subscription-tick"])
+        )
       }
     }
   } catch (error) {

@@ -242,8 +242,28 @@ interface InFlight {
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
-/** A map key for an event id: its 16 bytes as a string. */
-const idKey = (id: Uint8Array): string => String.fromCharCode(...id)
+/** A map key for an event id: its 16 bytes as a string (spelled out: a spread costs ten times more). */
+const idKey = (id: Uint8Array): string =>
+  id.length !== 16
+    ? String.fromCharCode(...id)
+    : String.fromCharCode(
+      id[0]!,
+      id[1]!,
+      id[2]!,
+      id[3]!,
+      id[4]!,
+      id[5]!,
+      id[6]!,
+      id[7]!,
+      id[8]!,
+      id[9]!,
+      id[10]!,
+      id[11]!,
+      id[12]!,
+      id[13]!,
+      id[14]!,
+      id[15]!
+    )
 
 /** FNV-1a over UTF-16 code units: a stable hash that picks the bucket of a pinned message. */
 const hash = (text: string): number => {
