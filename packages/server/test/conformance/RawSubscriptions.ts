@@ -355,6 +355,12 @@ const persistentSettings = (group: string, stream: string, settings: RawPersiste
   namedConsumerStrategy: settings.namedConsumerStrategy ?? "RoundRobin"
 })
 
+/** A management reply as a plain object, for deep equality (protobufjs keeps defaults on the prototype). */
+const managementCompleted = (reply: RawManagementCompleted): RawManagementCompleted => ({
+  result: reply.result,
+  reason: reply.reason
+})
+
 /** CreatePersistentSubscription → its Completed reply, with any stream name (even ""). */
 export const createPersistentSubscription = async (
   connection: RawConnection,
@@ -363,7 +369,7 @@ export const createPersistentSubscription = async (
   settings: RawPersistentSettings = {},
   credentials?: RawCredentials
 ): Promise<RawManagementCompleted> =>
-  decodeAs(
+  managementCompleted(decodeAs(
     await connection.request(
       Command.CreatePersistentSubscription,
       encode(ClientMessage.CreatePersistentSubscription, persistentSettings(group, stream, settings)),
@@ -371,7 +377,7 @@ export const createPersistentSubscription = async (
     ),
     Command.CreatePersistentSubscriptionCompleted,
     ClientMessage.CreatePersistentSubscriptionCompleted
-  )
+  ))
 
 /** UpdatePersistentSubscription → its Completed reply. */
 export const updatePersistentSubscription = async (
@@ -381,7 +387,7 @@ export const updatePersistentSubscription = async (
   settings: RawPersistentSettings = {},
   credentials?: RawCredentials
 ): Promise<RawManagementCompleted> =>
-  decodeAs(
+  managementCompleted(decodeAs(
     await connection.request(
       Command.UpdatePersistentSubscription,
       encode(ClientMessage.UpdatePersistentSubscription, persistentSettings(group, stream, settings)),
@@ -389,7 +395,7 @@ export const updatePersistentSubscription = async (
     ),
     Command.UpdatePersistentSubscriptionCompleted,
     ClientMessage.UpdatePersistentSubscriptionCompleted
-  )
+  ))
 
 /** DeletePersistentSubscription → its Completed reply. */
 export const deletePersistentSubscription = async (
@@ -398,7 +404,7 @@ export const deletePersistentSubscription = async (
   group: string,
   credentials?: RawCredentials
 ): Promise<RawManagementCompleted> =>
-  decodeAs(
+  managementCompleted(decodeAs(
     await connection.request(
       Command.DeletePersistentSubscription,
       encode(ClientMessage.DeletePersistentSubscription, { subscriptionGroupName: group, eventStreamId: stream }),
@@ -406,7 +412,7 @@ export const deletePersistentSubscription = async (
     ),
     Command.DeletePersistentSubscriptionCompleted,
     ClientMessage.DeletePersistentSubscriptionCompleted
-  )
+  ))
 
 /** Writes one event of type `eventType` to `stream` (expected version any) and gives its id and the reply. */
 export const writeEvent = async (
