@@ -256,7 +256,17 @@ describe("connecting to a persistent subscription group (protocol.md 5.4)", () =
     assert.strictEqual(await subscription.dropped(), DropReason.Unsubscribed)
   })
 
-  it("through the client gives a subscription whose acks use the stream::group id", async () => {
+  it("to a group on a stream that does not exist yet is confirmed with last event number -1", async () => {
+    const stream = streamName("connect-empty")
+    const group = groupName()
+    await createGroup(es.connection, stream, group)
+    const subscription = connectToPersistentSubscription(raw, stream, group, 10)
+    assert.strictEqual(num((await subscription.persistentConfirmation()).lastEventNumber), -1)
+    subscription.unsubscribe()
+    assert.strictEqual(await subscription.dropped(), DropReason.Unsubscribed)
+  })
+
+  it("through the client gives a subscription that receives events and stops as userInitiated", async () => {
     const stream = streamName("connect-client")
     const group = groupName()
     await createGroup(es.connection, stream, group)

@@ -496,3 +496,30 @@ describe("checkpoints (protocol.md 5.4)", () => {
     second.subscription.stop()
   })
 })
+
+describe("a server encoding replies the 22.6+ way (protocol.md 3.1, 3.7)", () => {
+  const omitting = conformanceServer({ omitDefaultValues: true, persistentSubscriptionTick: 25 })
+
+  it("creates groups (Success left out), delivers event 0 with retry count 0 and redelivers with 1", async () => {
+    const stream = streamName("omit-persistent")
+    const group = groupName()
+    const result = await omitting.connection.createPersistentSubscription(stream, group, settings(), admin)
+    assert.strictEqual(result.status, "success")
+    const event = jsonEvent("Zero")
+    await omitting.connection.appendToStream(stream, expectedVersion.noStream, event)
+    const raw = await RawConnection.open(omitting.server)
+    try {
+      const subscription = connectToPersistentSubscription(raw, stream, group, 10)
+      const confirmation = await subscription.persistentConfirmation()
+      assert.strictEqual(confirmation.subscriptionId, subscriptionId(stream, group))
+      assert.strictEqual(num(confirmation.lastEventNumber), 0)
+      const first = await subscription.persistentEvent()
+      assert.strictEqual(num(first.event.event!.eventNumber), 0)
+      assert.deepStrictEqual(delivery(first), { id: event.eventId, retryCount: 0 })
+      subscription.nak(confirmation.subscriptionId, [event.eventId], NakAction.Retry, "again")
+      assert.deepStrictEqual(await nextDelivery(subscription), { id: event.eventId, retryCount: 1 })
+    } finally {
+      await raw.close()
+    }
+  })
+})

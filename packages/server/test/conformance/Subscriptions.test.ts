@@ -16,7 +16,7 @@
 import { randomUUID } from "node:crypto"
 import { describe, it, assert } from "vitest"
 import { EventStoreServer } from "@photonpump/server"
-import { Collector } from "./Collector.ts"
+import { Collector, eventually } from "./Collector.ts"
 import {
   admin,
   comparePositions,
@@ -398,8 +398,30 @@ describe("volatile subscription to $all (protocol.md 5.1)", () => {
   })
 })
 
-describe("server shutdown (protocol.md 5.1)", () => {
-  it("drops live subscriptions with SubscriptionDropped(Unsubscribed)", async () => {
+describe("connection and server lifecycle (protocol.md 5.1)", () => {
+  it("the server forgets the subscriptions of a connection that closes, and those that unsubscribe", async () => {
+    const server = await EventStoreServer.start({ port: 0 })
+    try {
+      const raw = await RawConnection.open(server)
+      const stream = subscribeToStream(raw, streamName("forgotten"), false)
+      await stream.confirmation()
+      const all = subscribeToStream(raw, "", false, rawAdmin)
+      await all.confirmation()
+      const leaving = subscribeToStream(raw, streamName("leaving"), false)
+      await leaving.confirmation()
+      assert.strictEqual(server.subscriptions(), 3)
+      leaving.unsubscribe()
+      assert.strictEqual(await leaving.dropped(), DropReason.Unsubscribed)
+      await eventually(async () => (server.subscriptions() === 2 ? true : undefined), "the unsubscribed one to be forgotten")
+      await raw.close()
+      await eventually(async () => (server.subscriptions() === 0 ? true : undefined), "the subscriptions to be forgotten")
+    } finally {
+      await server.close()
+    }
+  })
+
+
+  it("a server shutting down drops live subscriptions with SubscriptionDropped(Unsubscribed)", async () => {
     const server = await EventStoreServer.start({ port: 0 })
     let raw: RawConnection | undefined
     try {
@@ -412,6 +434,41 @@ describe("server shutdown (protocol.md 5.1)", () => {
     } finally {
       await raw?.close()
       await server.close()
+    }
+  })
+})
+
+describe("a server encoding replies the 22.6+ way (protocol.md 3.1, 3.6)", () => {
+  const omitting = conformanceServer({ omitDefaultValues: true })
+
+  it("confirms last event number 0 and pushes event 0 at its position, which the client decodes", async () => {
+    const stream = streamName("omit-subscription")
+    await omitting.connection.appendToStream(stream, expectedVersion.noStream, jsonEvent("First"))
+    const { subscription, events } = await subscribe(omitting.connection, stream)
+    assert.strictEqual(num(subscription.lastEventNumber), 0)
+    const fresh = streamName("omit-fresh")
+    const live = await subscribe(omitting.connection, fresh)
+    assert.strictEqual(num(live.subscription.lastEventNumber), -1)
+    const event = jsonEvent("Zero")
+    const written = await omitting.connection.appendToStream(fresh, expectedVersion.noStream, event)
+    const [pushed] = await live.events.atLeast(1, "event 0")
+    assert.strictEqual(num(pushed!.originalEventNumber), 0)
+    assert.strictEqual(idOf(pushed!), event.eventId)
+    assert.deepStrictEqual(positionOf(pushed!.originalPosition), positionOf(written.logPosition))
+    assert.strictEqual(events.items.length, 0)
+    subscription.unsubscribe()
+    live.subscription.unsubscribe()
+  })
+
+  it("answers an unsubscribe with SubscriptionDropped(Unsubscribed), the reason left out", async () => {
+    const raw = await RawConnection.open(omitting.server)
+    try {
+      const subscription = subscribeToStream(raw, streamName("omit-drop"), false)
+      await subscription.confirmation()
+      subscription.unsubscribe()
+      assert.strictEqual(await subscription.dropped(), DropReason.Unsubscribed)
+    } finally {
+      await raw.close()
     }
   })
 })
