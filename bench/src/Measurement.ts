@@ -1,0 +1,218 @@
+/**
+ * What one run of one workload by one contender yields, and the instruments that take it: a latency
+ * recorder, a memory sampler, and the timed section whose edges also read the server's CPU clock.
+ *
+ * @since 0.1.0
+ */
+import { performance } from "node:perf_hooks"
+
+/**
+ * Latency percentiles of one run, in milliseconds.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Latency {
+  readonly p50: number
+  readonly p99: number
+  readonly max: number
+}
+
+/**
+ * Memory of one run, in bytes: before reading (after a full GC) and the peaks while reading.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Memory {
+  readonly baselineHeapUsed: number
+  readonly peakHeapUsed: number
+  readonly baselineRss: number
+  readonly peakRss: number
+  /** Heap in use after a full GC once the read is over: what the read left behind. */
+  readonly finalHeapUsed: number
+}
+
+/**
+ * One run of one workload by one contender.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Measurement {
+  /** Events written or read in the timed section. */
+  readonly events: number
+  /** Requests sent in the timed section. */
+  readonly requests: number
+  readonly seconds: number
+  readonly eventsPerSecond: number
+  readonly latency?: Latency | undefined
+  /** CPU time of the contender's process in the timed section (user + system), in milliseconds. */
+  readonly clientCpuMillis: number
+  /** CPU time of the server's process in the timed section, in milliseconds. */
+  readonly serverCpuMillis: number
+  readonly memory?: Memory | undefined
+}
+
+/**
+ * Records latencies into a preallocated array: recording costs a store, not an allocation.
+ *
+ * @since 0.1.0
+ * @category instruments
+ */
+export class LatencyRecorder {
+  private readonly samples: Float64Array
+  private count = 0
+  constructor(capacity: number) {
+    this.samples = new Float64Array(capacity)
+  }
+  record(millis: number): void {
+    if (this.count < this.samples.length) this.samples[this.count++] = millis
+  }
+  reset(): void {
+    this.count = 0
+  }
+  summary(): Latency | undefined {
+    if (this.count === 0) return undefined
+    const sorted = this.samples.slice(0, this.count)
+    sorted.sort()
+    return {
+      p50: percentile(sorted, 0.5),
+      p99: percentile(sorted, 0.99),
+      max: sorted[sorted.length - 1]!
+    }
+  }
+}
+
+/**
+ * The `q`-quantile of sorted values (nearest rank).
+ *
+ * @since 0.1.0
+ * @category statistics
+ */
+export const percentile = (sorted: ArrayLike<number>, q: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
+
+const collectGarbage = (): void => {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc !== undefined) {
+    gc()
+    gc()
+  }
+}
+
+/**
+ * Samples the process's heap and RSS every few milliseconds (the event loop turns on every socket read,
+ * so the timer keeps up), and takes the kernel's own record of peak RSS as well.
+ *
+ * @since 0.1.0
+ * @category instruments
+ */
+export class MemorySampler {
+  private baselineHeapUsed = 0
+  private baselineRss = 0
+  private peakHeapUsed = 0
+  private peakRss = 0
+  private timer: ReturnType<typeof setInterval> | undefined
+
+  start(intervalMillis = 5): void {
+    collectGarbage()
+    const usage = process.memoryUsage()
+    this.baselineHeapUsed = usage.heapUsed
+    this.baselineRss = usage.rss
+    this.peakHeapUsed = usage.heapUsed
+    this.peakRss = usage.rss
+    this.timer = setInterval(() => this.sample(), intervalMillis)
+  }
+
+  sample(): void {
+    const heapUsed = process.memoryUsage().heapUsed
+    const rss = process.memoryUsage.rss()
+    if (heapUsed > this.peakHeapUsed) this.peakHeapUsed = heapUsed
+    if (rss > this.peakRss) this.peakRss = rss
+  }
+
+  stop(): Memory {
+    clearInterval(this.timer)
+    this.sample()
+    // maxRSS is in kilobytes, and covers the whole life of this (fresh) process.
+    const kernelPeak = process.resourceUsage().maxRSS * 1024
+    collectGarbage()
+    return {
+      baselineHeapUsed: this.baselineHeapUsed,
+      peakHeapUsed: this.peakHeapUsed,
+      baselineRss: this.baselineRss,
+      peakRss: Math.max(this.peakRss, kernelPeak),
+      finalHeapUsed: process.memoryUsage().heapUsed
+    }
+  }
+}
+
+/**
+ * What a contender's run can ask of its surroundings.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunContext {
+  readonly host: string
+  readonly port: number
+  /** Reads the server process's CPU clock (user + system, microseconds). */
+  readonly serverCpu: () => Promise<number>
+  /** The last event number of a stream, read from the server's store (-1 when it has none). */
+  readonly lastEventNumber: (stream: string) => Promise<number>
+}
+
+/**
+ * What the timed section itself counted.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Counted {
+  readonly events: number
+  readonly requests: number
+  readonly latency?: Latency | undefined
+  readonly memory?: Memory | undefined
+}
+
+/**
+ * The edges of a timed section: `begin` reads the server's CPU clock and then starts the clocks, `end`
+ * stops the clocks and then reads the server's CPU clock, so that the IPC round trips stay outside.
+ * Works from promise code and (through `Effect.promise`) from Effect code alike.
+ *
+ * @since 0.1.0
+ * @category instruments
+ */
+export class TimedSection {
+  private startedAt = 0
+  private clientCpuAtStart: NodeJS.CpuUsage = { user: 0, system: 0 }
+  private serverCpuAtStart = 0
+  private readonly context: RunContext
+  constructor(context: RunContext) {
+    this.context = context
+  }
+
+  async begin(): Promise<void> {
+    collectGarbage()
+    this.serverCpuAtStart = await this.context.serverCpu()
+    this.clientCpuAtStart = process.cpuUsage()
+    this.startedAt = performance.now()
+  }
+
+  async end(counted: Counted): Promise<Measurement> {
+    const seconds = (performance.now() - this.startedAt) / 1000
+    const client = process.cpuUsage(this.clientCpuAtStart)
+    const serverCpu = await this.context.serverCpu()
+    return {
+      events: counted.events,
+      requests: counted.requests,
+      seconds,
+      eventsPerSecond: counted.events / seconds,
+      latency: counted.latency,
+      clientCpuMillis: (client.user + client.system) / 1000,
+      serverCpuMillis: (serverCpu - this.serverCpuAtStart) / 1000,
+      memory: counted.memory
+    }
+  }
+}

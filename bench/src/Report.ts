@@ -1,0 +1,222 @@
+/**
+ * The tables of a run, as aligned text for the terminal and as Markdown for `BENCHMARKS.md`: the same
+ * tables, built once.
+ *
+ * @since 0.1.0
+ */
+import * as Contender from "./Contender.ts"
+import type { Machine } from "./Machine.ts"
+import type { Summary, Target } from "./Summary.ts"
+import type { Workload } from "./Workload.ts"
+
+/**
+ * A table: a title, a header row and rows of cells; the first column is left-aligned, the others right.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Table {
+  readonly title: string
+  readonly headers: ReadonlyArray<string>
+  readonly rows: ReadonlyArray<ReadonlyArray<string>>
+  readonly note?: string | undefined
+}
+
+const integer = (value: number) => Math.round(value).toLocaleString("en-US")
+const fixed = (value: number, digits: number) => value.toFixed(digits)
+const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`
+const percent = (value: number) => `${Math.round(value * 100)}%`
+const ratio = (value: number) => `${value.toFixed(2)}×`
+
+/** Half the range over the median: what "±" means in the tables. */
+const plusMinus = (summary: Summary) =>
+  summary.rounds < 2
+    ? ""
+    : ` ±${Math.round(((summary.eventsPerSecond.max - summary.eventsPerSecond.min) / 2 / summary.eventsPerSecond.median) * 100)}%`
+
+/**
+ * Every table of a run.
+ *
+ * @since 0.1.0
+ * @category reports
+ */
+export const tables = (
+  summaries: ReadonlyArray<Summary>,
+  workloads: ReadonlyArray<Workload>,
+  contenders: ReadonlyArray<Contender.Name>,
+  checks: ReadonlyArray<Target>
+): Array<Table> => {
+  const find = (workload: string, contender: Contender.Name) =>
+    summaries.find((s) => s.workload === workload && s.contender === contender)
+  const throughput = workloads.filter((w) => w.kind === "throughput" && contenders.some((c) => find(w.id, c)))
+  const memory = workloads.filter((w) => w.kind === "memory" && contenders.some((c) => find(w.id, c)))
+  const has = (name: Contender.Name) => contenders.includes(name)
+  const result: Array<Table> = []
+
+  const rounds = Math.max(0, ...summaries.map((s) => s.rounds))
+  if (throughput.length > 0) {
+    result.push({
+      title: "Throughput, events per second",
+      note: `Median of ${rounds} round(s); ± is half the range over the median.`,
+      headers: [
+        "workload",
+        ...contenders.map((c) => Contender.labels[c]),
+        ...(has("photonpump") && has("node-eventstore-client") ? ["photonpump ÷ nes"] : []),
+        ...(has("photonpump") && has("raw-socket") ? ["photonpump ÷ raw"] : [])
+      ],
+      rows: throughput.map((w) => {
+        const cells = contenders.map((c) => {
+          const s = find(w.id, c)
+          return s === undefined ? "–" : `${integer(s.eventsPerSecond.median)}${plusMinus(s)}`
+        })
+        const photonpump = find(w.id, "photonpump")
+        const nes = find(w.id, "node-eventstore-client")
+        const raw = find(w.id, "raw-socket")
+        const ratios: Array<string> = []
+        if (has("photonpump") && has("node-eventstore-client")) {
+          ratios.push(
+            photonpump && nes ? ratio(photonpump.eventsPerSecond.median / nes.eventsPerSecond.median) : "–"
+          )
+        }
+        if (has("photonpump") && has("raw-socket")) {
+          ratios.push(
+            photonpump && raw ? percent(photonpump.eventsPerSecond.median / raw.eventsPerSecond.median) : "–"
+          )
+        }
+        return [w.title, ...cells, ...ratios]
+      })
+    })
+  }
+
+  const latencyWorkloads = throughput.filter((w) => contenders.some((c) => find(w.id, c)?.latencyP50Millis !== undefined))
+  if (latencyWorkloads.length > 0) {
+    result.push({
+      title: "Latency per request, milliseconds (p50 / p99)",
+      note: "Median over the rounds of each round's percentiles.",
+      headers: ["workload", ...contenders.map((c) => Contender.labels[c])],
+      rows: latencyWorkloads.map((w) => [
+        w.title,
+        ...contenders.map((c) => {
+          const s = find(w.id, c)
+          return s?.latencyP50Millis === undefined
+            ? "–"
+            : `${fixed(s.latencyP50Millis, 2)} / ${fixed(s.latencyP99Millis!, 2)}`
+        })
+      ])
+    })
+  }
+
+  if (throughput.length > 0) {
+    result.push({
+      title: "CPU per event, microseconds: client process / server process (server busy)",
+      note: "Server busy = the server process's CPU time over wall time; near 100% the server is the limit (it can " +
+        "pass 100%: V8's garbage collector has helper threads).",
+      headers: ["workload", ...contenders.map((c) => Contender.labels[c])],
+      rows: throughput.map((w) => [
+        w.title,
+        ...contenders.map((c) => {
+          const s = find(w.id, c)
+          return s === undefined
+            ? "–"
+            : `${fixed(s.clientCpuMicrosPerEvent, 1)} / ${fixed(s.serverCpuMicrosPerEvent, 1)} (${percent(s.serverBusy)})`
+        })
+      ])
+    })
+  }
+
+  if (memory.length > 0) {
+    result.push({
+      title: "Memory while reading a stream to its end",
+      note: "Each in a fresh process; heap after a full GC before reading, peaks sampled every 5 ms while reading " +
+        "(peak RSS also from the kernel's maxRSS).",
+      headers: ["workload", "contender", "events/s", "heap before", "peak heap", "heap after (GC)", "RSS before", "peak RSS"],
+      rows: memory.flatMap((w) =>
+        contenders.flatMap((c) => {
+          const s = find(w.id, c)
+          if (s?.memory === undefined) return []
+          return [[
+            w.title,
+            Contender.labels[c],
+            integer(s.eventsPerSecond.median),
+            megabytes(s.memory.baselineHeapUsed),
+            megabytes(s.memory.peakHeapUsed),
+            megabytes(s.memory.finalHeapUsed),
+            megabytes(s.memory.baselineRss),
+            megabytes(s.memory.peakRss)
+          ]]
+        })
+      )
+    })
+  }
+
+  if (checks.length > 0) {
+    result.push({
+      title: "Targets (issue 5)",
+      headers: ["target", "measured", "goal", "met"],
+      rows: checks.map((t) => [
+        t.description,
+        ratio(t.value),
+        t.description.startsWith("memory") ? `≤ ${ratio(t.goal)}` : `≥ ${ratio(t.goal)}`,
+        t.met ? "yes" : "no"
+      ])
+    })
+  }
+  return result
+}
+
+const width = (text: string) => [...text].length
+
+/**
+ * A table as aligned text.
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const toText = (table: Table): string => {
+  const all = [table.headers, ...table.rows]
+  const widths = table.headers.map((_, i) => Math.max(...all.map((row) => width(row[i] ?? ""))))
+  const line = (row: ReadonlyArray<string>) =>
+    row.map((cell, i) => {
+      const pad = " ".repeat(widths[i]! - width(cell))
+      return i === 0 ? cell + pad : pad + cell
+    }).join("  ")
+  const rule = widths.map((w) => "-".repeat(w)).join("  ")
+  return [table.title, ...(table.note === undefined ? [] : [table.note]), line(table.headers), rule, ...table.rows.map(line)]
+    .join("\n")
+}
+
+const markdownRow = (row: ReadonlyArray<string>) => `| ${row.map((cell) => cell.replaceAll("|", "\\|")).join(" | ")} |`
+
+/**
+ * A table as Markdown.
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const toMarkdown = (table: Table): string => {
+  const align = `|${table.headers.map((_, i) => (i === 0 ? " --- " : " ---: ")).join("|")}|`
+  return [
+    `### ${table.title}`,
+    "",
+    ...(table.note === undefined ? [] : [table.note, ""]),
+    markdownRow(table.headers),
+    align,
+    ...table.rows.map(markdownRow)
+  ].join("\n")
+}
+
+/**
+ * The machine a run ran on, as Markdown.
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const machineMarkdown = (machine: Machine): string =>
+  [
+    `- CPU: ${machine.cpuModel}, ${machine.cores} cores available`,
+    `- Memory: ${Math.round(machine.totalMemoryBytes / 1024 / 1024 / 1024)} GiB`,
+    `- OS: ${machine.os}`,
+    `- Node.js ${machine.node}, node-eventstore-client ${machine.nodeEventStoreClient}`,
+    `- Commit: ${machine.commit}`,
+    `- Run: ${machine.date}`
+  ].join("\n")

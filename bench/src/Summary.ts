@@ -1,0 +1,184 @@
+/**
+ * From measurements to what is reported: the median of every figure over the rounds, with the spread
+ * of the throughput, and the targets of issue 5 checked against them.
+ *
+ * @since 0.1.0
+ */
+import type * as Contender from "./Contender.ts"
+import type { Measurement } from "./Measurement.ts"
+import type { Workload } from "./Workload.ts"
+
+/**
+ * One measurement, with what it measured.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Sample extends Measurement {
+  readonly workload: string
+  readonly contender: Contender.Name
+  readonly round: number
+}
+
+/**
+ * A figure over the rounds.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Spread {
+  readonly median: number
+  readonly min: number
+  readonly max: number
+}
+
+/**
+ * What the reports show for one workload and one contender: medians over the rounds.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Summary {
+  readonly workload: string
+  readonly contender: Contender.Name
+  readonly rounds: number
+  readonly eventsPerSecond: Spread
+  readonly latencyP50Millis?: number | undefined
+  readonly latencyP99Millis?: number | undefined
+  /** Client process CPU per event, in microseconds. */
+  readonly clientCpuMicrosPerEvent: number
+  /** Server process CPU per event, in microseconds. */
+  readonly serverCpuMicrosPerEvent: number
+  /** Server process CPU per request, in microseconds. */
+  readonly serverCpuMicrosPerRequest: number
+  /** Server CPU time over wall time: near 1, the server is what limits the run. */
+  readonly serverBusy: number
+  readonly memory?: {
+    readonly baselineHeapUsed: number
+    readonly peakHeapUsed: number
+    readonly baselineRss: number
+    readonly peakRss: number
+    readonly finalHeapUsed: number
+  } | undefined
+}
+
+/**
+ * The median of some numbers (the mean of the middle two for an even count).
+ *
+ * @since 0.1.0
+ * @category statistics
+ */
+export const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values]
+  sorted.sort((a, b) => a - b)
+  const middle = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
+const spread = (values: ReadonlyArray<number>): Spread => ({
+  median: median(values),
+  min: Math.min(...values),
+  max: Math.max(...values)
+})
+
+const medianOf = (records: ReadonlyArray<Sample>, get: (record: Sample) => number | undefined) => {
+  const values = records.map(get).filter((value): value is number => value !== undefined)
+  return values.length === 0 ? undefined : median(values)
+}
+
+/**
+ * Summarises the records of every workload and contender that has some.
+ *
+ * @since 0.1.0
+ * @category statistics
+ */
+export const summarise = (
+  records: ReadonlyArray<Sample>,
+  workloads: ReadonlyArray<Workload>,
+  contenders: ReadonlyArray<Contender.Name>
+): Array<Summary> => {
+  const summaries: Array<Summary> = []
+  for (const workload of workloads) {
+    for (const contender of contenders) {
+      const mine = records.filter((record) => record.workload === workload.id && record.contender === contender)
+      if (mine.length === 0) continue
+      const memory = mine[0]!.memory === undefined ? undefined : {
+        baselineHeapUsed: medianOf(mine, (r) => r.memory?.baselineHeapUsed)!,
+        peakHeapUsed: medianOf(mine, (r) => r.memory?.peakHeapUsed)!,
+        baselineRss: medianOf(mine, (r) => r.memory?.baselineRss)!,
+        peakRss: medianOf(mine, (r) => r.memory?.peakRss)!,
+        finalHeapUsed: medianOf(mine, (r) => r.memory?.finalHeapUsed)!
+      }
+      summaries.push({
+        workload: workload.id,
+        contender,
+        rounds: mine.length,
+        eventsPerSecond: spread(mine.map((r) => r.eventsPerSecond)),
+        latencyP50Millis: medianOf(mine, (r) => r.latency?.p50),
+        latencyP99Millis: medianOf(mine, (r) => r.latency?.p99),
+        clientCpuMicrosPerEvent: medianOf(mine, (r) => (r.clientCpuMillis * 1000) / r.events)!,
+        serverCpuMicrosPerEvent: medianOf(mine, (r) => (r.serverCpuMillis * 1000) / r.events)!,
+        serverCpuMicrosPerRequest: medianOf(mine, (r) => (r.serverCpuMillis * 1000) / r.requests)!,
+        serverBusy: medianOf(mine, (r) => r.serverCpuMillis / 1000 / r.seconds)!,
+        memory
+      })
+    }
+  }
+  return summaries
+}
+
+/**
+ * One of issue 5's targets, checked.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Target {
+  readonly description: string
+  /** The figure compared with the goal (a ratio). */
+  readonly value: number
+  readonly goal: number
+  readonly met: boolean
+}
+
+/**
+ * Checks issue 5's targets against the summaries that are there: photonpump at least 1.5 times
+ * node-eventstore-client's throughput on appends at concurrency 100 and on stream reads, at least 60%
+ * of the raw socket's there too, and its memory flat (peak heap and RSS reading the large stream within
+ * 25% of reading the small one).
+ *
+ * @since 0.1.0
+ * @category targets
+ */
+export const targets = (summaries: ReadonlyArray<Summary>, workloads: ReadonlyArray<Workload>): Array<Target> => {
+  const find = (workload: string, contender: Contender.Name) =>
+    summaries.find((s) => s.workload === workload && s.contender === contender)
+  const checks: Array<Target> = []
+  for (const id of ["appends-c100", "read-iter", "read-get", "read-all"]) {
+    const workload = workloads.find((w) => w.id === id)
+    const photonpump = find(id, "photonpump")
+    if (workload === undefined || photonpump === undefined) continue
+    const nes = find(id, "node-eventstore-client")
+    if (nes !== undefined) {
+      const value = photonpump.eventsPerSecond.median / nes.eventsPerSecond.median
+      checks.push({ description: `${workload.title}: photonpump ÷ node-eventstore-client`, value, goal: 1.5, met: value >= 1.5 })
+    }
+    const raw = find(id, "raw-socket")
+    if (raw !== undefined) {
+      const value = photonpump.eventsPerSecond.median / raw.eventsPerSecond.median
+      checks.push({ description: `${workload.title}: photonpump ÷ raw socket`, value, goal: 0.6, met: value >= 0.6 })
+    }
+  }
+  const memory = workloads.filter((w) => w.kind === "memory")
+  if (memory.length === 2) {
+    const small = find(memory[0]!.id, "photonpump")?.memory
+    const large = find(memory[1]!.id, "photonpump")?.memory
+    if (small !== undefined && large !== undefined) {
+      const heap = large.peakHeapUsed / small.peakHeapUsed
+      const rss = large.peakRss / small.peakRss
+      checks.push({ description: `memory: peak heap, ${memory[1]!.title} ÷ ${memory[0]!.title}`, value: heap, goal: 1.25, met: heap <= 1.25 })
+      checks.push({ description: `memory: peak RSS, ${memory[1]!.title} ÷ ${memory[0]!.title}`, value: rss, goal: 1.25, met: rss <= 1.25 })
+    }
+  }
+  return checks
+}

@@ -1,0 +1,239 @@
+/**
+ * What the bench measures. A workload is a family (what kind of work: appends, stream reads, ...) with
+ * its parameters; each contender implements families (`Contender.ts`), so a new workload of an existing
+ * family is one entry in `workloads`, and a new family is a new `Params` case here plus one
+ * implementation per contender.
+ *
+ * Extension point for the subscription workloads (issue 5, phase 2): add their families to `Params`
+ * (`CatchUpParams`, `LiveLatencyParams`, `PersistentParams`, `SlowSubscriberParams`), their entries to
+ * `workloads` (with smoke sizes), and their implementations to `contenders/*.ts`. A family that needs
+ * a fresh process per measurement (memory) says so with `isolated: true`; one that needs data in the
+ * server before it runs says so in `seeds`.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * Appends of `eventsPerOperation` events per request, `concurrency` requests in flight on one
+ * connection, `operations` requests in all.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AppendParams {
+  readonly family: "appends"
+  readonly concurrency: number
+  readonly operations: number
+  readonly eventsPerOperation: number
+}
+
+/**
+ * Reading a whole seeded stream forwards, through the client's stream (`iter`) or page by page
+ * (`get`), `pageSize` events per request. The same read of the (ten times shorter) `warmup` stream
+ * comes first, untimed, so that both the client and the fresh server run warm code.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamReadParams {
+  readonly family: "streamRead"
+  readonly via: "iter" | "pages"
+  readonly stream: string
+  readonly events: number
+  readonly warmup: Seed
+  readonly pageSize: number
+}
+
+/**
+ * Reading the first `events` events of `$all` forwards (`iterAll`), `pageSize` events per request.
+ * The seeded read stream is written first, so these are its events. Reading the first
+ * `warmupEvents` the same way comes first, untimed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AllReadParams {
+  readonly family: "allRead"
+  readonly events: number
+  readonly warmupEvents: number
+  readonly pageSize: number
+}
+
+/**
+ * Reading a whole seeded stream through `iter` while sampling the process's heap and RSS, in a
+ * process of its own so that nothing else has touched its memory.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MemoryReadParams {
+  readonly family: "memoryRead"
+  readonly stream: string
+  readonly events: number
+  readonly pageSize: number
+}
+
+/**
+ * The parameters of any workload.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Params = AppendParams | StreamReadParams | AllReadParams | MemoryReadParams
+
+/**
+ * The kinds of work a contender may implement.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Family = Params["family"]
+
+/**
+ * A stream the server must hold before a workload runs: seeded straight into its store, not over the
+ * wire, so that seeding costs no round trips.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Seed {
+  readonly stream: string
+  readonly events: number
+}
+
+/**
+ * One row of the results.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Workload {
+  readonly id: string
+  readonly title: string
+  /** `throughput` rows are timed and charted; `memory` rows report heap and RSS. */
+  readonly kind: "throughput" | "memory"
+  /**
+   * Run in a fresh runner process, after the other workloads, against one server shared by every
+   * measurement of these workloads (they only read); the others run in each contender's long-lived
+   * runner, each measurement against a fresh server.
+   */
+  readonly isolated: boolean
+  readonly params: Params
+  /** Streams the server must hold first, seeded in this order. */
+  readonly seeds: ReadonlyArray<Seed>
+}
+
+/**
+ * How big a run is: the full benchmark, or the CI smoke run that only checks that everything works.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Scale = "full" | "smoke"
+
+/** The seeded stream that the read workloads read; seeded before anything else, so it opens `$all`. */
+const readStream = (scale: Scale): Seed => ({ stream: "bench-read", events: scale === "full" ? 100_000 : 2_000 })
+
+/** The stream read before the timed read, to warm up client and server. */
+const warmupStream = (scale: Scale): Seed => ({ stream: "bench-warmup", events: readStream(scale).events / 10 })
+
+/** The streams of the memory workload: a small one and one ten times longer. */
+const memoryStreams = (scale: Scale): readonly [Seed, Seed] =>
+  scale === "full"
+    ? [{ stream: "bench-memory-100k", events: 100_000 }, { stream: "bench-memory-1m", events: 1_000_000 }]
+    : [{ stream: "bench-memory-small", events: 2_000 }, { stream: "bench-memory-large", events: 20_000 }]
+
+/**
+ * Requests made before the timed section of an append workload, at the same concurrency: the
+ * connection's buffers and the server's stream are warm when the clock starts.
+ *
+ * @since 0.1.0
+ * @category workloads
+ */
+export const warmupOperations = (params: AppendParams): number =>
+  Math.max(params.concurrency, Math.ceil(params.operations / 10))
+
+/**
+ * Events per read request, for every read workload and contender.
+ *
+ * @since 0.1.0
+ * @category workloads
+ */
+export const pageSize = 100
+
+/*
+ * No append measurement writes more than 150,000 events, warm-up included: past that many the
+ * server's idempotency cache starts evicting, and each eviction costs time that grows with the
+ * evictions before it (bench/NOTES.md). Every measurement gets a fresh server, so that stays true.
+ */
+const appends = (scale: Scale, concurrency: number, full: number): Workload => ({
+  id: `appends-c${concurrency}`,
+  title: `appends, concurrency ${concurrency.toLocaleString("en-US")}`,
+  kind: "throughput",
+  isolated: false,
+  params: {
+    family: "appends",
+    concurrency,
+    operations: scale === "full" ? full : Math.max(50, concurrency * 2),
+    eventsPerOperation: 1
+  },
+  seeds: []
+})
+
+/**
+ * Every workload, in the order they run and are reported.
+ *
+ * @since 0.1.0
+ * @category workloads
+ */
+export const workloads = (scale: Scale): ReadonlyArray<Workload> => {
+  const read = readStream(scale)
+  const warmup = warmupStream(scale)
+  const [small, large] = memoryStreams(scale)
+  return [
+    appends(scale, 1, 4_000),
+    appends(scale, 10, 20_000),
+    appends(scale, 100, 50_000),
+    appends(scale, 1_000, 50_000),
+    {
+      id: "appends-batch100",
+      title: "appends, batches of 100, concurrency 10",
+      kind: "throughput",
+      isolated: false,
+      params: { family: "appends", concurrency: 10, operations: scale === "full" ? 1_000 : 20, eventsPerOperation: 100 },
+      seeds: []
+    },
+    {
+      id: "read-iter",
+      title: `stream read, iter (pages of ${pageSize})`,
+      kind: "throughput",
+      isolated: false,
+      params: { family: "streamRead", via: "iter", stream: read.stream, events: read.events, warmup, pageSize },
+      seeds: [read, warmup]
+    },
+    {
+      id: "read-get",
+      title: `stream read, get pages of ${pageSize}`,
+      kind: "throughput",
+      isolated: false,
+      params: { family: "streamRead", via: "pages", stream: read.stream, events: read.events, warmup, pageSize },
+      seeds: [read, warmup]
+    },
+    {
+      id: "read-all",
+      title: `$all read, iterAll (pages of ${pageSize})`,
+      kind: "throughput",
+      isolated: false,
+      params: { family: "allRead", events: read.events, warmupEvents: warmup.events, pageSize },
+      seeds: [read, warmup]
+    },
+    ...[small, large].map((seed): Workload => ({
+      id: `memory-${seed.events >= 1_000_000 ? `${seed.events / 1_000_000}m` : `${seed.events / 1_000}k`}`,
+      title: `memory, iter over ${seed.events.toLocaleString("en-US")} events`,
+      kind: "memory",
+      isolated: true,
+      params: { family: "memoryRead", stream: seed.stream, events: seed.events, pageSize },
+      seeds: [seed]
+    }))
+  ]
+}

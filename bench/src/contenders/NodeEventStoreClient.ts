@@ -1,0 +1,178 @@
+/**
+ * node-eventstore-client 23.10, the established Node client of this protocol, used as its README shows:
+ * one connection per run, `appendToStream` from `concurrency` async loops that each await their own
+ * request, and `readStreamEventsForward`/`readAllEventsForward` page by page (it has no stream API, so
+ * its `iter` row is the same page loop as its `get` row).
+ *
+ * It connects anonymously: with default credentials it would send them in every package, which costs
+ * the server a credentials check per request that photonpump (which authenticates once, in the
+ * handshake) does not ask for. Only `$all` reads, which need an admin, carry credentials.
+ *
+ * @since 0.1.0
+ */
+import { randomUUID } from "node:crypto"
+import { performance } from "node:perf_hooks"
+import EventStore from "node-eventstore-client"
+import type { Implementations } from "../Contender.ts"
+import * as Events from "../Events.ts"
+import { LatencyRecorder, MemorySampler, type RunContext, TimedSection } from "../Measurement.ts"
+import { type AppendParams, warmupOperations } from "../Workload.ts"
+
+type Connection = EventStore.EventStoreNodeConnection
+
+const admin = new EventStore.UserCredentials("admin", "changeit")
+
+const silentLogger: EventStore.Logger = { debug() {}, info() {}, error() {} }
+
+const connect = async (context: RunContext): Promise<Connection> => {
+  const connection = EventStore.createConnection(
+    {
+      log: silentLogger,
+      verboseLogging: false,
+      maxReconnections: 0,
+      maxRetries: 0,
+      operationTimeout: 30_000,
+      failOnNoServerResponse: true
+    },
+    `tcp://${context.host}:${context.port}`
+  )
+  // A closed connection emits "error" with its reason; without a listener Node would throw it.
+  connection.on("error", () => {})
+  const connected = new Promise<void>((resolve) => connection.once("connected", () => resolve()))
+  await connection.connect()
+  await connected
+  return connection
+}
+
+const close = (connection: Connection): Promise<void> =>
+  new Promise((resolve) => {
+    connection.once("closed", () => resolve())
+    connection.close()
+  })
+
+const withConnection = async <A>(context: RunContext, body: (connection: Connection) => Promise<A>): Promise<A> => {
+  const connection = await connect(context)
+  try {
+    return await body(connection)
+  } finally {
+    await close(connection)
+  }
+}
+
+const expectCount = (what: string, counted: number, expected: number) => {
+  if (counted !== expected) throw new Error(`${what}: read ${counted} events, expected ${expected}`)
+}
+
+const appends = (params: AppendParams, context: RunContext) =>
+  withConnection(context, async (connection) => {
+    const stream = `bench-appends-${randomUUID()}`
+    const latencies = new LatencyRecorder(params.operations)
+    let sequence = 0
+    const event = () => EventStore.createJsonEventData(randomUUID(), Events.body(sequence++), undefined, Events.eventType)
+    const request = params.eventsPerOperation === 1
+      ? () => connection.appendToStream(stream, EventStore.expectedVersion.any, event())
+      : () =>
+        connection.appendToStream(
+          stream,
+          EventStore.expectedVersion.any,
+          Array.from({ length: params.eventsPerOperation }, event)
+        )
+    const appendAll = (operations: number) => {
+      let remaining = operations
+      const worker = async () => {
+        while (remaining > 0) {
+          remaining--
+          const startedAt = performance.now()
+          await request()
+          latencies.record(performance.now() - startedAt)
+        }
+      }
+      return Promise.all(Array.from({ length: params.concurrency }, worker))
+    }
+
+    await appendAll(warmupOperations(params))
+    latencies.reset()
+    const section = new TimedSection(context)
+    await section.begin()
+    await appendAll(params.operations)
+    return section.end({
+      events: params.operations * params.eventsPerOperation,
+      requests: params.operations,
+      latency: latencies.summary()
+    })
+  })
+
+/** Reads a stream to its end page by page, counting the events. */
+const readPages = async (connection: Connection, stream: string, pageSize: number) => {
+  let events = 0
+  let requests = 0
+  let from: number | EventStore.StreamEventsSlice["nextEventNumber"] = 0
+  while (true) {
+    const slice = await connection.readStreamEventsForward(stream, from, pageSize, true)
+    requests++
+    events += slice.events.length
+    if (slice.isEndOfStream) break
+    from = slice.nextEventNumber
+  }
+  return { events, requests }
+}
+
+/** Reads the first `count` events of `$all` page by page, counting them. */
+const readAll = async (connection: Connection, count: number, pageSize: number) => {
+  let events = 0
+  let requests = 0
+  let position = EventStore.positions.start
+  while (events < count) {
+    const slice = await connection.readAllEventsForward(position, pageSize, false, admin)
+    requests++
+    events += Math.min(slice.events.length, count - events)
+    if (slice.isEndOfStream) break
+    position = slice.nextPosition
+  }
+  return { events, requests }
+}
+
+/**
+ * node-eventstore-client's implementations.
+ *
+ * @since 0.1.0
+ * @category contenders
+ */
+export const implementations: Implementations = {
+  appends,
+
+  streamRead: (params, context) =>
+    withConnection(context, async (connection) => {
+      await readPages(connection, params.warmup.stream, params.pageSize)
+      const section = new TimedSection(context)
+      await section.begin()
+      const counted = await readPages(connection, params.stream, params.pageSize)
+      const measurement = await section.end(counted)
+      expectCount(params.stream, counted.events, params.events)
+      return measurement
+    }),
+
+  allRead: (params, context) =>
+    withConnection(context, async (connection) => {
+      await readAll(connection, params.warmupEvents, params.pageSize)
+      const section = new TimedSection(context)
+      await section.begin()
+      const counted = await readAll(connection, params.events, params.pageSize)
+      const measurement = await section.end(counted)
+      expectCount("$all", counted.events, params.events)
+      return measurement
+    }),
+
+  memoryRead: (params, context) =>
+    withConnection(context, async (connection) => {
+      const section = new TimedSection(context)
+      const sampler = new MemorySampler()
+      await section.begin()
+      sampler.start()
+      const counted = await readPages(connection, params.stream, params.pageSize)
+      const memory = sampler.stop()
+      const measurement = await section.end({ ...counted, memory })
+      expectCount(params.stream, counted.events, params.events)
+      return measurement
+    })
+}

@@ -1,0 +1,162 @@
+/**
+ * photonpump, used as its README shows: one `EventStore.connect` per run (authenticated as admin in
+ * the handshake, so requests carry no credentials), `publishEvent`/`publish` from `concurrency` fibers
+ * that each await their own request, `iter`/`get`/`iterAll` consumed with `Stream.runForEach`.
+ *
+ * @since 0.1.0
+ */
+import { randomUUID } from "node:crypto"
+import { performance } from "node:perf_hooks"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { Credentials, EventStore, NewEvent } from "@photonpump/client"
+import type { Implementations } from "../Contender.ts"
+import * as Events from "../Events.ts"
+import { LatencyRecorder, MemorySampler, type RunContext, TimedSection } from "../Measurement.ts"
+import { type AppendParams, warmupOperations } from "../Workload.ts"
+
+const connect = (context: RunContext) =>
+  EventStore.connect({ host: context.host, port: context.port, credentials: Credentials.defaultAdmin })
+
+const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>): Promise<A> =>
+  Effect.runPromise(Effect.scoped(effect))
+
+const expectCount = (what: string, counted: number, expected: number) =>
+  counted === expected ? Effect.void : Effect.die(new Error(`${what}: read ${counted} events, expected ${expected}`))
+
+const appends = (params: AppendParams, context: RunContext) =>
+  run(Effect.gen(function*() {
+    const es = yield* connect(context)
+    const stream = `bench-appends-${randomUUID()}`
+    const latencies = new LatencyRecorder(params.operations)
+    let sequence = 0
+    const request = params.eventsPerOperation === 1
+      ? () => es.publishEvent(stream, Events.eventType, { body: Events.body(sequence++) })
+      : () =>
+        es.publish(
+          stream,
+          Array.from(
+            { length: params.eventsPerOperation },
+            () => NewEvent.make(Events.eventType, { body: Events.body(sequence++) })
+          )
+        )
+    // `concurrency` workers share the count, each awaiting its own request: `concurrency` in flight.
+    const appendAll = (operations: number) => {
+      let remaining = operations
+      const worker = Effect.gen(function*() {
+        while (remaining > 0) {
+          remaining--
+          const startedAt = performance.now()
+          yield* request()
+          latencies.record(performance.now() - startedAt)
+        }
+      })
+      return Effect.forEach(Array.from({ length: params.concurrency }), () => worker, {
+        concurrency: "unbounded",
+        discard: true
+      })
+    }
+
+    yield* appendAll(warmupOperations(params))
+    latencies.reset()
+    const section = new TimedSection(context)
+    yield* Effect.promise(() => section.begin())
+    yield* appendAll(params.operations)
+    return yield* Effect.promise(() =>
+      section.end({
+        events: params.operations * params.eventsPerOperation,
+        requests: params.operations,
+        latency: latencies.summary()
+      })
+    )
+  }))
+
+/** Reads a stream to its end through `iter`, counting the events. */
+const iterate = (es: EventStore.Service, stream: string, pageSize: number) =>
+  Effect.suspend(() => {
+    let events = 0
+    return Stream.runForEach(es.iter(stream, { batchSize: pageSize }), () =>
+      Effect.sync(() => {
+        events++
+      })).pipe(Effect.map(() => ({ events, requests: Math.ceil(events / pageSize) })))
+  })
+
+/** Reads a stream to its end through `get`, page after page, counting the events. */
+const getPages = Effect.fnUntraced(function*(es: EventStore.Service, stream: string, pageSize: number) {
+  let from = 0n
+  let events = 0
+  let requests = 0
+  while (true) {
+    const slice = yield* es.get(stream, { fromEventNumber: from, maxCount: pageSize })
+    requests++
+    events += slice.events.length
+    if (slice.isEndOfStream) return { events, requests }
+    from = slice.nextEventNumber
+  }
+})
+
+/** Reads the first `count` events of `$all` through `iterAll`, counting them. */
+const iterateAll = (es: EventStore.Service, count: number, pageSize: number) =>
+  Effect.suspend(() => {
+    let events = 0
+    return es.iterAll({ batchSize: pageSize }).pipe(
+      Stream.take(count),
+      Stream.runForEach(() =>
+        Effect.sync(() => {
+          events++
+        })
+      ),
+      Effect.map(() => ({ events, requests: Math.ceil(events / pageSize) }))
+    )
+  })
+
+/**
+ * photonpump's implementations.
+ *
+ * @since 0.1.0
+ * @category contenders
+ */
+export const implementations: Implementations = {
+  appends,
+
+  streamRead: (params, context) =>
+    run(Effect.gen(function*() {
+      const es = yield* connect(context)
+      const read = (stream: string) =>
+        params.via === "iter" ? iterate(es, stream, params.pageSize) : getPages(es, stream, params.pageSize)
+      yield* read(params.warmup.stream)
+      const section = new TimedSection(context)
+      yield* Effect.promise(() => section.begin())
+      const counted = yield* read(params.stream)
+      const measurement = yield* Effect.promise(() => section.end(counted))
+      yield* expectCount(params.stream, counted.events, params.events)
+      return measurement
+    })),
+
+  allRead: (params, context) =>
+    run(Effect.gen(function*() {
+      const es = yield* connect(context)
+      yield* iterateAll(es, params.warmupEvents, params.pageSize)
+      const section = new TimedSection(context)
+      yield* Effect.promise(() => section.begin())
+      const counted = yield* iterateAll(es, params.events, params.pageSize)
+      const measurement = yield* Effect.promise(() => section.end(counted))
+      yield* expectCount("$all", counted.events, params.events)
+      return measurement
+    })),
+
+  memoryRead: (params, context) =>
+    run(Effect.gen(function*() {
+      const es = yield* connect(context)
+      const section = new TimedSection(context)
+      const sampler = new MemorySampler()
+      yield* Effect.promise(() => section.begin())
+      sampler.start()
+      const counted = yield* iterate(es, params.stream, params.pageSize)
+      const memory = sampler.stop()
+      const measurement = yield* Effect.promise(() => section.end({ ...counted, memory }))
+      yield* expectCount(params.stream, counted.events, params.events)
+      return measurement
+    }))
+}

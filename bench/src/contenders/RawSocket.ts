@@ -1,0 +1,360 @@
+/**
+ * The ceiling: the same requests as the clients send, encoded with `@photonpump/protocol` before the
+ * clock starts, written over a plain `net.Socket` with `window` of them in flight. Replies are not
+ * decoded: only their headers are looked at (command and correlation id), so what this measures is
+ * what the server and the socket allow, and a client's distance from it is the client's own cost.
+ *
+ * Every request's correlation id carries its index in its last six bytes, so a reply finds its send
+ * time without a map. Frames are laid out back to back in one buffer in the order they are sent, so
+ * the frames a burst of replies makes room for leave in one `write` of a slice, without a copy.
+ *
+ * Windows: appends keep `concurrency` requests in flight, like the clients; reads keep two pages in
+ * flight (one being answered while the next waits at the server), which is what `iter`'s read-ahead
+ * allows and keeps the server busy all the time.
+ *
+ * @since 0.1.0
+ */
+import { randomFillSync, randomUUID } from "node:crypto"
+import * as Net from "node:net"
+import { performance } from "node:perf_hooks"
+import { create } from "@bufbuild/protobuf"
+import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
+import { Command as CommandModule, Frame, Messages, Package } from "@photonpump/protocol"
+import type { Implementations } from "../Contender.ts"
+import * as Events from "../Events.ts"
+import { LatencyRecorder, type RunContext, TimedSection } from "../Measurement.ts"
+import { type AppendParams, warmupOperations } from "../Workload.ts"
+
+const Command = CommandModule.Command
+
+/** Offset, in a frame, of the last six bytes of the correlation id (prefix 4, command 1, flags 1, id 10..15). */
+const indexOffset = Frame.prefixLength + 2 + 10
+/** A frame's length prefix and package header: all that is read of a reply. */
+const headerBytes = Frame.prefixLength + Package.headerLength
+
+const correlationIdOf = (index: number): string => `00000000-0000-4000-8000-${index.toString(16).padStart(12, "0")}`
+
+const unwrap = <A, E>(result: Result.Result<A, E>): A => {
+  if (Result.isFailure(result)) throw new Error(String(result.failure))
+  return result.success
+}
+
+const admin: Package.Credentials = { login: "admin", password: Redacted.make("changeit") }
+
+const encodeFrame = (command: number, index: number, payload: Uint8Array, credentials?: Package.Credentials) =>
+  unwrap(Package.encodeFrame({ command, correlationId: correlationIdOf(index), payload, credentials }))
+
+/**
+ * Requests encoded back to back: request `i` is `bytes[starts[i]..starts[i+1])`.
+ */
+interface Encoded {
+  readonly bytes: Buffer
+  readonly starts: Uint32Array
+  readonly count: number
+}
+
+const layOut = (frames: ReadonlyArray<Uint8Array>): Encoded => {
+  const starts = new Uint32Array(frames.length + 1)
+  let length = 0
+  for (let i = 0; i < frames.length; i++) {
+    starts[i] = length
+    length += frames[i]!.length
+  }
+  starts[frames.length] = length
+  const bytes = Buffer.allocUnsafe(length)
+  for (let i = 0; i < frames.length; i++) bytes.set(frames[i]!, starts[i]!)
+  return { bytes, starts, count: frames.length }
+}
+
+/**
+ * A connection that does the handshake and the untimed discovery with decoded packages, one request at
+ * a time, and then pipelines pre-encoded requests while reading nothing but reply headers.
+ */
+class RawConnection {
+  private readonly socket: Net.Socket
+  private onData: (chunk: Buffer) => void = () => {}
+  private failure: Error | undefined
+  private failed: (error: Error) => void = () => {}
+
+  private constructor(socket: Net.Socket) {
+    this.socket = socket
+    socket.setNoDelay(true)
+    socket.on("data", (chunk: Buffer) => this.onData(chunk))
+    const fail = (error: Error) => {
+      this.failure ??= error
+      this.failed(this.failure)
+    }
+    socket.on("error", fail)
+    socket.on("close", () => fail(new Error("the server closed the connection")))
+  }
+
+  static async open(context: RunContext): Promise<RawConnection> {
+    const socket = Net.connect({ host: context.host, port: context.port })
+    await new Promise<void>((resolve, reject) => {
+      socket.once("connect", resolve)
+      socket.once("error", reject)
+    })
+    const connection = new RawConnection(socket)
+    // Authenticated once, as photonpump does: requests then carry no credentials.
+    const authenticated = await connection.ask(Command.Authenticate, new Uint8Array(0), admin)
+    if (authenticated.command !== Command.Authenticated) throw new Error("the server refused admin")
+    const identify = unwrap(Messages.encode(
+      Messages.IdentifyClientSchema,
+      create(Messages.IdentifyClientSchema, { version: 1, connectionName: "bench-raw-socket" })
+    ))
+    const identified = await connection.ask(Command.IdentifyClient, identify)
+    if (identified.command !== Command.ClientIdentified) throw new Error("the server did not identify the client")
+    return connection
+  }
+
+  /** Sends one request and waits for its reply, decoded. */
+  ask(command: number, payload: Uint8Array, credentials?: Package.Credentials): Promise<Package.InboundPackage> {
+    return new Promise((resolve, reject) => {
+      if (this.failure !== undefined) return reject(this.failure)
+      this.failed = reject
+      const parser = Frame.makeParser()
+      this.onData = (chunk) => {
+        for (const body of unwrap(parser.push(chunk))) {
+          const pkg = unwrap(Package.decode(body))
+          if (pkg.command === Command.HeartbeatRequest) {
+            this.socket.write(encodeFrame(Command.HeartbeatResponse, 0, new Uint8Array(0)))
+            continue
+          }
+          return resolve(pkg)
+        }
+      }
+      this.socket.write(encodeFrame(command, 0, payload, credentials))
+    })
+  }
+
+  /**
+   * Sends every request of `encoded`, at most `window` unanswered at a time, and resolves when all are
+   * answered with `replyCommand`. Each chunk received reads the headers it completes, then writes the
+   * frames they make room for in one write.
+   */
+  pipeline(encoded: Encoded, window: number, replyCommand: number, latencies?: LatencyRecorder): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.failure !== undefined) return reject(this.failure)
+      this.failed = reject
+      const sentAt = new Float64Array(encoded.count)
+      const header = Buffer.alloc(headerBytes)
+      let headerFilled = 0
+      let skip = 0
+      let sent = 0
+      let answered = 0
+      let failure: Error | undefined
+
+      const sendUpTo = (limit: number) => {
+        if (limit <= sent) return
+        const now = performance.now()
+        for (let i = sent; i < limit; i++) sentAt[i] = now
+        this.socket.write(encoded.bytes.subarray(encoded.starts[sent]!, encoded.starts[limit]!))
+        sent = limit
+      }
+
+      const onHeader = (bytes: Buffer, at: number) => {
+        const command = bytes[at + Frame.prefixLength]!
+        skip = bytes.readUInt32LE(at) - Package.headerLength
+        if (command === Command.HeartbeatRequest) {
+          const reply = Buffer.from(bytes.subarray(at, at + headerBytes))
+          reply.writeUInt32LE(Package.headerLength, 0)
+          reply[Frame.prefixLength] = Command.HeartbeatResponse
+          reply[Frame.prefixLength + 1] = 0
+          this.socket.write(reply)
+          return
+        }
+        if (command !== replyCommand) {
+          failure ??= new Error(`expected ${CommandModule.name(replyCommand)}, got ${CommandModule.name(command)}`)
+          return
+        }
+        const index = bytes.readUIntBE(at + indexOffset, 6)
+        if (latencies !== undefined) latencies.record(performance.now() - sentAt[index]!)
+        answered++
+      }
+
+      this.onData = (chunk) => {
+        let offset = 0
+        const end = chunk.length
+        while (offset < end) {
+          if (skip > 0) {
+            const take = Math.min(skip, end - offset)
+            skip -= take
+            offset += take
+          } else if (headerFilled === 0 && end - offset >= headerBytes) {
+            onHeader(chunk, offset)
+            offset += headerBytes
+          } else {
+            const take = Math.min(headerBytes - headerFilled, end - offset)
+            chunk.copy(header, headerFilled, offset, offset + take)
+            headerFilled += take
+            offset += take
+            if (headerFilled === headerBytes) {
+              headerFilled = 0
+              onHeader(header, 0)
+            }
+          }
+        }
+        if (failure !== undefined) return reject(failure)
+        if (answered === encoded.count) return resolve()
+        sendUpTo(Math.min(encoded.count, answered + window))
+      }
+      sendUpTo(Math.min(encoded.count, window))
+    })
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.failed = () => {}
+      this.socket.once("close", () => resolve())
+      this.socket.end()
+    })
+  }
+}
+
+const withConnection = async <A>(context: RunContext, body: (connection: RawConnection) => Promise<A>): Promise<A> => {
+  const connection = await RawConnection.open(context)
+  try {
+    return await body(connection)
+  } finally {
+    await connection.close()
+  }
+}
+
+/** Random event ids, drawn 4,096 at a time: one `randomFillSync` per id costs more than encoding the event. */
+let ids = new Uint8Array(0)
+let idsUsed = 0
+const eventId = (): Uint8Array => {
+  if (idsUsed === ids.length) {
+    ids = randomFillSync(new Uint8Array(16 * 4_096))
+    idsUsed = 0
+  }
+  idsUsed += 16
+  return ids.subarray(idsUsed - 16, idsUsed)
+}
+
+const encodeWrites = (stream: string, params: AppendParams, first: number, count: number): Encoded => {
+  const frames: Array<Uint8Array> = []
+  let sequence = first * params.eventsPerOperation
+  for (let i = 0; i < count; i++) {
+    const payload = unwrap(Messages.encode(
+      Messages.WriteEventsSchema,
+      create(Messages.WriteEventsSchema, {
+        eventStreamId: stream,
+        expectedVersion: -2n,
+        requireLeader: true,
+        events: Array.from({ length: params.eventsPerOperation }, () => ({
+          eventId: eventId(),
+          eventType: Events.eventType,
+          dataContentType: 1,
+          metadataContentType: 0,
+          data: Events.bodyBytes(sequence++)
+        }))
+      })
+    ))
+    frames.push(encodeFrame(Command.WriteEvents, i, payload))
+  }
+  return layOut(frames)
+}
+
+const readWindow = 2
+
+const encodeStreamReads = (stream: string, events: number, pageSize: number): Encoded => {
+  const frames: Array<Uint8Array> = []
+  for (let from = 0, i = 0; from < events; from += pageSize, i++) {
+    const payload = unwrap(Messages.encode(
+      Messages.ReadStreamEventsSchema,
+      create(Messages.ReadStreamEventsSchema, {
+        eventStreamId: stream,
+        fromEventNumber: BigInt(from),
+        maxCount: pageSize,
+        resolveLinkTos: true,
+        requireLeader: true
+      })
+    ))
+    frames.push(encodeFrame(Command.ReadStreamEventsForward, i, payload))
+  }
+  return layOut(frames)
+}
+
+const readAllPayload = (commit: bigint, prepare: bigint, pageSize: number): Uint8Array =>
+  unwrap(Messages.encode(
+    Messages.ReadAllEventsSchema,
+    create(Messages.ReadAllEventsSchema, {
+      commitPosition: commit,
+      preparePosition: prepare,
+      maxCount: pageSize,
+      resolveLinkTos: false,
+      requireLeader: true
+    })
+  ))
+
+/**
+ * The raw socket's implementations.
+ *
+ * @since 0.1.0
+ * @category contenders
+ */
+export const implementations: Implementations = {
+  appends: (params, context) =>
+    withConnection(context, async (connection) => {
+      const stream = `bench-appends-${randomUUID()}`
+      const warmup = warmupOperations(params)
+      const warmupFrames = encodeWrites(stream, params, 0, warmup)
+      const frames = encodeWrites(stream, params, warmup, params.operations)
+      await connection.pipeline(warmupFrames, params.concurrency, Command.WriteEventsCompleted)
+      const latencies = new LatencyRecorder(params.operations)
+      const section = new TimedSection(context)
+      await section.begin()
+      await connection.pipeline(frames, params.concurrency, Command.WriteEventsCompleted, latencies)
+      const measurement = await section.end({
+        events: params.operations * params.eventsPerOperation,
+        requests: params.operations,
+        latency: latencies.summary()
+      })
+      const written = await context.lastEventNumber(stream)
+      const expected = (warmup + params.operations) * params.eventsPerOperation - 1
+      if (written !== expected) throw new Error(`${stream}: last event ${written}, expected ${expected}`)
+      return measurement
+    }),
+
+  streamRead: (params, context) =>
+    withConnection(context, async (connection) => {
+      const warmup = encodeStreamReads(params.warmup.stream, params.warmup.events, params.pageSize)
+      const frames = encodeStreamReads(params.stream, params.events, params.pageSize)
+      await connection.pipeline(warmup, readWindow, Command.ReadStreamEventsForwardCompleted)
+      const section = new TimedSection(context)
+      await section.begin()
+      await connection.pipeline(frames, readWindow, Command.ReadStreamEventsForwardCompleted)
+      return section.end({ events: params.events, requests: frames.count })
+    }),
+
+  allRead: (params, context) =>
+    withConnection(context, async (connection) => {
+      // Where each page starts is only known from the page before: find out before the clock starts.
+      const payloads: Array<Uint8Array> = []
+      let commit = 0n
+      let prepare = 0n
+      for (let read = 0; read < params.events;) {
+        const payload = readAllPayload(commit, prepare, params.pageSize)
+        payloads.push(payload)
+        const reply = await connection.ask(Command.ReadAllEventsForward, payload)
+        const page = unwrap(Messages.decode(Messages.ReadAllEventsCompletedSchema, reply.payload))
+        if (page.events.length === 0) throw new Error(`$all holds only ${read} events`)
+        read += page.events.length
+        commit = page.nextCommitPosition
+        prepare = page.nextPreparePosition
+      }
+      const frames = layOut(payloads.map((payload, i) => encodeFrame(Command.ReadAllEventsForward, i, payload)))
+      const warmup = layOut(
+        payloads.slice(0, Math.ceil(params.warmupEvents / params.pageSize)).map((payload, i) =>
+          encodeFrame(Command.ReadAllEventsForward, i, payload)
+        )
+      )
+      await connection.pipeline(warmup, readWindow, Command.ReadAllEventsForwardCompleted)
+      const section = new TimedSection(context)
+      await section.begin()
+      await connection.pipeline(frames, readWindow, Command.ReadAllEventsForwardCompleted)
+      return section.end({ events: params.events, requests: frames.count })
+    })
+}
