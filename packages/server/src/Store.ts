@@ -250,11 +250,6 @@ type CommitCheck =
   | { readonly decision: "WrongExpectedVersion"; readonly current: number }
   | { readonly decision: "Deleted" }
 
-interface CachedId {
-  readonly streamId: string
-  readonly eventNumber: number
-}
-
 const encoder = new TextEncoder()
 const emptyBytes = new Uint8Array(0)
 
@@ -293,6 +288,12 @@ const idKey = (id: Uint8Array): string =>
     id[15]!
   )
 
+const idKeys = (events: ReadonlyArray<ProposedEvent>): Array<string> => {
+  const keys: Array<string> = []
+  for (let i = 0; i < events.length; i++) keys.push(idKey(events[i]!.eventId))
+  return keys
+}
+
 const randomId = (): Uint8Array => {
   const bytes = new Uint8Array(16)
   Guid.writeUnsafe(Guid.random(), bytes, 0)
@@ -322,7 +323,16 @@ export class Store {
   readonly #streams = new Map<string, StreamState>()
   /** Every committed event in `$all` order: ascending (commit, prepare). */
   readonly #log: Array<RecordedEvent> = []
-  readonly #ids = new Map<string, CachedId>()
+  /** The idempotency cache: recently committed events by the key of their id. */
+  readonly #ids = new Map<string, RecordedEvent>()
+  /**
+   * The cache's keys in the order they were remembered, as a ring: when it is full, the slot at
+   * `#idRingNext` holds the oldest, which the next event evicts in O(1). `#idRingEvents` holds what
+   * each slot put in the map, so that an id remembered again later is not evicted by its older slot.
+   */
+  readonly #idRingKeys: Array<string> = []
+  readonly #idRingEvents: Array<RecordedEvent> = []
+  #idRingNext = 0
   readonly #transactions = new Map<number, Transaction>()
   readonly #metadata = new Map<string, StreamMetadata.StreamMetadata>()
   #settings: Acl.SystemSettings | undefined
@@ -430,7 +440,8 @@ export class Store {
   }
 
   #append(streamId: string, expectedVersion: number, events: ReadonlyArray<ProposedEvent>): WriteResult {
-    const check = this.#checkCommit(streamId, expectedVersion, events.map((event) => event.eventId))
+    const keys = idKeys(events)
+    const check = this.#checkCommit(streamId, expectedVersion, events, keys)
     if (check.decision !== "Ok") return this.#rejected(check)
     const undeletesOriginal = Acl.isMetastream(streamId) && this.#isSoftDeleted(Acl.originalStreamOf(streamId))
     let result: WriteResult
@@ -439,7 +450,7 @@ export class Store {
       const position = this.#allocate(recordOverhead + byteLength(streamId))
       result = { status: "Success", firstEventNumber: check.current + 1, lastEventNumber: check.current, position }
     } else {
-      const written = this.#writeImplicit(streamId, check.current + 1, events)
+      const written = this.#writeImplicit(streamId, check.current + 1, events, keys)
       result = {
         status: "Success",
         firstEventNumber: check.current + 1,
@@ -479,20 +490,25 @@ export class Store {
     const current = this.#streams.get(metastreamId)!.events[last]!
     const rewritten = StreamMetadata.withTruncateBefore(current.data, recreateFrom)
     if (rewritten === undefined) return
-    this.#writeImplicit(metastreamId, last + 1, [{
+    this.#writeImplicitOne(metastreamId, last + 1, {
       eventId: randomId(),
       eventType: StreamMetadata.eventType,
       isJson: true,
       data: rewritten,
       metadata: emptyBytes
-    }])
+    })
   }
 
   /**
    * The expected-version decision of the real server's `IndexWriter.CheckCommit`, including the
    * idempotency rules (docs/protocol.md 4.2).
    */
-  #checkCommit(streamId: string, expectedVersion: number, eventIds: ReadonlyArray<Uint8Array>): CommitCheck {
+  #checkCommit(
+    streamId: string,
+    expectedVersion: number,
+    events: ReadonlyArray<ProposedEvent>,
+    keys: ReadonlyArray<string>
+  ): CommitCheck {
     const current = this.lastEventNumber(streamId)
     if (current === deletedStream) return { decision: "Deleted" }
 
@@ -504,11 +520,11 @@ export class Store {
     }
 
     if (expectedVersion === ExpectedVersion.Any || expectedVersion === ExpectedVersion.StreamExists) {
-      if (eventIds.length === 0) return { decision: "Ok", current, softDeleted: this.#isSoftDeleted(streamId) }
+      if (keys.length === 0) return { decision: "Ok", current, softDeleted: this.#isSoftDeleted(streamId) }
       let first = -1
       let last = -1
-      for (let i = 0; i < eventIds.length; i++) {
-        const known = this.#ids.get(idKey(eventIds[i]!))
+      for (let i = 0; i < keys.length; i++) {
+        const known = this.#ids.get(keys[i]!)
         if (known === undefined || known.streamId !== streamId) {
           return i === 0
             ? { decision: "Ok", current, softDeleted: this.#isSoftDeleted(streamId) }
@@ -521,18 +537,18 @@ export class Store {
     }
 
     if (expectedVersion < current) {
-      const events = this.#streams.get(streamId)?.events ?? []
-      for (let i = 0; i < eventIds.length; i++) {
-        const existing = events[expectedVersion + 1 + i]
-        if (existing !== undefined && sameId(existing.eventId, eventIds[i]!)) continue
+      const stored = this.#streams.get(streamId)?.events ?? []
+      for (let i = 0; i < events.length; i++) {
+        const existing = stored[expectedVersion + 1 + i]
+        if (existing !== undefined && sameId(existing.eventId, events[i]!.eventId)) continue
         if (i > 0) return { decision: "WrongExpectedVersion", current }
         if (expectedVersion === ExpectedVersion.NoStream && this.#isSoftDeleted(streamId)) {
           return { decision: "Ok", current, softDeleted: true }
         }
         return { decision: "WrongExpectedVersion", current }
       }
-      if (eventIds.length === 0) return { decision: "WrongExpectedVersion", current }
-      const last = expectedVersion + eventIds.length
+      if (events.length === 0) return { decision: "WrongExpectedVersion", current }
+      const last = expectedVersion + events.length
       return { decision: "Idempotent", first: expectedVersion + 1, last, position: this.#positionOf(streamId, last) }
     }
 
@@ -565,7 +581,12 @@ export class Store {
   }
 
   /** Writes events with implicit commits and returns the last one. */
-  #writeImplicit(streamId: string, firstEventNumber: number, events: ReadonlyArray<ProposedEvent>): RecordedEvent {
+  #writeImplicit(
+    streamId: string,
+    firstEventNumber: number,
+    events: ReadonlyArray<ProposedEvent>,
+    keys: ReadonlyArray<string>
+  ): RecordedEvent {
     const stream = this.#stream(streamId)
     const created = this.#now()
     let last: RecordedEvent | undefined
@@ -573,16 +594,31 @@ export class Store {
       const proposed = events[i]!
       const size = this.#sizeOf(streamId, proposed)
       const position = this.#allocate(size)
-      last = this.#record(stream, proposed, firstEventNumber + i, created, position, position, size, position + size)
+      last = this.#record(
+        stream,
+        proposed,
+        keys[i]!,
+        firstEventNumber + i,
+        created,
+        position,
+        position,
+        size,
+        position + size
+      )
     }
     this.#lastCommitPosition = last!.commitPosition
     this.#touched(streamId)
     return last!
   }
 
+  #writeImplicitOne(streamId: string, eventNumber: number, event: ProposedEvent): RecordedEvent {
+    return this.#writeImplicit(streamId, eventNumber, [event], [idKey(event.eventId)])
+  }
+
   #record(
     stream: StreamState,
     proposed: ProposedEvent,
+    key: string,
     eventNumber: number,
     created: number,
     commitPosition: number,
@@ -607,14 +643,27 @@ export class Store {
     if (eventNumber === deletedStream) stream.tombstone = event
     else stream.events.push(event)
     this.#log.push(event)
-    this.#remember(event)
+    this.#remember(key, event)
     this.#committed.push(event)
     return event
   }
 
-  #remember(event: RecordedEvent): void {
-    this.#ids.set(idKey(event.eventId), { streamId: event.streamId, eventNumber: event.eventNumber })
-    if (this.#ids.size > idempotencyCacheSize) this.#ids.delete(this.#ids.keys().next().value!)
+  /** Puts a committed event in the idempotency cache, evicting the oldest once it is full. */
+  #remember(key: string, event: RecordedEvent): void {
+    const keys = this.#idRingKeys
+    const events = this.#idRingEvents
+    if (keys.length < idempotencyCacheSize) {
+      keys.push(key)
+      events.push(event)
+    } else {
+      const slot = this.#idRingNext
+      const oldest = keys[slot]!
+      if (this.#ids.get(oldest) === events[slot]) this.#ids.delete(oldest)
+      keys[slot] = key
+      events[slot] = event
+      this.#idRingNext = slot + 1 === idempotencyCacheSize ? 0 : slot + 1
+    }
+    this.#ids.set(key, event)
   }
 
   /** Drops what was derived from a stream that was just written. */
@@ -653,34 +702,30 @@ export class Store {
   }
 
   #delete(streamId: string, expectedVersion: number, hardDelete: boolean): WriteResult {
-    const eventId = randomId()
-    const check = this.#checkCommit(streamId, expectedVersion, [eventId])
+    const proposed: ProposedEvent = hardDelete
+      ? { eventId: randomId(), eventType: streamDeletedEventType, isJson: false, data: emptyBytes, metadata: emptyBytes }
+      : {
+        eventId: randomId(),
+        eventType: StreamMetadata.eventType,
+        isJson: true,
+        data: StreamMetadata.softDeleted,
+        metadata: emptyBytes
+      }
+    const key = idKey(proposed.eventId)
+    const check = this.#checkCommit(streamId, expectedVersion, [proposed], [key])
     if (check.decision !== "Ok") return this.#rejected(check)
     let written: RecordedEvent
     if (hardDelete) {
       const stream = this.#stream(streamId)
-      const proposed: ProposedEvent = {
-        eventId,
-        eventType: streamDeletedEventType,
-        isJson: false,
-        data: emptyBytes,
-        metadata: emptyBytes
-      }
       const size = this.#sizeOf(streamId, proposed)
       const position = this.#allocate(size)
-      written = this.#record(stream, proposed, deletedStream, this.#now(), position, position, size, position + size)
+      written = this.#record(stream, proposed, key, deletedStream, this.#now(), position, position, size, position + size)
       this.#lastCommitPosition = position
       // A hard-deleted stream's metastream reads as deleted, so its metadata is gone too.
       this.#metadata.delete(streamId)
     } else {
       const metastreamId = Acl.metastreamOf(streamId)
-      written = this.#writeImplicit(metastreamId, this.lastEventNumber(metastreamId) + 1, [{
-        eventId,
-        eventType: StreamMetadata.eventType,
-        isJson: true,
-        data: StreamMetadata.softDeleted,
-        metadata: emptyBytes
-      }])
+      written = this.#writeImplicit(metastreamId, this.lastEventNumber(metastreamId) + 1, [proposed], [key])
     }
     return {
       status: "Success",
@@ -731,7 +776,8 @@ export class Store {
     const transaction = this.#transactions.get(transactionId)
     if (transaction === undefined) return { status: "InvalidTransaction" }
     const { events, expectedVersion, streamId } = transaction
-    const check = this.#checkCommit(streamId, expectedVersion, events.map((event) => event.eventId))
+    const keys = idKeys(events)
+    const check = this.#checkCommit(streamId, expectedVersion, events, keys)
     if (check.decision !== "Ok") return this.#rejected(check)
     const undeletesOriginal = Acl.isMetastream(streamId) && this.#isSoftDeleted(Acl.originalStreamOf(streamId))
     const prepares: Array<{ readonly position: number; readonly size: number }> = []
@@ -748,6 +794,7 @@ export class Store {
       this.#record(
         stream,
         events[i]!,
+        keys[i]!,
         check.current + 1 + i,
         created,
         commitPosition,

@@ -19,6 +19,16 @@ const event = (eventType = "test", data: unknown = {}): Store.ProposedEvent => (
   metadata: new Uint8Array(0)
 })
 
+/** The n-th of a series of distinct event ids: cheaper than random GUIDs for 150,000 events. */
+const countedId = (n: number): Uint8Array => {
+  const id = new Uint8Array(16)
+  new DataView(id.buffer).setUint32(0, n + 1, true)
+  id[15] = 0xaa
+  return id
+}
+
+const nth = (n: number): Store.ProposedEvent => ({ ...event(), eventId: countedId(n) })
+
 const events = (n: number, eventType = "test") => Array.from({ length: n }, (_, i) => event(eventType, { i }))
 
 const metadataEvent = (json: unknown): Store.ProposedEvent => ({
@@ -217,6 +227,51 @@ describe("Store", () => {
         const other = success(store.append("b", Any, batch))
         assert.strictEqual(other.firstEventNumber, 0)
         assert.strictEqual(store.lastEventNumber("b"), 1)
+      })
+
+      it("the cache of ids for Any forgets the oldest ids once it is full and keeps the newest", () => {
+        const store = Store.make()
+        const size = Store.idempotencyCacheSize
+        const extra = 5
+        const written = size + extra
+        for (let start = 0; start < written; start += 1000) {
+          const batch = Array.from({ length: Math.min(1000, written - start) }, (_, i) => nth(start + i))
+          success(store.append("s", Any, batch))
+        }
+        assert.strictEqual(store.lastEventNumber("s"), written - 1)
+        // The newest `size` ids are remembered: the oldest of them and the last are idempotent.
+        for (const n of [extra, written - 1]) {
+          const again = success(store.append("s", Any, [nth(n)]))
+          assert.strictEqual(again.firstEventNumber, n)
+          assert.strictEqual(again.lastEventNumber, n)
+        }
+        assert.strictEqual(store.lastEventNumber("s"), written - 1)
+        // The first `extra` were evicted: not known any more, so a re-send with Any writes them again
+        // (docs/protocol.md 4.2, step 3).
+        for (let n = 0; n < extra; n++) {
+          const again = success(store.append("s", Any, [nth(n)]))
+          assert.strictEqual(again.firstEventNumber, written + n)
+        }
+        assert.strictEqual(store.lastEventNumber("s"), written + extra - 1)
+        // The re-sent events are remembered again, under their new numbers.
+        assert.strictEqual(success(store.append("s", Any, [nth(0)])).firstEventNumber, written)
+      })
+
+      it("an id remembered twice stays remembered when its older entry is evicted", () => {
+        const store = Store.make()
+        const size = Store.idempotencyCacheSize
+        const twice = event()
+        success(store.append("a", Any, [twice]))
+        // The same id in another stream replaces the cache's entry for it.
+        success(store.append("b", Any, [twice]))
+        for (let start = 0; start < size - 2; start += 1000) {
+          success(store.append("filler", Any, events(Math.min(1000, size - 2 - start))))
+        }
+        // One more event evicts the first entry (stream "a"); the entry for "b" is younger.
+        success(store.append("filler", Any, events(1)))
+        assert.strictEqual(success(store.append("b", Any, [twice])).firstEventNumber, 0)
+        assert.strictEqual(store.lastEventNumber("b"), 0)
+        assert.strictEqual(success(store.append("a", Any, [twice])).firstEventNumber, 1)
       })
 
       it("re-sending with the version that is now current appends duplicates", () => {
