@@ -404,16 +404,31 @@ describe("Naks, retries, timeouts and parking", () => {
     }
   })
 
-  it("Stop frees the consumer's slot and leaves the message to its timeout", () => {
-    const { connect, append, engine, advance } = setup({ messageTimeout: 1000 })
+  it("Stop forgets the message as 20.10 does: its slot is freed, and it is never retried nor parked", () => {
+    const { connect, append, engine, advance, store, id } = setup({ messageTimeout: 1000 })
     const c = connect(1)
     append(2)
     const [first] = c.take()
     engine.nak(c.client, [idOf(first!)], "Stop", "")
+    // The slot is free: the next message comes at once.
     assert.deepStrictEqual(c.numbers(), [1])
     engine.ack(c.client, [idOf(c.take()[0]!)])
+    assert.strictEqual(engine.group("orders", "workers")!.inFlightCount, 0)
+    // Long past the stopped message's timeout: nothing comes back, nothing is parked.
     advance(1000)
-    assert.deepStrictEqual(c.received.map((d) => [d.message.original.eventNumber, d.retryCount]), [[0, 1]])
+    advance(5000)
+    assert.deepStrictEqual(c.received, [])
+    assert.deepStrictEqual(parkedOf(store, id), [])
+  })
+
+  it("Stop counts as processed: the checkpoint moves past the stopped message", () => {
+    const { connect, append, engine, store, id } = setup({ maxCheckPointCount: 2, minCheckPointCount: 2 })
+    const c = connect(10)
+    append(2)
+    const [e0, e1] = c.take()
+    engine.nak(c.client, [idOf(e0!)], "Stop", "")
+    engine.ack(c.client, [idOf(e1!)])
+    assert.deepStrictEqual(checkpoints(store, id), ["1"])
   })
 
   it("parks a message that fails more than maxRetryCount times, with the server's reason", () => {

@@ -566,12 +566,12 @@ export class Group {
           this.#park(inFlight.pending, `Client explicitly NAK'ed message.\n${reason}`)
           break
         case "Skip":
-          this.#release(inFlight)
-          break
         case "Stop":
-          // 20.10 does not stop anything: the consumer's slot is freed and the message stays
-          // outstanding until its timeout retries it.
-          inFlight.client.inFlight.delete(inFlight.pending.key)
+          // 20.10's NotAcknowledgeMessagesProcessed handles Stop with StopSubscription(), an empty
+          // TODO, then RemoveProcessingMessages: the consumer's slot is freed and the message leaves
+          // the outstanding set. So a stopped message is forgotten like a skipped one: never retried,
+          // never parked, and the checkpoint may move past it.
+          this.#release(inFlight)
           break
       }
     }
