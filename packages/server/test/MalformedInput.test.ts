@@ -3,6 +3,7 @@
  * errors get a BadRequest with the zero correlation id and a closed connection; a package it cannot
  * unwrap gets a BadRequest with the request's correlation id and the connection stays open.
  */
+import { create } from "@bufbuild/protobuf"
 import { assert, layer } from "@effect/vitest"
 import { Guid, Messages, Package } from "@photonpump/protocol"
 import { EventStoreServer } from "@photonpump/server"
@@ -70,6 +71,50 @@ layer(Server, { excludeTestServices: true })("Malformed input", (it) => {
       // 0x7fffffff bytes are announced; nothing more is sent.
       client.sendBytes(new Uint8Array([0xff, 0xff, 0xff, 0x7f]))
       yield* closedWithBadRequest(client, "Invalid TCP frame received.")
+    }))
+
+  it.effect("serves the packages before a bad length prefix in the same chunk, then sends BadRequest and closes", () =>
+    Effect.gen(function*() {
+      const { port } = yield* EventStoreServer.EventStoreServer
+      const client = yield* connect(port)
+      const stream = streamName()
+      const writeId = Guid.random()
+      const pingId = Guid.random()
+      const write = Result.getOrThrow(Package.encodeFrame({
+        command: C.WriteEvents,
+        correlationId: writeId,
+        payload: Result.getOrThrow(Messages.encode(
+          Messages.WriteEventsSchema,
+          create(Messages.WriteEventsSchema, {
+            eventStreamId: stream,
+            expectedVersion: -2n,
+            events: [newEvent("t", { before: "the bad prefix" })],
+            requireLeader: true
+          })
+        ))
+      }))
+      const ping = Result.getOrThrow(Package.encodeFrame({ command: C.Ping, correlationId: pingId }))
+      // One chunk: two good frames, then a zero length prefix and some bytes after it.
+      const chunk = new Uint8Array(write.length + ping.length + 8)
+      chunk.set(write, 0)
+      chunk.set(ping, write.length)
+      chunk.set(prefix(0), write.length + ping.length)
+      chunk.set([1, 2, 3, 4], write.length + ping.length + 4)
+      client.sendBytes(chunk)
+      yield* client.closed()
+      // Every reply arrived before the close, in order: the two replies, then the BadRequest.
+      assert.deepStrictEqual(
+        client.inbox.map((pkg) => [pkg.command, pkg.correlationId]),
+        [[C.WriteEventsCompleted, writeId], [C.Pong, pingId], [C.BadRequest, Guid.empty]]
+      )
+      const written = Result.getOrThrow(Messages.decode(Messages.WriteEventsCompletedSchema, client.inbox[0]!.payload))
+      assert.strictEqual(written.result, Messages.OperationResult.Success)
+      assert.isTrue(text(client.inbox[2]!.payload).startsWith("Invalid TCP frame received."))
+      // The write happened.
+      const other = yield* connect(port)
+      const read = yield* readForward(other, stream, 0n, 10)
+      assert.strictEqual(read.result, Messages.ReadStreamEventsCompleted_ReadStreamResult.Success)
+      assert.strictEqual(read.events.length, 1)
     }))
 
   it.effect("closes the connection after a package shorter than its 18-byte header", () =>

@@ -154,17 +154,20 @@ export class Session {
     this.#lastReceivedAt = Date.now()
     // Views of a plain Uint8Array are cheaper to cut than views of a Buffer, and frames are cut a lot.
     const frames = this.#parser.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))
-    if (Result.isFailure(frames)) {
-      return this.#fail(Guid.empty, `Invalid TCP frame received. Error: ${frames.failure.message}.`)
-    }
+    // A bad length prefix ends the connection, but like the real server the node first serves the
+    // frames the chunk completed before it.
+    const bodies = Result.isFailure(frames) ? frames.failure.framesBefore : frames.success
     this.#processing = true
     try {
-      for (const body of frames.success) {
+      for (const body of bodies) {
         this.#handleFrame(body)
         if (this.#closing) break
       }
     } finally {
       this.#processing = false
+    }
+    if (Result.isFailure(frames)) {
+      return this.#fail(Guid.empty, `Invalid TCP frame received. Error: ${frames.failure.message}.`)
     }
     this.#flush()
   }
