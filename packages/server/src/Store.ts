@@ -11,6 +11,10 @@
  * prepare = the offset of its own record; the events of a transaction have commit = the offset of the
  * commit record and prepare = the offset of their own record.
  *
+ * Each committed event is kept in its wire form, the `EventRecord` bytes that replies carry, encoded
+ * once when it is committed (`internal/StoredEvent.ts`); its id, data and metadata are views into
+ * those bytes, so the store holds one copy of every event and a read is mostly copies of records.
+ *
  * Appends can be observed live: `subscribe` registers a listener that the store calls synchronously
  * with each committed event, in commit order, after the whole operation has been applied.
  *
@@ -18,6 +22,7 @@
  */
 import { Guid, Link } from "@photonpump/protocol"
 import * as Acl from "./Acl.ts"
+import * as StoredEvent from "./internal/StoredEvent.ts"
 import * as StreamMetadata from "./StreamMetadata.ts"
 
 /**
@@ -77,7 +82,7 @@ export const idempotencyCacheSize = 150_000
 export const streamDeletedEventType = "$streamDeleted"
 
 /**
- * An event to write.
+ * An event to write. The store copies its bytes: the caller may reuse them once the call returns.
  *
  * @since 0.1.0
  * @category models
@@ -232,6 +237,8 @@ export interface Options {
 
 interface StreamState {
   readonly id: string
+  /** The UTF-8 bytes of the id, which every record of the stream holds. */
+  readonly idBytes: Uint8Array
   /** Every event ever written, indexed by event number (truncation only hides them). */
   readonly events: Array<RecordedEvent>
   tombstone: RecordedEvent | undefined
@@ -569,15 +576,15 @@ export class Store {
   #stream(streamId: string): StreamState {
     let stream = this.#streams.get(streamId)
     if (stream === undefined) {
-      stream = { id: streamId, events: [], tombstone: undefined }
+      stream = { id: streamId, idBytes: StoredEvent.utf8(streamId), events: [], tombstone: undefined }
       this.#streams.set(streamId, stream)
     }
     return stream
   }
 
-  #sizeOf(streamId: string, event: ProposedEvent): number {
-    return recordOverhead + byteLength(streamId) + byteLength(event.eventType) + event.data.length +
-      event.metadata.length
+  /** The size of an event's record in the log, given the UTF-8 length of its event type. */
+  #sizeOf(stream: StreamState, event: ProposedEvent, typeLength: number): number {
+    return recordOverhead + stream.idBytes.length + typeLength + event.data.length + event.metadata.length
   }
 
   /** Writes events with implicit commits and returns the last one. */
@@ -588,18 +595,20 @@ export class Store {
     keys: ReadonlyArray<string>
   ): RecordedEvent {
     const stream = this.#stream(streamId)
-    const created = this.#now()
+    const commit = StoredEvent.commit(streamId, stream.idBytes, this.#now())
     let last: RecordedEvent | undefined
     for (let i = 0; i < events.length; i++) {
       const proposed = events[i]!
-      const size = this.#sizeOf(streamId, proposed)
+      const typeLength = byteLength(proposed.eventType)
+      const size = this.#sizeOf(stream, proposed, typeLength)
       const position = this.#allocate(size)
       last = this.#record(
         stream,
+        commit,
         proposed,
+        typeLength,
         keys[i]!,
         firstEventNumber + i,
-        created,
         position,
         position,
         size,
@@ -617,29 +626,26 @@ export class Store {
 
   #record(
     stream: StreamState,
+    commit: StoredEvent.Commit,
     proposed: ProposedEvent,
+    typeLength: number,
     key: string,
     eventNumber: number,
-    created: number,
     commitPosition: number,
     preparePosition: number,
     size: number,
     commitEnd: number
   ): RecordedEvent {
-    const event: RecordedEvent = {
-      streamId: stream.id,
+    const event = StoredEvent.make(
+      commit,
+      proposed,
+      typeLength,
       eventNumber,
-      eventId: proposed.eventId,
-      eventType: proposed.eventType,
-      isJson: proposed.isJson,
-      data: proposed.data,
-      metadata: proposed.metadata,
-      created,
       commitPosition,
       preparePosition,
       size,
       commitEnd
-    }
+    )
     if (eventNumber === deletedStream) stream.tombstone = event
     else stream.events.push(event)
     this.#log.push(event)
@@ -717,9 +723,22 @@ export class Store {
     let written: RecordedEvent
     if (hardDelete) {
       const stream = this.#stream(streamId)
-      const size = this.#sizeOf(streamId, proposed)
+      const typeLength = byteLength(proposed.eventType)
+      const size = this.#sizeOf(stream, proposed, typeLength)
       const position = this.#allocate(size)
-      written = this.#record(stream, proposed, key, deletedStream, this.#now(), position, position, size, position + size)
+      const commit = StoredEvent.commit(streamId, stream.idBytes, this.#now())
+      written = this.#record(
+        stream,
+        commit,
+        proposed,
+        typeLength,
+        key,
+        deletedStream,
+        position,
+        position,
+        size,
+        position + size
+      )
       this.#lastCommitPosition = position
       // A hard-deleted stream's metastream reads as deleted, so its metadata is gone too.
       this.#metadata.delete(streamId)
@@ -753,11 +772,22 @@ export class Store {
     return this.#transactions.get(transactionId)?.streamId
   }
 
-  /** Adds events to a transaction. Returns false if there is no such transaction. */
+  /**
+   * Adds events to a transaction, copying their bytes (the caller may reuse them). Returns false if
+   * there is no such transaction.
+   */
   writeTransaction(transactionId: number, events: ReadonlyArray<ProposedEvent>): boolean {
     const transaction = this.#transactions.get(transactionId)
     if (transaction === undefined) return false
-    transaction.events.push(...events)
+    for (const event of events) {
+      transaction.events.push({
+        eventId: event.eventId.slice(),
+        eventType: event.eventType,
+        isJson: event.isJson,
+        data: event.data.slice(),
+        metadata: event.metadata.slice()
+      })
+    }
     return true
   }
 
@@ -780,23 +810,25 @@ export class Store {
     const check = this.#checkCommit(streamId, expectedVersion, events, keys)
     if (check.decision !== "Ok") return this.#rejected(check)
     const undeletesOriginal = Acl.isMetastream(streamId) && this.#isSoftDeleted(Acl.originalStreamOf(streamId))
-    const prepares: Array<{ readonly position: number; readonly size: number }> = []
+    const stream = this.#stream(streamId)
+    const prepares: Array<{ readonly position: number; readonly size: number; readonly typeLength: number }> = []
     for (const event of events) {
-      const size = this.#sizeOf(streamId, event)
-      prepares.push({ position: this.#allocate(size), size })
+      const typeLength = byteLength(event.eventType)
+      const size = this.#sizeOf(stream, event, typeLength)
+      prepares.push({ position: this.#allocate(size), size, typeLength })
     }
     const commitSize = recordOverhead
     const commitPosition = this.#allocate(commitSize)
-    const stream = this.#stream(streamId)
-    const created = this.#now()
+    const commit = StoredEvent.commit(streamId, stream.idBytes, this.#now())
     for (let i = 0; i < events.length; i++) {
       const prepare = prepares[i]!
       this.#record(
         stream,
+        commit,
         events[i]!,
+        prepare.typeLength,
         keys[i]!,
         check.current + 1 + i,
-        created,
         commitPosition,
         prepare.position,
         prepare.size,

@@ -6,7 +6,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf"
 import { assert, describe, it } from "@effect/vitest"
 import { Command, Guid, Messages, Ticks } from "@photonpump/protocol"
-import type { Store } from "@photonpump/server"
+import { Store } from "@photonpump/server"
 import * as Result from "effect/Result"
 import * as Protobuf from "../src/internal/Protobuf.ts"
 import * as Replies from "../src/internal/Replies.ts"
@@ -32,17 +32,21 @@ type Generator = ReturnType<typeof generator>
 const names = ["s", "orders-1", "$$meta", "ünïcødé-stream", "x".repeat(70), "日本語", ""]
 const numbers = [0, 1, 127, 128, 300, 16384, 2 ** 31 - 1, 2 ** 31, 2 ** 32 + 5, 2 ** 40, Number.MAX_SAFE_INTEGER]
 
-const recordedEvent = (g: Generator): Store.RecordedEvent => {
+/**
+ * A recorded event with every kind of field value, including the defaults that the 22.6+ style leaves
+ * out. Replies take it through its pre-encoded form (`StoredEvent.of`), as they take the store's.
+ */
+const recordedEvent = (g: Generator, eventType?: string): Store.RecordedEvent => {
   const data = g.bytes(g.pick([0, 1, 17, 127, 128, 300]))
   return {
-    streamId: g.pick(names.filter((name) => name !== "")),
+    streamId: g.pick([...names, "s", "s"]),
     eventNumber: g.pick([...numbers, Number.POSITIVE_INFINITY]),
-    eventId: g.bytes(16),
-    eventType: g.pick(["t", "OrderPlaced", "$>", "é", "z".repeat(100)]),
+    eventId: g.bytes(g.pick([16, 16, 16, 0])),
+    eventType: eventType ?? g.pick(["t", "OrderPlaced", "$>", "é", "z".repeat(100), ""]),
     isJson: g.bool(),
     data,
     metadata: g.bytes(g.pick([0, 0, 5, 200])),
-    created: g.pick([1, 86_400_000, 1_700_000_000_000, Date.now(), 253_402_300_799_000]),
+    created: g.pick([0, 1, 86_400_000, 1_700_000_000_000, Date.now(), 253_402_300_799_000]),
     commitPosition: g.pick(numbers),
     preparePosition: g.pick(numbers),
     size: 1,
@@ -60,6 +64,30 @@ const resolved = (g: Generator): Resolved => {
     default:
       return { event: undefined, link: event, original: event }
   }
+}
+
+/**
+ * A page of events as a read gives them, with what each should go out as: with links resolved (half
+ * the pages), a `$>` event goes out as its target (when it has one) and itself as the link.
+ */
+const page = (g: Generator) => {
+  const resolving = g.bool()
+  const targets = new Map<Store.RecordedEvent, Store.RecordedEvent | undefined>()
+  const events: Array<Store.RecordedEvent> = []
+  const expected: Array<Resolved> = []
+  for (let k = g.int(5); k > 0; k--) {
+    const event = recordedEvent(g, g.bool() ? "$>" : undefined)
+    events.push(event)
+    if (resolving && event.eventType === "$>") {
+      const target = g.int(3) > 0 ? recordedEvent(g) : undefined
+      targets.set(event, target)
+      expected.push({ event: target, link: event, original: event })
+    } else {
+      expected.push({ event, link: undefined, original: event })
+    }
+  }
+  const resolveLink: Replies.LinkResolver = resolving ? (link) => targets.get(link) : undefined
+  return { events, resolveLink, expected }
 }
 
 const wireNumber = (n: number): bigint => (n === Number.POSITIVE_INFINITY ? 2n ** 63n - 1n : BigInt(n))
@@ -176,9 +204,10 @@ describe("Hand-written codecs", () => {
     it(`ReadStreamEventsCompleted matches the generated encoder, ${style}`, () => {
       const g = generator(3)
       for (let i = 0; i < cases; i++) {
-        const events = Array.from({ length: g.int(5) }, () => resolved(g))
+        const { events, expected: resolvedEvents, resolveLink } = page(g)
         const reply: Replies.ReadStreamEventsCompleted = {
           events,
+          resolveLink,
           result: g.pick([0, 0, 1, 2, 4, 5]),
           nextEventNumber: g.pick([-1, ...numbers]),
           lastEventNumber: g.pick([-1, Number.POSITIVE_INFINITY, ...numbers]),
@@ -190,7 +219,7 @@ describe("Hand-written codecs", () => {
         const id = Guid.random()
         Replies.readStreamEventsCompleted(out, Command.Command.ReadStreamEventsForwardCompleted, id, reply, omit)
         const expected = encode(Messages.ReadStreamEventsCompletedSchema, {
-          events: events.map((r) => create(Messages.ResolvedIndexedEventSchema, records(r))),
+          events: resolvedEvents.map((r) => create(Messages.ResolvedIndexedEventSchema, records(r))),
           result: reply.result as Messages.ReadStreamEventsCompleted_ReadStreamResult,
           nextEventNumber: wireNumber(reply.nextEventNumber),
           lastEventNumber: wireNumber(reply.lastEventNumber),
@@ -207,11 +236,12 @@ describe("Hand-written codecs", () => {
       it(`${name} matches the generated encoder, ${style}`, () => {
         const g = generator(filtered ? 5 : 4)
         for (let i = 0; i < cases; i++) {
-          const events = Array.from({ length: g.int(5) }, () => resolved(g))
+          const { events, expected: resolvedEvents, resolveLink } = page(g)
           const reply: Replies.ReadAllEventsCompleted = {
             commitPosition: g.pick([-1, ...numbers]),
             preparePosition: g.pick([-1, ...numbers]),
             events,
+            resolveLink,
             nextCommitPosition: g.pick([-1, ...numbers]),
             nextPreparePosition: g.pick([-1, ...numbers]),
             isEndOfStream: g.bool(),
@@ -227,7 +257,7 @@ describe("Hand-written codecs", () => {
           const common = {
             commitPosition: BigInt(reply.commitPosition),
             preparePosition: BigInt(reply.preparePosition),
-            events: events.map((r) =>
+            events: resolvedEvents.map((r) =>
               create(Messages.ResolvedEventSchema, {
                 ...records(r),
                 commitPosition: BigInt(r.original.commitPosition),
@@ -252,6 +282,56 @@ describe("Hand-written codecs", () => {
         }
       })
     }
+
+    it(`the store's events, encoded when committed, go out as the generated encoder writes them, ${style}`, () => {
+      const g = generator(8)
+      let now = 0
+      const store = Store.make({ now: () => now })
+      const streams = ["s", "orders-1", "ünïcødé-stream", "x".repeat(70), "日本語", "$$s"]
+      for (let i = 0; i < 60; i++) {
+        now = g.pick([0, 1, 1_700_000_000_000, 253_402_300_799_000])
+        const stream = g.pick(streams)
+        store.append(stream, -2, Array.from({ length: 1 + g.int(3) }, () => ({
+          eventId: g.bytes(16),
+          eventType: g.pick(["t", "OrderPlaced", "é", "z".repeat(100)]),
+          isJson: g.bool(),
+          data: g.bytes(g.pick([0, 1, 17, 300])),
+          metadata: g.bytes(g.pick([0, 0, 5, 200]))
+        })))
+      }
+      store.deleteStream("s", -2, true)
+      const all = store.readAllForward(0, 0, 4096)
+      assert.strictEqual(all.status, "Success")
+      if (all.status !== "Success") return
+      // The last one is the tombstone, numbered 2^63-1.
+      assert.strictEqual(all.events[all.events.length - 1]!.eventNumber, Number.POSITIVE_INFINITY)
+      const out = new Protobuf.Writer()
+      const id = Guid.random()
+      const reply: Replies.ReadAllEventsCompleted = {
+        commitPosition: 0,
+        preparePosition: 0,
+        events: all.events,
+        nextCommitPosition: all.next.commit,
+        nextPreparePosition: all.next.prepare,
+        isEndOfStream: true,
+        result: 0
+      }
+      Replies.readAllEventsCompleted(out, Command.Command.ReadAllEventsForwardCompleted, id, reply, false, omit)
+      const expected = encode(Messages.ReadAllEventsCompletedSchema, {
+        commitPosition: 0n,
+        preparePosition: 0n,
+        events: all.events.map((event) =>
+          create(Messages.ResolvedEventSchema, {
+            event: eventRecord(event),
+            commitPosition: BigInt(event.commitPosition),
+            preparePosition: BigInt(event.preparePosition)
+          })
+        ),
+        nextCommitPosition: BigInt(all.next.commit),
+        nextPreparePosition: BigInt(all.next.prepare)
+      }, omit)
+      assert.strictEqual(hex(payloadOf(out, Command.Command.ReadAllEventsForwardCompleted, id)), hex(expected))
+    })
 
     it(`StreamEventAppeared matches the generated encoder, and copies keep it with their own id, ${style}`, () => {
       const g = generator(6)

@@ -54,6 +54,8 @@ export interface Node {
   /** Encodes a reply in the node's style: every required field, or defaults omitted (22.6+). */
   readonly encode: <Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>) => Uint8Array
   readonly isAllowed: (user: Users.User | undefined, streamId: string, operation: Acl.Operation) => boolean
+  /** The target of a link event, or `undefined` when it cannot be resolved (`Store.resolveLink`). */
+  readonly resolveLink: (link: Store.RecordedEvent) => Store.RecordedEvent | undefined
   readonly logDebug: (message: string) => void
   /** The volatile subscriptions of every connection. */
   readonly volatile: VolatileSubscriptions
@@ -89,6 +91,7 @@ export const make = (options: {
       node.persistent.shutdown()
     },
     subscriptionCount: () => node.volatile.size + node.persistent.consumerCount,
+    resolveLink: (link) => store.resolveLink(link),
     encode: (schema, message) => {
       const encoded = encoder(schema, message)
       // Replies are built here with every required field set; failing to encode one is a bug.

@@ -9,92 +9,111 @@
  * - `omitDefaults` true (servers from 22.6): fields holding their default value are left out; set
  *   sub-messages are always written.
  *
- * Tests check both styles byte for byte against the generated encoder of `@photonpump/protocol`.
+ * The events themselves are copies of their pre-encoded `EventRecord` bytes (`StoredEvent`), in
+ * either style. Tests check both styles byte for byte against the generated encoder of
+ * `@photonpump/protocol`.
  *
  * @since 0.1.0
  */
 import type * as Store from "../Store.ts"
 import * as Protobuf from "./Protobuf.ts"
+import * as StoredEvent from "./StoredEvent.ts"
 import type { Resolved } from "./Wire.ts"
 
 const { delimitedSize, int64Size, utf8Length, varintSize } = Protobuf
 
-/** The parts of a record's size that need work to find: its strings' lengths and its ticks. */
-interface RecordLayout {
-  readonly streamLength: number
-  readonly typeLength: number
-  readonly ticksHigh: number
-  readonly ticksLow: number
-  readonly size: number
+/** An `EventRecord` field: a copy of the event's pre-encoded record (see `StoredEvent`). */
+const writeRecord = (out: Protobuf.Writer, field: number, event: StoredEvent.StoredEvent, omit: boolean) => {
+  out.messageField(field, StoredEvent.wireSize(event, omit))
+  out.position = StoredEvent.write(out.buffer, out.position, event, omit)
 }
 
-const layoutOf = (event: Store.RecordedEvent, omit: boolean): RecordLayout => {
-  const streamLength = utf8Length(event.streamId)
-  const typeLength = utf8Length(event.eventType)
-  const ticks = Protobuf.ticksOf(event.created)
-  const contentType = event.isJson ? 1 : 0
-  let size = 0
-  if (!omit || streamLength > 0) size += delimitedSize(streamLength)
-  if (!omit || event.eventNumber !== 0) size += 1 + int64Size(event.eventNumber)
-  if (!omit || event.eventId.length > 0) size += delimitedSize(event.eventId.length)
-  if (!omit || typeLength > 0) size += delimitedSize(typeLength)
-  if (!omit || contentType !== 0) size += 2 * (1 + varintSize(contentType))
-  if (!omit || event.data.length > 0) size += delimitedSize(event.data.length)
-  if (!omit || event.metadata.length > 0) size += delimitedSize(event.metadata.length)
-  size += 1 + Protobuf.varint64Size(ticks.high, ticks.low)
-  if (!omit || event.created !== 0) size += 1 + varintSize(event.created)
-  return { streamLength, typeLength, ticksHigh: ticks.high, ticksLow: ticks.low, size }
+/** The size of a ResolvedIndexedEvent (or of the records of a ResolvedEvent): the event and the link. */
+const recordsSize = (
+  event: StoredEvent.StoredEvent | undefined,
+  link: StoredEvent.StoredEvent | undefined,
+  omit: boolean
+): number =>
+  (event === undefined ? 0 : delimitedSize(StoredEvent.wireSize(event, omit))) +
+  (link === undefined ? 0 : delimitedSize(StoredEvent.wireSize(link, omit)))
+
+const writeRecords = (
+  out: Protobuf.Writer,
+  event: StoredEvent.StoredEvent | undefined,
+  link: StoredEvent.StoredEvent | undefined,
+  omit: boolean
+) => {
+  if (event !== undefined) writeRecord(out, 1, event, omit)
+  if (link !== undefined) writeRecord(out, 2, link, omit)
 }
 
-const writeRecord = (out: Protobuf.Writer, event: Store.RecordedEvent, layout: RecordLayout, omit: boolean) => {
-  const contentType = event.isJson ? 1 : 0
-  if (!omit || layout.streamLength > 0) out.stringField(1, event.streamId, layout.streamLength)
-  if (!omit || event.eventNumber !== 0) out.int64Field(2, event.eventNumber)
-  if (!omit || event.eventId.length > 0) out.bytesField(3, event.eventId)
-  if (!omit || layout.typeLength > 0) out.stringField(4, event.eventType, layout.typeLength)
-  if (!omit || contentType !== 0) {
-    out.varintField(5, contentType)
-    out.varintField(6, contentType)
-  }
-  if (!omit || event.data.length > 0) out.bytesField(7, event.data)
-  if (!omit || event.metadata.length > 0) out.bytesField(8, event.metadata)
-  out.key(9, 0)
-  out.varint64(layout.ticksHigh, layout.ticksLow)
-  if (!omit || event.created !== 0) out.varintField(10, event.created)
-}
-
-/** The layouts of a resolved event's records, and the size of the message holding them. */
-interface ResolvedLayout {
-  readonly event: RecordLayout | undefined
-  readonly link: RecordLayout | undefined
-  /** The size of a ResolvedIndexedEvent (event and link). */
-  readonly indexedSize: number
-}
-
-const resolvedLayout = (resolved: Resolved, omit: boolean): ResolvedLayout => {
-  const event = resolved.event === undefined ? undefined : layoutOf(resolved.event, omit)
-  const link = resolved.link === undefined ? undefined : layoutOf(resolved.link, omit)
-  const indexedSize = (event === undefined ? 0 : delimitedSize(event.size)) +
-    (link === undefined ? 0 : delimitedSize(link.size))
-  return { event, link, indexedSize }
-}
-
-const writeResolvedRecords = (out: Protobuf.Writer, resolved: Resolved, layout: ResolvedLayout, omit: boolean) => {
-  if (layout.event !== undefined) {
-    out.messageField(1, layout.event.size)
-    writeRecord(out, resolved.event!, layout.event, omit)
-  }
-  if (layout.link !== undefined) {
-    out.messageField(2, layout.link.size)
-    writeRecord(out, resolved.link!, layout.link, omit)
-  }
-}
+const storedOrUndefined = (event: Store.RecordedEvent | undefined): StoredEvent.StoredEvent | undefined =>
+  event === undefined ? undefined : StoredEvent.of(event)
 
 /** The size of a ResolvedEvent: the records, then the original event's commit and prepare positions. */
-const resolvedEventSize = (resolved: Resolved, layout: ResolvedLayout, omit: boolean): number => {
-  const { commitPosition, preparePosition } = resolved.original
-  return layout.indexedSize + (!omit || commitPosition !== 0 ? 1 + varintSize(commitPosition) : 0) +
+const resolvedEventSize = (recordsSize: number, original: Store.RecordedEvent, omit: boolean): number => {
+  const { commitPosition, preparePosition } = original
+  return recordsSize + (!omit || commitPosition !== 0 ? 1 + varintSize(commitPosition) : 0) +
     (!omit || preparePosition !== 0 ? 1 + varintSize(preparePosition) : 0)
+}
+
+const writePositions = (out: Protobuf.Writer, original: Store.RecordedEvent, omit: boolean) => {
+  const { commitPosition, preparePosition } = original
+  if (!omit || commitPosition !== 0) out.varintField(3, commitPosition)
+  if (!omit || preparePosition !== 0) out.varintField(4, preparePosition)
+}
+
+/**
+ * Resolves the links of a page (`$>` events) for a reply: what `Wire.resolve` gives, without an
+ * object per event. `resolveLink` is `undefined` when the request did not ask for links to be resolved.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type LinkResolver = ((link: Store.RecordedEvent) => Store.RecordedEvent | undefined) | undefined
+
+const isResolvedLink = (event: Store.RecordedEvent, resolveLink: LinkResolver): boolean =>
+  resolveLink !== undefined && event.eventType === "$>"
+
+/** The targets of the links of the page being written, by index (reused from reply to reply). */
+const targets: Array<StoredEvent.StoredEvent | undefined> = []
+
+/**
+ * Resolves the links of a page into `targets` and returns the size of the records of each event,
+ * added up as `each` says.
+ */
+const pageRecordsSize = (
+  events: ReadonlyArray<Store.RecordedEvent>,
+  resolveLink: LinkResolver,
+  omit: boolean,
+  each: (recordsSize: number, original: Store.RecordedEvent) => number
+): number => {
+  let size = 0
+  targets.length = 0
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i]!
+    const original = StoredEvent.of(event)
+    if (isResolvedLink(event, resolveLink)) {
+      const target = storedOrUndefined(resolveLink!(event))
+      targets[i] = target
+      size += each(recordsSize(target, original, omit), original)
+    } else {
+      size += each(recordsSize(original, undefined, omit), original)
+    }
+  }
+  return size
+}
+
+/** Writes the records of the `i`-th event of a page whose links `pageRecordsSize` resolved. */
+const writePageRecords = (
+  out: Protobuf.Writer,
+  original: StoredEvent.StoredEvent,
+  i: number,
+  resolveLink: LinkResolver,
+  omit: boolean
+) => {
+  if (isResolvedLink(original, resolveLink)) writeRecords(out, targets[i], original, omit)
+  else writeRecords(out, original, undefined, omit)
 }
 
 const optionalString = (text: string | undefined, omit: boolean): number => {
@@ -169,26 +188,29 @@ export const readEventCompleted = (
   error: string | undefined,
   omit: boolean
 ): void => {
-  const layout = resolved === undefined ? undefined : resolvedLayout(resolved, omit)
-  const eventSize = layout === undefined ? 0 : layout.indexedSize
+  const event = storedOrUndefined(resolved?.event)
+  const link = storedOrUndefined(resolved?.link)
+  const eventSize = recordsSize(event, link, omit)
   const errorLength = optionalString(error, omit)
   const size = varintFieldSize(result, omit) + delimitedSize(eventSize) +
     (errorLength < 0 ? 0 : delimitedSize(errorLength))
   out.frame(command, correlationId, size)
   if (!omit || result !== 0) out.varintField(1, result)
   out.messageField(2, eventSize)
-  if (layout !== undefined) writeResolvedRecords(out, resolved!, layout, omit)
+  writeRecords(out, event, link, omit)
   if (errorLength >= 0) out.stringField(3, error!, errorLength)
 }
 
 /**
- * The fields of a ReadStreamEventsCompleted.
+ * The fields of a ReadStreamEventsCompleted. `events` are the events read, in order; with
+ * `resolveLink`, each `$>` event among them goes out as its target (if any) and itself as the link.
  *
  * @since 0.1.0
  * @category models
  */
 export interface ReadStreamEventsCompleted {
-  readonly events: ReadonlyArray<Resolved>
+  readonly events: ReadonlyArray<Store.RecordedEvent>
+  readonly resolveLink?: LinkResolver
   readonly result: number
   readonly nextEventNumber: number
   readonly lastEventNumber: number
@@ -196,6 +218,8 @@ export interface ReadStreamEventsCompleted {
   readonly lastCommitPosition: number
   readonly error?: string | undefined
 }
+
+const indexedEventSize = (recordsSize: number): number => delimitedSize(recordsSize)
 
 /**
  * Writes a ReadStreamEventsCompleted frame (forward or backward, by `command`).
@@ -210,19 +234,22 @@ export const readStreamEventsCompleted = (
   reply: ReadStreamEventsCompleted,
   omit: boolean
 ): void => {
-  const layouts = reply.events.map((resolved) => resolvedLayout(resolved, omit))
-  let size = 0
-  for (const layout of layouts) size += delimitedSize(layout.indexedSize)
+  const { events, resolveLink } = reply
+  let size = pageRecordsSize(events, resolveLink, omit, indexedEventSize)
   const errorLength = optionalString(reply.error, omit)
   size += varintFieldSize(reply.result, omit) + int64FieldSize(reply.nextEventNumber, omit) +
     int64FieldSize(reply.lastEventNumber, omit) + boolFieldSize(reply.isEndOfStream, omit) +
     int64FieldSize(reply.lastCommitPosition, omit) + (errorLength < 0 ? 0 : delimitedSize(errorLength))
   out.frame(command, correlationId, size)
-  for (let i = 0; i < layouts.length; i++) {
-    const layout = layouts[i]!
-    out.messageField(1, layout.indexedSize)
-    writeResolvedRecords(out, reply.events[i]!, layout, omit)
+  for (let i = 0; i < events.length; i++) {
+    const original = StoredEvent.of(events[i]!)
+    const records = isResolvedLink(original, resolveLink)
+      ? recordsSize(targets[i], original, omit)
+      : recordsSize(original, undefined, omit)
+    out.messageField(1, records)
+    writePageRecords(out, original, i, resolveLink, omit)
   }
+  targets.length = 0
   if (!omit || reply.result !== 0) out.varintField(2, reply.result)
   if (!omit || reply.nextEventNumber !== 0) out.int64Field(3, reply.nextEventNumber)
   if (!omit || reply.lastEventNumber !== 0) out.int64Field(4, reply.lastEventNumber)
@@ -234,7 +261,7 @@ export const readStreamEventsCompleted = (
 /**
  * The fields of a ReadAllEventsCompleted or FilteredReadAllEventsCompleted. `result` is written only
  * when it is not Success (servers before 22.6 leave the default out); `isEndOfStream` only exists in
- * the filtered message.
+ * the filtered message. Links among `events` are resolved as in `ReadStreamEventsCompleted`.
  *
  * @since 0.1.0
  * @category models
@@ -242,13 +269,19 @@ export const readStreamEventsCompleted = (
 export interface ReadAllEventsCompleted {
   readonly commitPosition: number
   readonly preparePosition: number
-  readonly events: ReadonlyArray<Resolved>
+  readonly events: ReadonlyArray<Store.RecordedEvent>
+  readonly resolveLink?: LinkResolver
   readonly nextCommitPosition: number
   readonly nextPreparePosition: number
   readonly isEndOfStream: boolean
   readonly result: number
   readonly error?: string | undefined
 }
+
+const resolvedEventSizer = (omit: boolean) => (recordsSize: number, original: Store.RecordedEvent): number =>
+  delimitedSize(resolvedEventSize(recordsSize, original, omit))
+
+const resolvedEventSizers = [resolvedEventSizer(false), resolvedEventSizer(true)] as const
 
 /**
  * Writes a ReadAllEventsCompleted frame, or a FilteredReadAllEventsCompleted one when `filtered`.
@@ -264,11 +297,8 @@ export const readAllEventsCompleted = (
   filtered: boolean,
   omit: boolean
 ): void => {
-  const layouts = reply.events.map((resolved) => resolvedLayout(resolved, omit))
-  let size = 0
-  for (let i = 0; i < layouts.length; i++) {
-    size += delimitedSize(resolvedEventSize(reply.events[i]!, layouts[i]!, omit))
-  }
+  const { events, resolveLink } = reply
+  let size = pageRecordsSize(events, resolveLink, omit, resolvedEventSizers[omit ? 1 : 0])
   const errorLength = optionalString(reply.error, omit)
   size += int64FieldSize(reply.commitPosition, omit) + int64FieldSize(reply.preparePosition, omit) +
     int64FieldSize(reply.nextCommitPosition, omit) + int64FieldSize(reply.nextPreparePosition, omit) +
@@ -277,15 +307,16 @@ export const readAllEventsCompleted = (
   out.frame(command, correlationId, size)
   if (!omit || reply.commitPosition !== 0) out.int64Field(1, reply.commitPosition)
   if (!omit || reply.preparePosition !== 0) out.int64Field(2, reply.preparePosition)
-  for (let i = 0; i < layouts.length; i++) {
-    const resolved = reply.events[i]!
-    const layout = layouts[i]!
-    out.messageField(3, resolvedEventSize(resolved, layout, omit))
-    writeResolvedRecords(out, resolved, layout, omit)
-    const { commitPosition, preparePosition } = resolved.original
-    if (!omit || commitPosition !== 0) out.varintField(3, commitPosition)
-    if (!omit || preparePosition !== 0) out.varintField(4, preparePosition)
+  for (let i = 0; i < events.length; i++) {
+    const original = StoredEvent.of(events[i]!)
+    const records = isResolvedLink(original, resolveLink)
+      ? recordsSize(targets[i], original, omit)
+      : recordsSize(original, undefined, omit)
+    out.messageField(3, resolvedEventSize(records, original, omit))
+    writePageRecords(out, original, i, resolveLink, omit)
+    writePositions(out, original, omit)
   }
+  targets.length = 0
   if (!omit || reply.nextCommitPosition !== 0) out.int64Field(4, reply.nextCommitPosition)
   if (!omit || reply.nextPreparePosition !== 0) out.int64Field(5, reply.nextPreparePosition)
   const resultField = filtered ? 7 : 6
@@ -308,14 +339,13 @@ export const streamEventAppeared = (
   resolved: Resolved,
   omit: boolean
 ): void => {
-  const layout = resolvedLayout(resolved, omit)
-  const eventSize = resolvedEventSize(resolved, layout, omit)
+  const event = storedOrUndefined(resolved.event)
+  const link = storedOrUndefined(resolved.link)
+  const eventSize = resolvedEventSize(recordsSize(event, link, omit), resolved.original, omit)
   out.frame(command, correlationId, delimitedSize(eventSize))
   out.messageField(1, eventSize)
-  writeResolvedRecords(out, resolved, layout, omit)
-  const { commitPosition, preparePosition } = resolved.original
-  if (!omit || commitPosition !== 0) out.varintField(3, commitPosition)
-  if (!omit || preparePosition !== 0) out.varintField(4, preparePosition)
+  writeRecords(out, event, link, omit)
+  writePositions(out, resolved.original, omit)
 }
 
 /**
@@ -333,10 +363,12 @@ export const persistentSubscriptionStreamEventAppeared = (
   retryCount: number,
   omit: boolean
 ): void => {
-  const layout = resolvedLayout(resolved, omit)
-  out.frame(command, correlationId, delimitedSize(layout.indexedSize) + varintFieldSize(retryCount, omit))
-  out.messageField(1, layout.indexedSize)
-  writeResolvedRecords(out, resolved, layout, omit)
+  const event = storedOrUndefined(resolved.event)
+  const link = storedOrUndefined(resolved.link)
+  const indexedSize = recordsSize(event, link, omit)
+  out.frame(command, correlationId, delimitedSize(indexedSize) + varintFieldSize(retryCount, omit))
+  out.messageField(1, indexedSize)
+  writeRecords(out, event, link, omit)
   if (!omit || retryCount !== 0) out.varintField(2, retryCount)
 }
 

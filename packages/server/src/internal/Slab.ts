@@ -1,9 +1,9 @@
 /**
- * Memory for stored events. An event's id, data and metadata are copied out of the socket chunk they
- * arrived in (so that the store keeps no chunk alive) into slices of shared 64 KiB slabs: one cheap
- * carve per event instead of an allocation, and no zero-filling. Events larger than a quarter slab get
- * their own buffer. A slab lives as long as any event in it, which for an in-memory store is as long
- * as the store.
+ * Memory for stored events. Each event's record (`StoredEvent`, which holds its id, data and
+ * metadata) is written into a slice of a shared 64 KiB slab: one cheap carve per event instead of an
+ * allocation, and no zero-filling; nothing the store keeps points into a socket chunk. Records larger
+ * than a quarter slab get their own buffer. A slab lives as long as any record in it, which for an
+ * in-memory store is as long as the store.
  *
  * @since 0.1.0
  */

@@ -49,7 +49,8 @@ const read = (
   return {
     commitPosition: slice.position.commit,
     preparePosition: slice.position.prepare,
-    events: slice.events.map((event) => Wire.resolve(node.store, event, resolveLinkTos)),
+    events: slice.events,
+    resolveLink: resolveLinkTos ? node.resolveLink : undefined,
     nextCommitPosition: slice.next.commit,
     nextPreparePosition: slice.next.prepare,
     isEndOfStream: slice.isEndOfStream,

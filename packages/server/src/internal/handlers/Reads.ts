@@ -118,7 +118,8 @@ const readStream = (direction: "forward" | "backward"): Node.Handler => (node, c
     case "Success":
       return reply({
         result: ReadStreamResult.Success,
-        events: slice.events.map((event) => Wire.resolve(node.store, event, message.resolveLinkTos)),
+        events: slice.events,
+        resolveLink: message.resolveLinkTos ? node.resolveLink : undefined,
         nextEventNumber: slice.nextEventNumber,
         lastEventNumber: slice.lastEventNumber,
         isEndOfStream: slice.isEndOfStream

@@ -9,7 +9,6 @@ import type * as Store from "../../Store.ts"
 import * as Node from "../Node.ts"
 import * as Replies from "../Replies.ts"
 import * as Requests from "../Requests.ts"
-import * as Slab from "../Slab.ts"
 
 /**
  * Checks an expected version from the wire: -4 to -1 are sentinels, -3 and anything below -4 are
@@ -41,10 +40,10 @@ export interface NewEventFields {
 }
 
 /**
- * Turns the events of a request into events for the store, copying their bytes out of the frame they
- * arrived in (so the store does not keep whole socket chunks alive), into one slice of a slab per event.
- * Returns the reason when an event is invalid: an event id that is not 16 bytes or is all zeros, an
- * empty event type, or an event over the size limit.
+ * Turns the events of a request into events for the store. Their bytes stay views into the request,
+ * valid while it is handled: the store copies them when it commits them (and a transaction when it
+ * takes them). Returns the reason when an event is invalid: an event id that is not 16 bytes or is
+ * all zeros, an empty event type, or an event over the size limit.
  *
  * @since 0.1.0
  * @category validation
@@ -55,22 +54,15 @@ export const proposedEvents = (events: ReadonlyArray<NewEventFields>): ReadonlyA
     if (event.eventId.length !== 16) return `eventId must be 16 bytes, got ${event.eventId.length}`
     if (isEmptyId(event.eventId)) return "eventId must not be empty (all zeros)"
     if (event.eventType.length === 0) return "eventType must not be empty"
-    const dataLength = event.data.length
-    if (dataLength + event.metadata.length + event.eventType.length * 2 > Node.maxEventSize) {
+    if (event.data.length + event.metadata.length + event.eventType.length * 2 > Node.maxEventSize) {
       return "Record is too big."
     }
-    const metadataLength = event.metadata.length
-    const bytes = Slab.allocate(16 + dataLength + metadataLength)
-    bytes.set(event.eventId, 0)
-    bytes.set(event.data, 16)
-    bytes.set(event.metadata, 16 + dataLength)
-    const { buffer, byteOffset } = bytes
     proposed.push({
-      eventId: new Uint8Array(buffer, byteOffset, 16),
+      eventId: event.eventId,
       eventType: event.eventType,
       isJson: event.dataContentType === 1,
-      data: new Uint8Array(buffer, byteOffset + 16, dataLength),
-      metadata: new Uint8Array(buffer, byteOffset + 16 + dataLength, metadataLength)
+      data: event.data,
+      metadata: event.metadata
     })
   }
   return proposed
