@@ -1,7 +1,9 @@
 /**
  * The photonpump walkthrough, in Effect: ping the server, write a pony's jump and read it back, write
- * and read a batch, and read a stream as a `Stream`, plain and transformed. It starts an embedded
- * EventStore node in-process, so it needs nothing installed: `npm run demo`.
+ * and read a batch, read a stream as a `Stream`, plain and transformed, follow a stream with a catch-up
+ * subscription into a read model, and share a stream's events out to workers with a persistent
+ * subscription. It starts an embedded EventStore node in-process, so it needs nothing installed:
+ * `npm run demo`.
  *
  * Against a real node, replace the `Demo` layer by `EventStore.layer("tcp://admin:changeit@localhost:1113")`.
  *
@@ -9,11 +11,20 @@
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Console from "effect/Console"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import { Credentials, EventStore, NewEvent, StreamDirection } from "@photonpump/client"
+import {
+  Credentials,
+  EventStore,
+  NewEvent,
+  PersistentSubscription,
+  StreamDirection,
+  Subscription
+} from "@photonpump/client"
 import { EventStoreServer } from "@photonpump/server"
 
 interface Jump {
@@ -94,6 +105,48 @@ const walkthrough = Effect.gen(function*() {
     jumps,
     (jump) => Console.log(`     ${jump.Pony} jumped ${metres(jump.Height)} high and ${metres(jump.Distance)} far`)
   )
+
+  yield* Console.log("\n5. Following a stream: a catch-up subscription into a read model")
+  // The read model: each pony's best jump. A catch-up subscription reads the history, says CaughtUp,
+  // then delivers what is written next, each event once and in order.
+  const best = new Map<string, number>()
+  const live = yield* Deferred.make<void>()
+  const follower = yield* es.subscribeTo("ponies", { from: "start" }).pipe(
+    Stream.tap((item) => {
+      if (Subscription.isCaughtUp(item)) {
+        return Effect.andThen(Console.log("     caught up: what follows is live"), Deferred.succeed(live, undefined))
+      }
+      if (!Subscription.isEvent(item) || item.type !== "PonyJumped") return Effect.void
+      const jump = item.json<Jump>()
+      best.set(jump.Pony, Math.max(best.get(jump.Pony) ?? 0, jump.Distance))
+      return Console.log(`     #${item.eventNumber}: ${jump.Pony} jumped ${jump.Distance} ft`)
+    }),
+    Stream.takeUntil((item) => Subscription.isEvent(item) && item.json<Jump>().Pony === "Fluttershy"),
+    Stream.runDrain,
+    Effect.forkChild
+  )
+  yield* Deferred.await(live)
+  yield* es.publishEvent("ponies", "PonyJumped", { body: { Pony: "Fluttershy", Height: 3, Distance: 150 } })
+  yield* Fiber.join(follower)
+  yield* check(
+    `the read model has every pony's best jump, live ones included: Fluttershy ${best.get("Fluttershy")} ft`,
+    best.get("Fluttershy") === 150 && best.get("Rainbow Dash") === 120 && best.size === 4
+  )
+
+  yield* Console.log("\n6. Sharing the work: a persistent subscription")
+  // A group on "more_ponies" from its first event: the server hands each event to one of the group's
+  // consumers and waits for its ack. autoAck acks what the handler did and retries what it failed.
+  yield* es.createSubscription("more_ponies", "judges", { startFrom: 0 })
+  const scored = yield* es.connectSubscription("more_ponies", "judges").pipe(
+    PersistentSubscription.autoAck((event) => {
+      const jump = event.json<Jump>()
+      const score = jump.Height + jump.Distance
+      return Effect.as(Console.log(`     judged ${jump.Pony}: ${score} points`), score)
+    }),
+    Stream.take(3),
+    Stream.runCollect
+  )
+  yield* check(`every jump judged once, ${scored.reduce((a, b) => a + b, 0)} points in all`, scored.length === 3)
 })
 
 /** An embedded EventStore node on a free port, and a client connected to it as `admin`. */

@@ -177,7 +177,8 @@ export const make = (options?: Options): Settings => ({
  * - `Park`: put it aside at once in the group's parked stream
  *   (`$persistentsubscription-<stream>::<group>-parked`).
  * - `Skip`: forget it, as if it had been processed.
- * - `Stop`: stop the subscription.
+ * - `Stop`: meant to stop the subscription; the servers this client was checked against (20.10, and
+ *   the embedded server, which follows it) forget the event as for `Skip`, and the subscription goes on.
  *
  * @since 0.1.0
  * @category models
