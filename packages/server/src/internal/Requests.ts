@@ -110,6 +110,8 @@ export interface NewEvent {
   metadataContentType: number
   data: Uint8Array
   metadata: Uint8Array
+  /** `dataContentType === 1`: with it, a NewEvent is also the store's `ProposedEvent`, no copy needed. */
+  isJson: boolean
 }
 
 /**
@@ -134,7 +136,8 @@ const readNewEvent = (reader: Protobuf.Reader): NewEvent => {
     dataContentType: 0,
     metadataContentType: 0,
     data: empty,
-    metadata: empty
+    metadata: empty,
+    isJson: false
   }
   while (!reader.done) {
     const key = reader.varint()
@@ -169,6 +172,7 @@ const readNewEvent = (reader: Protobuf.Reader): NewEvent => {
         reader.skip(wireType)
     }
   }
+  event.isJson = event.dataContentType === 1
   return event
 }
 
