@@ -409,6 +409,47 @@ describe("Hand-written codecs", () => {
     }
   })
 
+  it("reads recurring stream ids and event types right, however many share an interning slot", () => {
+    // More names than the interner has slots, so slots are shared and overwritten; same-length
+    // names differing in one byte, non-ASCII and names past the interned length among them.
+    const many = Array.from({ length: 3000 }, (_, i) => `stream-${i}`)
+    const odd = ["stream-a", "stream-b", "flux-é", "流れ", "x".repeat(64), "y".repeat(65), ""]
+    const all = [...many, ...odd]
+    for (let round = 0; round < 3; round++) {
+      for (const name of all) {
+        const payload = encode(
+          Messages.WriteEventsSchema,
+          {
+            eventStreamId: name,
+            expectedVersion: -2n,
+            events: [
+              {
+                eventId: new Uint8Array(16),
+                eventType: `${name}-type`,
+                dataContentType: 0,
+                metadataContentType: 0,
+                data: new Uint8Array(0)
+              }
+            ],
+            requireLeader: false
+          },
+          false
+        )
+        const actual = Requests.writeEvents(payload)
+        assert.strictEqual(actual.eventStreamId, name)
+        assert.strictEqual(actual.events[0]!.eventType, `${name}-type`)
+        const read = Requests.readEvent(
+          encode(
+            Messages.ReadEventSchema,
+            { eventStreamId: name, eventNumber: 0n, resolveLinkTos: false, requireLeader: false },
+            false
+          )
+        )
+        assert.strictEqual(read.eventStreamId, name)
+      }
+    }
+  })
+
   it("reads ReadEvent, ReadStreamEvents and ReadAllEvents as the generated decoder does", () => {
     const g = generator(7)
     for (let i = 0; i < cases; i++) {

@@ -39,12 +39,63 @@ const int32 = (reader: Protobuf.Reader): number => {
   return int64(new Protobuf.Reader(reader.bytes, start, reader.end)) | 0
 }
 
-const readKey = (reader: Protobuf.Reader): readonly [number, number] => {
-  const key = reader.varint()
-  const field = Math.floor(key / 8)
+/** A field's number from its key; the wire type is `key & 7`. No tuple: this runs for every field. */
+const fieldOf = (key: number): number => {
+  const field = key < 0x80000000 ? key >>> 3 : Math.floor(key / 8)
   if (field === 0) throw new Malformed("field number 0")
-  return [field, key & 7]
+  return field
 }
+
+/** Slots in an interning table: a power of two, enough for the names a busy server sees at once. */
+const internSlots = 1024
+
+/** The longest name worth interning; longer ones are rare and decoded each time. */
+const internMaxLength = 64
+
+/**
+ * Recently seen short strings, by their UTF-8 bytes: writers send the same stream ids and event types
+ * again and again, and hashing and comparing a few bytes is cheaper than building a new string each
+ * time (and leaves less garbage). A slot holds the last name that hashed to it.
+ */
+class Interner {
+  readonly #bytes: Array<Uint8Array | undefined> = Array.from({ length: internSlots }, () => undefined)
+  readonly #texts: Array<string> = Array.from({ length: internSlots }, () => "")
+
+  /** Reads a string field, as `Reader.string` would decode it. */
+  read(reader: Protobuf.Reader): string {
+    const before = reader.position
+    const start = reader.delimited()
+    const end = reader.position
+    const length = end - start
+    if (length > internMaxLength) {
+      reader.position = before
+      return reader.string()
+    }
+    const bytes = reader.bytes
+    let hash = 0x811c9dc5 ^ length
+    for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193)
+    const slot = (hash >>> 0) & (internSlots - 1)
+    const known = this.#bytes[slot]
+    if (known !== undefined && known.length === length) {
+      let same = true
+      for (let i = 0; i < length; i++) {
+        if (known[i] !== bytes[start + i]) {
+          same = false
+          break
+        }
+      }
+      if (same) return this.#texts[slot]!
+    }
+    reader.position = before
+    const text = reader.string()
+    this.#bytes[slot] = bytes.slice(start, end)
+    this.#texts[slot] = text
+    return text
+  }
+}
+
+const streamIds = new Interner()
+const eventTypes = new Interner()
 
 /**
  * A NewEvent, its bytes views into the payload.
@@ -59,6 +110,8 @@ export interface NewEvent {
   metadataContentType: number
   data: Uint8Array
   metadata: Uint8Array
+  /** `dataContentType === 1`: with it, a NewEvent is also the store's `ProposedEvent`, no copy needed. */
+  isJson: boolean
 }
 
 /**
@@ -83,10 +136,13 @@ const readNewEvent = (reader: Protobuf.Reader): NewEvent => {
     dataContentType: 0,
     metadataContentType: 0,
     data: empty,
-    metadata: empty
+    metadata: empty,
+    isJson: false
   }
   while (!reader.done) {
-    const [field, wireType] = readKey(reader)
+    const key = reader.varint()
+    const field = fieldOf(key)
+    const wireType = key & 7
     switch (field) {
       case 1:
         expectWireType(field, wireType, 2)
@@ -94,7 +150,7 @@ const readNewEvent = (reader: Protobuf.Reader): NewEvent => {
         break
       case 2:
         expectWireType(field, wireType, 2)
-        event.eventType = reader.string()
+        event.eventType = eventTypes.read(reader)
         break
       case 3:
         expectWireType(field, wireType, 0)
@@ -116,6 +172,7 @@ const readNewEvent = (reader: Protobuf.Reader): NewEvent => {
         reader.skip(wireType)
     }
   }
+  event.isJson = event.dataContentType === 1
   return event
 }
 
@@ -129,11 +186,13 @@ export const writeEvents = (payload: Uint8Array): WriteEvents => {
   const reader = new Protobuf.Reader(payload)
   const message: WriteEvents = { eventStreamId: "", expectedVersion: 0, events: [], requireLeader: false }
   while (!reader.done) {
-    const [field, wireType] = readKey(reader)
+    const key = reader.varint()
+    const field = fieldOf(key)
+    const wireType = key & 7
     switch (field) {
       case 1:
         expectWireType(field, wireType, 2)
-        message.eventStreamId = reader.string()
+        message.eventStreamId = streamIds.read(reader)
         break
       case 2:
         expectWireType(field, wireType, 0)
@@ -179,11 +238,13 @@ export const readEvent = (payload: Uint8Array): ReadEvent => {
   const reader = new Protobuf.Reader(payload)
   const message: ReadEvent = { eventStreamId: "", eventNumber: 0, resolveLinkTos: false, requireLeader: false }
   while (!reader.done) {
-    const [field, wireType] = readKey(reader)
+    const key = reader.varint()
+    const field = fieldOf(key)
+    const wireType = key & 7
     switch (field) {
       case 1:
         expectWireType(field, wireType, 2)
-        message.eventStreamId = reader.string()
+        message.eventStreamId = streamIds.read(reader)
         break
       case 2:
         expectWireType(field, wireType, 0)
@@ -234,11 +295,13 @@ export const readStreamEvents = (payload: Uint8Array): ReadStreamEvents => {
     requireLeader: false
   }
   while (!reader.done) {
-    const [field, wireType] = readKey(reader)
+    const key = reader.varint()
+    const field = fieldOf(key)
+    const wireType = key & 7
     switch (field) {
       case 1:
         expectWireType(field, wireType, 2)
-        message.eventStreamId = reader.string()
+        message.eventStreamId = streamIds.read(reader)
         break
       case 2:
         expectWireType(field, wireType, 0)
@@ -293,7 +356,9 @@ export const readAllEvents = (payload: Uint8Array): ReadAllEvents => {
     requireLeader: false
   }
   while (!reader.done) {
-    const [field, wireType] = readKey(reader)
+    const key = reader.varint()
+    const field = fieldOf(key)
+    const wireType = key & 7
     switch (field) {
       case 1:
         expectWireType(field, wireType, 0)

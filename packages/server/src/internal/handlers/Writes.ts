@@ -51,12 +51,8 @@ export interface NewEventFields {
 export const proposedEvents = (events: ReadonlyArray<NewEventFields>): ReadonlyArray<Store.ProposedEvent> | string => {
   const proposed: Array<Store.ProposedEvent> = []
   for (const event of events) {
-    if (event.eventId.length !== 16) return `eventId must be 16 bytes, got ${event.eventId.length}`
-    if (isEmptyId(event.eventId)) return "eventId must not be empty (all zeros)"
-    if (event.eventType.length === 0) return "eventType must not be empty"
-    if (event.data.length + event.metadata.length + event.eventType.length * 2 > Node.maxEventSize) {
-      return "Record is too big."
-    }
+    const invalid = invalidEvent(event)
+    if (invalid !== undefined) return invalid
     proposed.push({
       eventId: event.eventId,
       eventType: event.eventType,
@@ -66,6 +62,29 @@ export const proposedEvents = (events: ReadonlyArray<NewEventFields>): ReadonlyA
     })
   }
   return proposed
+}
+
+/** Why an event cannot be written, or `undefined` when it can. */
+const invalidEvent = (event: NewEventFields): string | undefined => {
+  if (event.eventId.length !== 16) return `eventId must be 16 bytes, got ${event.eventId.length}`
+  if (isEmptyId(event.eventId)) return "eventId must not be empty (all zeros)"
+  if (event.eventType.length === 0) return "eventType must not be empty"
+  if (event.data.length + event.metadata.length + event.eventType.length * 2 > Node.maxEventSize) {
+    return "Record is too big."
+  }
+  return undefined
+}
+
+/**
+ * `proposedEvents` for the hand-written decoder's events, which already are the store's proposed
+ * events: checks them and hands them over as they are, without an object per event.
+ */
+const checkedEvents = (events: ReadonlyArray<Requests.NewEvent>): ReadonlyArray<Store.ProposedEvent> | string => {
+  for (let i = 0; i < events.length; i++) {
+    const invalid = invalidEvent(events[i]!)
+    if (invalid !== undefined) return invalid
+  }
+  return events
 }
 
 /**
@@ -121,7 +140,7 @@ export const writeEvents: Node.Handler = (node, connection, request) => {
   if (expected === undefined) {
     return Node.cannotUnwrap(connection, request, `expectedVersion ${message.expectedVersion} is invalid`)
   }
-  const events = proposedEvents(message.events)
+  const events = checkedEvents(message.events)
   if (typeof events === "string") return Node.cannotUnwrap(connection, request, events)
 
   let reply: Replies.WriteEventsCompleted
