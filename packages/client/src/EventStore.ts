@@ -28,12 +28,13 @@ import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
 import type * as Pull from "effect/Pull"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { Command as CommandModule, Guid, Messages } from "@photonpump/protocol"
+import { Command as CommandModule, Guid, Messages, type Package } from "@photonpump/protocol"
 import type { CallOptions } from "./CallOptions.ts"
 import {
   AccessDenied,
@@ -503,15 +504,24 @@ const encode = <Desc extends DescMessage>(
     : Effect.fail(new BadRequest({ operation, reason: encoded.failure.message }))
 }
 
+/** The expected version a write names, or the `BadRequest` of one that is not a version. */
+const expectedVersionResult = (
+  operation: string,
+  input: ExpectedVersion.Input | undefined
+): ExpectedVersion.ExpectedVersion | BadRequest => {
+  if (input === undefined) return ExpectedVersion.Any
+  const expected = ExpectedVersion.fromInput(input)
+  return expected === undefined
+    ? new BadRequest({ operation, reason: `${String(input)} is not an expected version` })
+    : expected
+}
+
 const expectedVersionOf = (
   operation: string,
   input: ExpectedVersion.Input | undefined
 ): Effect.Effect<ExpectedVersion.ExpectedVersion, BadRequest> => {
-  if (input === undefined) return Effect.succeed(ExpectedVersion.Any)
-  const expected = ExpectedVersion.fromInput(input)
-  return expected === undefined
-    ? Effect.fail(new BadRequest({ operation, reason: `${String(input)} is not an expected version` }))
-    : Effect.succeed(expected)
+  const expected = expectedVersionResult(operation, input)
+  return expected instanceof BadRequest ? Exit.fail(expected) : Exit.succeed(expected)
 }
 
 const pageSize = (operation: string, value: number | undefined, name: string) =>
@@ -521,35 +531,63 @@ const pageSize = (operation: string, value: number | undefined, name: string) =>
     ? Effect.succeed(value)
     : Effect.fail(new BadRequest({ operation, reason: `${name} must be from 1 to ${maxPageSize}, not ${value}` }))
 
+/** The events in their wire form, or the `BadRequest` of the first one that cannot be sent. */
+const wireEventsResult = (
+  operation: string,
+  events: Iterable<NewEvent.NewEvent>
+): Array<Encode.WireEvent> | BadRequest => {
+  const out: Array<Encode.WireEvent> = []
+  for (const event of events) {
+    const wire = wireEventOf(operation, event)
+    if (wire instanceof BadRequest) return wire
+    out.push(wire)
+  }
+  return out
+}
+
+const wireEventOf = (operation: string, event: NewEvent.NewEvent): Encode.WireEvent | BadRequest => {
+  const id = Guid.toWire(event.id)
+  if (Result.isFailure(id)) {
+    return new BadRequest({ operation, reason: `event id ${JSON.stringify(event.id)} is not a UUID` })
+  }
+  const data = encodeValue(event.body)
+  if (Result.isFailure(data)) {
+    return new BadRequest({ operation, reason: `the body of a ${event.type} event: ${data.failure}` })
+  }
+  const metadata = encodeValue(event.metadata)
+  if (Result.isFailure(metadata)) {
+    return new BadRequest({ operation, reason: `the metadata of a ${event.type} event: ${metadata.failure}` })
+  }
+  return { id: id.success, type: event.type, isJson: event.isJson, data: data.success, metadata: metadata.success }
+}
+
 const toWireEvents = (
   operation: string,
   events: Iterable<NewEvent.NewEvent>
 ): Effect.Effect<Array<Encode.WireEvent>, BadRequest> => {
-  const out: Array<Encode.WireEvent> = []
-  for (const event of events) {
-    const id = Guid.toWire(event.id)
-    if (Result.isFailure(id)) {
-      return Effect.fail(new BadRequest({ operation, reason: `event id ${JSON.stringify(event.id)} is not a UUID` }))
-    }
-    const data = encodeValue(event.body)
-    if (Result.isFailure(data)) {
-      return Effect.fail(new BadRequest({ operation, reason: `the body of a ${event.type} event: ${data.failure}` }))
-    }
-    const metadata = encodeValue(event.metadata)
-    if (Result.isFailure(metadata)) {
-      return Effect.fail(
-        new BadRequest({ operation, reason: `the metadata of a ${event.type} event: ${metadata.failure}` })
-      )
-    }
-    out.push({
-      id: id.success,
-      type: event.type,
-      isJson: event.isJson,
-      data: data.success,
-      metadata: metadata.success
-    })
+  const wire = wireEventsResult(operation, events)
+  return wire instanceof BadRequest ? Exit.fail(wire) : Exit.succeed(wire)
+}
+
+/**
+ * Turns a `WriteEventsCompleted` reply (or a generic one) into the write's exit, with no effect run:
+ * the connection resumes the caller with it directly.
+ */
+const writeReply = (operation: string, stream: string, expectedVersion: ExpectedVersion.ExpectedVersion) =>
+(pkg: Package.InboundPackage): Exit.Exit<WriteResult, WriteError> => {
+  const decoded = Replies.expect(pkg, operation, Command.WriteEventsCompleted, Messages.WriteEventsCompletedSchema)
+  if (Result.isFailure(decoded)) return Exit.fail(decoded.failure)
+  const reply = decoded.success
+  if (reply.result !== Messages.OperationResult.Success) {
+    return Exit.fail(
+      Replies.writeFailure(reply.result, { operation, stream, expectedVersion }, reply.currentVersion, reply.message)
+    )
   }
-  return Effect.succeed(out)
+  return Exit.succeed({
+    firstEventNumber: reply.firstEventNumber,
+    lastEventNumber: reply.lastEventNumber,
+    position: { commit: reply.commitPosition, prepare: reply.preparePosition }
+  })
 }
 
 const startOf = (direction: StreamDirection, from: bigint | number | undefined): bigint =>
@@ -676,54 +714,61 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
 
   // --- writes -----------------------------------------------------------------------------------
 
-  const write = Effect.fnUntraced(function*(
+  /**
+   * A write as one suspension: validation and encoding run synchronously, and the connection resumes
+   * the caller with the decoded reply. This is the request path of every append, so it avoids
+   * generators and effect steps per request.
+   */
+  const write = (
     operation: string,
     stream: string,
     events: Array<Encode.WireEvent>,
     expectedVersion: ExpectedVersion.ExpectedVersion,
     options: CallOptions | undefined
-  ): Effect.fn.Return<WriteResult, WriteError> {
-    const payload = Encode.writeEvents(
-      stream,
-      ExpectedVersion.toWire(expectedVersion),
-      events,
-      requireLeaderOf(options)
+  ): Effect.Effect<WriteResult, WriteError> =>
+    connection.requestDecoded(
+      {
+        command: Command.WriteEvents,
+        payload: Encode.writeEvents(stream, ExpectedVersion.toWire(expectedVersion), events, requireLeaderOf(options)),
+        credentials: options?.credentials
+      },
+      operation,
+      timeoutOf(options),
+      writeReply(operation, stream, expectedVersion)
     )
-    const reply = yield* call(operation, Command.WriteEvents, payload, options, Messages.WriteEventsCompletedSchema)
-    if (reply.result !== Messages.OperationResult.Success) {
-      return yield* Replies.writeFailure(
-        reply.result,
-        { operation, stream, expectedVersion },
-        reply.currentVersion,
-        reply.message
-      )
-    }
-    return {
-      firstEventNumber: reply.firstEventNumber,
-      lastEventNumber: reply.lastEventNumber,
-      position: { commit: reply.commitPosition, prepare: reply.preparePosition }
-    }
-  })
 
-  const publish = Effect.fnUntraced(function*(
+  /** Wraps an operation in its span when tracing is on; otherwise returns it as it is. */
+  const tracedFn = <Args extends Array<any>, A, E>(
+    name: string,
+    body: (...args: Args) => Effect.Effect<A, E>
+  ): (...args: Args) => Effect.Effect<A, E> =>
+    settings.tracing ? (...args) => Effect.withSpan(body(...args), name) : body
+
+  const publish = tracedFn("EventStore.publish", (
     stream: string,
     events: Iterable<NewEvent.NewEvent>,
     options?: WriteOptions
-  ): Effect.fn.Return<WriteResult, WriteError> {
-    const expected = yield* expectedVersionOf("publish", options?.expectedVersion)
-    const messages = yield* toWireEvents("publish", events)
-    return yield* write("publish", stream, messages, expected, options)
-  }, traced("EventStore.publish"))
+  ): Effect.Effect<WriteResult, WriteError> =>
+    Effect.suspend(() => {
+      const expected = expectedVersionResult("publish", options?.expectedVersion)
+      if (expected instanceof BadRequest) return Exit.fail(expected)
+      const messages = wireEventsResult("publish", events)
+      if (messages instanceof BadRequest) return Exit.fail(messages)
+      return write("publish", stream, messages, expected, options)
+    }))
 
-  const publishEvent = Effect.fnUntraced(function*(
+  const publishEvent = tracedFn("EventStore.publishEvent", (
     stream: string,
     type: string,
     options?: PublishEventOptions
-  ): Effect.fn.Return<WriteResult, WriteError> {
-    const expected = yield* expectedVersionOf("publishEvent", options?.expectedVersion)
-    const messages = yield* toWireEvents("publishEvent", [NewEvent.make(type, options)])
-    return yield* write("publishEvent", stream, messages, expected, options)
-  }, traced("EventStore.publishEvent"))
+  ): Effect.Effect<WriteResult, WriteError> =>
+    Effect.suspend(() => {
+      const expected = expectedVersionResult("publishEvent", options?.expectedVersion)
+      if (expected instanceof BadRequest) return Exit.fail(expected)
+      const message = wireEventOf("publishEvent", NewEvent.make(type, options))
+      if (message instanceof BadRequest) return Exit.fail(message)
+      return write("publishEvent", stream, [message], expected, options)
+    }))
 
   // --- ping -------------------------------------------------------------------------------------
 

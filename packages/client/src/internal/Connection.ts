@@ -64,6 +64,17 @@ export interface Connection {
     timeout: Duration.Duration
   ) => Effect.Effect<Package.InboundPackage, ConnectionError | Timeout | BadRequest>
   /**
+   * Like `request`, but the reply is interpreted by `decode` as it arrives, and the caller resumes
+   * with its exit directly: one suspension per request, with no effect run after the reply. The fast
+   * path for simple request/reply operations.
+   */
+  readonly requestDecoded: <A, E>(
+    request: Request,
+    operation: string,
+    timeout: Duration.Duration,
+    decode: (pkg: Package.InboundPackage) => Exit.Exit<A, E>
+  ) => Effect.Effect<A, E | ConnectionError | Timeout | BadRequest>
+  /**
    * Registers a long conversation under a new correlation id and sends its opening request. Returns the
    * correlation id.
    */
@@ -81,21 +92,26 @@ export interface Connection {
 const Command = CommandModule.Command
 const emptyPayload = new Uint8Array(0)
 
-/** A one-shot request waiting for its reply. */
-class PendingRequest implements Conversation {
+const succeedWith = (pkg: Package.InboundPackage): Exit.Exit<Package.InboundPackage> => Exit.succeed(pkg)
+
+/** A one-shot request waiting for its reply, which `decode` turns into the caller's exit. */
+class PendingRequest<A, E> implements Conversation {
   readonly request: Request
   timer: ReturnType<typeof setTimeout> | undefined = undefined
-  readonly resume: (effect: Effect.Effect<Package.InboundPackage, ConnectionError | Timeout>) => void
+  readonly resume: (effect: Effect.Effect<A, E | ConnectionError | Timeout>) => void
+  readonly decode: (pkg: Package.InboundPackage) => Exit.Exit<A, E>
   constructor(
     request: Request,
-    resume: (effect: Effect.Effect<Package.InboundPackage, ConnectionError | Timeout>) => void
+    resume: (effect: Effect.Effect<A, E | ConnectionError | Timeout>) => void,
+    decode: (pkg: Package.InboundPackage) => Exit.Exit<A, E>
   ) {
     this.request = request
     this.resume = resume
+    this.decode = decode
   }
   receive(pkg: Package.InboundPackage): boolean {
     clearTimeout(this.timer)
-    this.resume(Effect.succeed(pkg))
+    this.resume(this.decode(pkg))
     return true
   }
   fail(error: ConnectionError): void {
@@ -372,20 +388,21 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
   )
 
   // --- requests ---------------------------------------------------------------------------------
-  const request = (
+  const requestDecoded = <A, E>(
     request: Request,
     operation: string,
-    timeout: Duration.Duration
-  ): Effect.Effect<Package.InboundPackage, ConnectionError | Timeout | BadRequest> =>
-    Effect.callback<Package.InboundPackage, ConnectionError | Timeout | BadRequest>((resume) => {
-      if (failure !== undefined) return resume(Effect.fail(failure))
+    timeout: Duration.Duration,
+    decode: (pkg: Package.InboundPackage) => Exit.Exit<A, E>
+  ): Effect.Effect<A, E | ConnectionError | Timeout | BadRequest> =>
+    Effect.callback<A, E | ConnectionError | Timeout | BadRequest>((resume) => {
+      if (failure !== undefined) return resume(Exit.fail(failure))
       const correlationId = Guid.random()
       const frame = encode(request, correlationId)
-      if (Result.isFailure(frame)) return resume(Effect.fail(frame.failure))
-      const entry = new PendingRequest(request, resume)
+      if (Result.isFailure(frame)) return resume(Exit.fail(frame.failure))
+      const entry = new PendingRequest<A, E>(request, resume, decode)
       entry.timer = setTimeout(() => {
         if (pending.get(correlationId) === entry) pending.delete(correlationId)
-        resume(Effect.fail(new Timeout({ operation, source: "Client", timeout })))
+        resume(Exit.fail(new Timeout({ operation, source: "Client", timeout })))
       }, Duration.toMillis(timeout))
       pending.set(correlationId, entry)
       enqueue(frame.success)
@@ -394,6 +411,13 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
         if (pending.get(correlationId) === entry) pending.delete(correlationId)
       })
     })
+
+  const request = (
+    request: Request,
+    operation: string,
+    timeout: Duration.Duration
+  ): Effect.Effect<Package.InboundPackage, ConnectionError | Timeout | BadRequest> =>
+    requestDecoded(request, operation, timeout, succeedWith)
 
   const startConversation = (conversation: Conversation): Result.Result<string, ConnectionError | BadRequest> => {
     if (failure !== undefined) return Result.fail(failure)
@@ -426,6 +450,7 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
     host,
     port,
     request,
+    requestDecoded,
     startConversation,
     send,
     endConversation: (correlationId) => {
