@@ -575,9 +575,9 @@ const toWireEvents = (
  */
 const writeReply = (operation: string, stream: string, expectedVersion: ExpectedVersion.ExpectedVersion) =>
 (pkg: Package.InboundPackage): Exit.Exit<WriteResult, WriteError> => {
-  const decoded = Replies.expect(pkg, operation, Command.WriteEventsCompleted, Messages.WriteEventsCompletedSchema)
-  if (Result.isFailure(decoded)) return Exit.fail(decoded.failure)
-  const reply = decoded.success
+  if (pkg.command !== Command.WriteEventsCompleted) return Exit.fail(Replies.genericError(pkg, operation))
+  const reply = Decode.writeEventsCompleted(pkg.payload)
+  if (Decode.isMalformed(reply)) return Exit.fail(new ProtocolError({ operation, reason: reply.reason }))
   if (reply.result !== Messages.OperationResult.Success) {
     return Exit.fail(
       Replies.writeFailure(reply.result, { operation, stream, expectedVersion }, reply.currentVersion, reply.message)
