@@ -18,7 +18,7 @@
  *   interval, and declares the connection dead when nothing at all arrives within the heartbeat timeout
  *   after that.
  * - One-shot requests need no fiber of their own: a request is an entry in the correlation-id map whose
- *   reply resumes the waiting caller, with a timer for its timeout.
+ *   reply resumes the waiting caller; one timer per connection fails the requests whose deadline passes.
  *
  * When the connection dies (the socket closes or fails, a heartbeat goes unanswered, the server sends
  * bytes that are not the protocol or a connection-wide BadRequest), every conversation in flight fails
@@ -97,26 +97,36 @@ const succeedWith = (pkg: Package.InboundPackage): Exit.Exit<Package.InboundPack
 /** A one-shot request waiting for its reply, which `decode` turns into the caller's exit. */
 class PendingRequest<A, E> implements Conversation {
   readonly request: Request
-  timer: ReturnType<typeof setTimeout> | undefined = undefined
   readonly resume: (effect: Effect.Effect<A, E | ConnectionError | Timeout>) => void
   readonly decode: (pkg: Package.InboundPackage) => Exit.Exit<A, E>
+  readonly operation: string
+  readonly timeout: Duration.Duration
+  /** When the request times out, in `performance.now()` milliseconds. */
+  readonly deadline: number
   constructor(
     request: Request,
     resume: (effect: Effect.Effect<A, E | ConnectionError | Timeout>) => void,
-    decode: (pkg: Package.InboundPackage) => Exit.Exit<A, E>
+    decode: (pkg: Package.InboundPackage) => Exit.Exit<A, E>,
+    operation: string,
+    timeout: Duration.Duration,
+    deadline: number
   ) {
     this.request = request
     this.resume = resume
     this.decode = decode
+    this.operation = operation
+    this.timeout = timeout
+    this.deadline = deadline
   }
   receive(pkg: Package.InboundPackage): boolean {
-    clearTimeout(this.timer)
     this.resume(this.decode(pkg))
     return true
   }
   fail(error: ConnectionError): void {
-    clearTimeout(this.timer)
-    this.resume(Effect.fail(error))
+    this.resume(Exit.fail(error))
+  }
+  expire(): void {
+    this.resume(Exit.fail(new Timeout({ operation: this.operation, source: "Client", timeout: this.timeout })))
   }
 }
 
@@ -232,9 +242,46 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
   let received = 0
   let closedWaiters: Array<(error: ConnectionError) => void> = []
 
+  // One timer per connection watches the requests' deadlines, armed for the earliest one known: a
+  // timer per request cost more than the rest of a request's bookkeeping. Most requests share the same
+  // timeout, so a new request rarely moves the timer; when it fires, it fails the requests that are
+  // due and re-arms itself for the earliest deadline left.
+  let sweepTimer: ReturnType<typeof setTimeout> | undefined
+  let sweepAt = Infinity
+  const armSweep = (deadline: number, now: number): void => {
+    if (sweepTimer !== undefined) clearTimeout(sweepTimer)
+    sweepAt = deadline
+    sweepTimer = setTimeout(sweep, Math.max(0, Math.ceil(deadline - now)))
+  }
+  const sweep = (): void => {
+    sweepTimer = undefined
+    sweepAt = Infinity
+    const now = performance.now()
+    let next = Infinity
+    let expired: Array<PendingRequest<unknown, unknown>> | undefined
+    for (const [correlationId, conversation] of pending) {
+      if (!(conversation instanceof PendingRequest)) continue
+      if (conversation.deadline <= now) {
+        pending.delete(correlationId)
+        ;(expired ??= []).push(conversation)
+      } else if (conversation.deadline < next) {
+        next = conversation.deadline
+      }
+    }
+    if (next !== Infinity && failure === undefined) armSweep(next, now)
+    // Resumed last: a caller resumed here may send its next request at once.
+    if (expired !== undefined) for (const request of expired) request.expire()
+  }
+  const stopSweeping = (): void => {
+    if (sweepTimer !== undefined) clearTimeout(sweepTimer)
+    sweepTimer = undefined
+    sweepAt = Infinity
+  }
+
   const die = (error: ConnectionError): void => {
     if (failure !== undefined) return
     failure = error
+    stopSweeping()
     const conversations = Array.from(pending.values())
     pending.clear()
     for (const conversation of conversations) conversation.fail(error)
@@ -399,15 +446,13 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
       const correlationId = Guid.random()
       const frame = encode(request, correlationId)
       if (Result.isFailure(frame)) return resume(Exit.fail(frame.failure))
-      const entry = new PendingRequest<A, E>(request, resume, decode)
-      entry.timer = setTimeout(() => {
-        if (pending.get(correlationId) === entry) pending.delete(correlationId)
-        resume(Exit.fail(new Timeout({ operation, source: "Client", timeout })))
-      }, Duration.toMillis(timeout))
+      const now = performance.now()
+      const deadline = now + Duration.toMillis(timeout)
+      const entry = new PendingRequest<A, E>(request, resume, decode, operation, timeout, deadline)
       pending.set(correlationId, entry)
+      if (deadline < sweepAt) armSweep(deadline, now)
       enqueue(frame.success)
       return Effect.sync(() => {
-        clearTimeout(entry.timer)
         if (pending.get(correlationId) === entry) pending.delete(correlationId)
       })
     })
