@@ -480,14 +480,18 @@ export const layerConfig = (
 // implementation
 // -----------------------------------------------------------------------------
 
-const encodeValue = (value: unknown): Result.Result<Uint8Array, string> => {
+/**
+ * An event's data or metadata for the wire: bytes as they are, or the JSON text, which the encoder
+ * writes as UTF-8 straight into the message (no intermediate bytes).
+ */
+const encodeValue = (value: unknown): Result.Result<Uint8Array | string, string> => {
   if (value === undefined) return Result.succeed(emptyBytes)
   if (value instanceof Uint8Array) return Result.succeed(value)
   try {
     const text = JSON.stringify(value)
     return text === undefined
       ? Result.fail(`a ${typeof value} is not serialisable as JSON`)
-      : Result.succeed(encoder.encode(text))
+      : Result.succeed(text)
   } catch (cause) {
     return Result.fail(cause instanceof Error ? cause.message : String(cause))
   }

@@ -18,8 +18,9 @@ export interface WireEvent {
   readonly id: Uint8Array
   readonly type: string
   readonly isJson: boolean
-  readonly data: Uint8Array
-  readonly metadata: Uint8Array
+  /** Bytes as they are, or text (serialised JSON) written as UTF-8 straight into the message. */
+  readonly data: Uint8Array | string
+  readonly metadata: Uint8Array | string
 }
 
 const encoder = new TextEncoder()
@@ -28,6 +29,52 @@ const encoder = new TextEncoder()
 const utf8 = (text: string): Uint8Array | undefined => {
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return encoder.encode(text)
   return undefined
+}
+
+/** The length of a string in UTF-8, as `TextEncoder` writes it (a lone surrogate becomes U+FFFD). */
+const utf8Length = (text: string): number => {
+  let length = text.length
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code < 0x80) continue
+    if (code < 0x800) {
+      length += 1
+    } else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1)
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        // A surrogate pair: two UTF-16 units, four bytes.
+        length += 2
+        i++
+      } else {
+        length += 2
+      }
+    } else {
+      length += 2
+    }
+  }
+  return length
+}
+
+const fieldLength = (value: Uint8Array | string): number =>
+  typeof value === "string" ? utf8Length(value) : value.length
+
+/**
+ * Messages are carved out of shared slabs: a fresh `Uint8Array` per request cost more than encoding
+ * it. A slab is never written twice, so a message may be kept (for re-sending) as long as needed.
+ */
+const slabSize = 64 * 1024
+let slab = new Uint8Array(slabSize)
+let slabOffset = 0
+const allocate = (length: number): Uint8Array => {
+  if (length > slabSize / 8) return new Uint8Array(length)
+  if (slabOffset + length > slabSize) {
+    slab = new Uint8Array(slabSize)
+    slabOffset = 0
+  }
+  const view = slab.subarray(slabOffset, slabOffset + length)
+  // Keep every message 8-byte aligned, as allocations are.
+  slabOffset += (length + 7) & ~7
+  return view
 }
 
 const stringLength = (text: string, bytes: Uint8Array | undefined): number =>
@@ -56,7 +103,7 @@ class Writer {
   readonly bytes: Uint8Array
   offset = 0
   constructor(length: number) {
-    this.bytes = new Uint8Array(length)
+    this.bytes = allocate(length)
   }
   byte(value: number): void {
     this.bytes[this.offset++] = value
@@ -72,6 +119,13 @@ class Writer {
     this.bytes.set(bytes, this.offset)
     this.offset += bytes.length
   }
+  /** A length-delimited field's content: bytes, or text written as UTF-8 of `length` bytes. */
+  field(value: Uint8Array | string, length: number): void {
+    if (typeof value !== "string") return this.raw(value)
+    if (length === value.length) return this.string(value, undefined)
+    const { written } = encoder.encodeInto(value, this.bytes.subarray(this.offset, this.offset + length))
+    this.offset += written
+  }
   string(text: string, bytes: Uint8Array | undefined): void {
     if (bytes !== undefined) return this.raw(bytes)
     const target = this.bytes
@@ -84,6 +138,8 @@ class Writer {
 interface SizedEvent {
   readonly event: WireEvent
   readonly type: Uint8Array | undefined
+  readonly dataLength: number
+  readonly metadataLength: number
   /** The length of the NewEvent message body. */
   readonly length: number
 }
@@ -91,13 +147,15 @@ interface SizedEvent {
 const sizeEvent = (event: WireEvent): SizedEvent => {
   const type = utf8(event.type)
   const typeLength = stringLength(event.type, type)
+  const dataLength = fieldLength(event.data)
+  const metadataLength = fieldLength(event.metadata)
   const length = 2 + event.id.length + // 1: event_id
     1 + varintLength(typeLength) + typeLength + // 2: event_type
     2 + // 3: data_content_type
     2 + // 4: metadata_content_type
-    1 + varintLength(event.data.length) + event.data.length + // 5: data
-    (event.metadata.length > 0 ? 1 + varintLength(event.metadata.length) + event.metadata.length : 0) // 6: metadata
-  return { event, type, length }
+    1 + varintLength(dataLength) + dataLength + // 5: data
+    (metadataLength > 0 ? 1 + varintLength(metadataLength) + metadataLength : 0) // 6: metadata
+  return { event, type, dataLength, metadataLength, length }
 }
 
 const writeEvent = (writer: Writer, sized: SizedEvent): void => {
@@ -113,12 +171,12 @@ const writeEvent = (writer: Writer, sized: SizedEvent): void => {
   writer.byte(0x20)
   writer.byte(0)
   writer.byte(0x2a)
-  writer.varint(event.data.length)
-  writer.raw(event.data)
-  if (event.metadata.length > 0) {
+  writer.varint(sized.dataLength)
+  writer.field(event.data, sized.dataLength)
+  if (sized.metadataLength > 0) {
     writer.byte(0x32)
-    writer.varint(event.metadata.length)
-    writer.raw(event.metadata)
+    writer.varint(sized.metadataLength)
+    writer.field(event.metadata, sized.metadataLength)
   }
 }
 
