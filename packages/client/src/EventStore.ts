@@ -549,20 +549,37 @@ const wireEventsResult = (
   return out
 }
 
-const wireEventOf = (operation: string, event: NewEvent.NewEvent): Encode.WireEvent | BadRequest => {
-  const id = Guid.toWire(event.id)
-  if (Result.isFailure(id)) {
-    return new BadRequest({ operation, reason: `event id ${JSON.stringify(event.id)} is not a UUID` })
+const wireEventOf = (operation: string, event: NewEvent.NewEvent): Encode.WireEvent | BadRequest =>
+  wireEvent(operation, event.id, event.type, event.body, event.isJson, event.metadata)
+
+/** An event for the wire from its parts; the id is a UUID, or wire bytes already drawn. */
+const wireEvent = (
+  operation: string,
+  eventId: string | Uint8Array,
+  type: string,
+  body: unknown,
+  isJson: boolean,
+  eventMetadata: unknown
+): Encode.WireEvent | BadRequest => {
+  let id: Uint8Array
+  if (typeof eventId === "string") {
+    const parsed = Guid.toWire(eventId)
+    if (Result.isFailure(parsed)) {
+      return new BadRequest({ operation, reason: `event id ${JSON.stringify(eventId)} is not a UUID` })
+    }
+    id = parsed.success
+  } else {
+    id = eventId
   }
-  const data = encodeValue(event.body)
+  const data = encodeValue(body)
   if (Result.isFailure(data)) {
-    return new BadRequest({ operation, reason: `the body of a ${event.type} event: ${data.failure}` })
+    return new BadRequest({ operation, reason: `the body of a ${type} event: ${data.failure}` })
   }
-  const metadata = encodeValue(event.metadata)
+  const metadata = encodeValue(eventMetadata)
   if (Result.isFailure(metadata)) {
-    return new BadRequest({ operation, reason: `the metadata of a ${event.type} event: ${metadata.failure}` })
+    return new BadRequest({ operation, reason: `the metadata of a ${type} event: ${metadata.failure}` })
   }
-  return { id: id.success, type: event.type, isJson: event.isJson, data: data.success, metadata: metadata.success }
+  return { id, type, isJson, data: data.success, metadata: metadata.success }
 }
 
 const toWireEvents = (
@@ -769,7 +786,16 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
     Effect.suspend(() => {
       const expected = expectedVersionResult("publishEvent", options?.expectedVersion)
       if (expected instanceof BadRequest) return Exit.fail(expected)
-      const message = wireEventOf("publishEvent", NewEvent.make(type, options))
+      // As NewEvent.make would make it, without a UUID string nobody sees: a random id is drawn as bytes.
+      const body = options?.body
+      const message = wireEvent(
+        "publishEvent",
+        options?.id ?? Encode.randomEventId(),
+        type,
+        body,
+        options?.isJson ?? !(body instanceof Uint8Array),
+        options?.metadata
+      )
       if (message instanceof BadRequest) return Exit.fail(message)
       return write("publishEvent", stream, [message], expected, options)
     }))

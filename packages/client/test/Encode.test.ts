@@ -94,4 +94,18 @@ describe("Encode", () => {
       assert.deepStrictEqual(bytes, generated)
     }
   })
+
+  it("draws event ids as random version 4 UUIDs, never handing out the same bytes twice", () => {
+    const first = Encode.randomEventId()
+    const kept = Uint8Array.from(first)
+    const texts = new Set<string>()
+    for (let i = 0; i < 1_000; i++) {
+      const text = Result.getOrThrow(Guid.fromWire(Encode.randomEventId()))
+      assert.match(text, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+      texts.add(text)
+    }
+    assert.strictEqual(texts.size, 1_000)
+    // Refilling the pool (every 256 ids) must not overwrite an id already handed out.
+    assert.deepStrictEqual(first, kept)
+  })
 })
