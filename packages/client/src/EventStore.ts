@@ -708,9 +708,14 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
     replySchema: Desc,
     replyCommand: number = command + 1
   ) =>
-    Effect.flatMap(
-      connection.request({ command, payload, credentials: options?.credentials }, operation, timeoutOf(options)),
-      (reply) => Effect.fromResult(Replies.expect(reply, operation, replyCommand, replySchema))
+    connection.requestDecoded(
+      { command, payload, credentials: options?.credentials },
+      operation,
+      timeoutOf(options),
+      (reply) => {
+        const decoded = Replies.expect(reply, operation, replyCommand, replySchema)
+        return Result.isSuccess(decoded) ? Exit.succeed(decoded.success) : Exit.fail(decoded.failure)
+      }
     )
 
   /** Sends a request and decodes its expected reply with a hand-written decoder (reads). */
@@ -802,19 +807,19 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
 
   // --- ping -------------------------------------------------------------------------------------
 
-  const ping = Effect.fnUntraced(function*(options?: CallOptions): Effect.fn.Return<
-    Duration.Duration,
-    RequestError
-  > {
-    const started = performance.now()
-    const reply = yield* connection.request(
-      { command: Command.Ping, payload: emptyBytes, credentials: options?.credentials },
-      "ping",
-      timeoutOf(options)
-    )
-    if (reply.command !== Command.Pong) return yield* Replies.genericError(reply, "ping")
-    return Duration.millis(performance.now() - started)
-  }, traced("EventStore.ping"))
+  const ping = tracedFn("EventStore.ping", (options?: CallOptions): Effect.Effect<Duration.Duration, RequestError> =>
+    Effect.suspend(() => {
+      const started = performance.now()
+      return connection.requestDecoded(
+        { command: Command.Ping, payload: emptyBytes, credentials: options?.credentials },
+        "ping",
+        timeoutOf(options),
+        (reply): Exit.Exit<Duration.Duration, RequestError> =>
+          reply.command === Command.Pong
+            ? Exit.succeed(Duration.millis(performance.now() - started))
+            : Exit.fail(Replies.genericError(reply, "ping"))
+      )
+    }))
 
   // --- reads ------------------------------------------------------------------------------------
 
@@ -1071,38 +1076,45 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
 
   // --- deletes ----------------------------------------------------------------------------------
 
-  const deleteStream = Effect.fnUntraced(function*(
+  const deleteStream = tracedFn("EventStore.deleteStream", (
     stream: string,
     options?: DeleteStreamOptions
-  ): Effect.fn.Return<DeleteResult, DeleteError> {
-    const expectedVersion = yield* expectedVersionOf("deleteStream", options?.expectedVersion)
-    const payload = yield* encode("deleteStream", Messages.DeleteStreamSchema, {
-      eventStreamId: stream,
-      expectedVersion: ExpectedVersion.toWire(expectedVersion),
-      requireLeader: requireLeaderOf(options),
-      hardDelete: options?.hard ?? false
-    })
-    const reply = yield* call(
-      "deleteStream",
-      Command.DeleteStream,
-      payload,
-      options,
-      Messages.DeleteStreamCompletedSchema
-    )
-    if (reply.result !== Messages.OperationResult.Success) {
-      // Servers before 21.10.5 do not report the current version of a delete.
-      const current = isFieldSet(reply, Messages.DeleteStreamCompletedSchema.field.currentVersion)
-        ? reply.currentVersion
-        : undefined
-      return yield* Replies.writeFailure(
-        reply.result,
-        { operation: "deleteStream", stream, expectedVersion },
-        current,
-        reply.message
+  ): Effect.Effect<DeleteResult, DeleteError> =>
+    Effect.suspend(() => {
+      const operation = "deleteStream"
+      const expectedVersion = expectedVersionResult(operation, options?.expectedVersion)
+      if (expectedVersion instanceof BadRequest) return Exit.fail(expectedVersion)
+      const payload = Messages.encode(
+        Messages.DeleteStreamSchema,
+        create(Messages.DeleteStreamSchema, {
+          eventStreamId: stream,
+          expectedVersion: ExpectedVersion.toWire(expectedVersion),
+          requireLeader: requireLeaderOf(options),
+          hardDelete: options?.hard ?? false
+        })
       )
-    }
-    return { position: { commit: reply.commitPosition, prepare: reply.preparePosition } }
-  }, traced("EventStore.deleteStream"))
+      if (Result.isFailure(payload)) return Exit.fail(new BadRequest({ operation, reason: payload.failure.message }))
+      return connection.requestDecoded(
+        { command: Command.DeleteStream, payload: payload.success, credentials: options?.credentials },
+        operation,
+        timeoutOf(options),
+        (pkg): Exit.Exit<DeleteResult, DeleteError> => {
+          const decoded = Replies.expect(pkg, operation, Command.DeleteStreamCompleted, Messages.DeleteStreamCompletedSchema)
+          if (Result.isFailure(decoded)) return Exit.fail(decoded.failure)
+          const reply = decoded.success
+          if (reply.result !== Messages.OperationResult.Success) {
+            // Servers before 21.10.5 do not report the current version of a delete.
+            const current = isFieldSet(reply, Messages.DeleteStreamCompletedSchema.field.currentVersion)
+              ? reply.currentVersion
+              : undefined
+            return Exit.fail(
+              Replies.writeFailure(reply.result, { operation, stream, expectedVersion }, current, reply.message)
+            )
+          }
+          return Exit.succeed({ position: { commit: reply.commitPosition, prepare: reply.preparePosition } })
+        }
+      )
+    }))
 
   // --- metadata ---------------------------------------------------------------------------------
 
