@@ -751,17 +751,20 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
     events: Array<Encode.WireEvent>,
     expectedVersion: ExpectedVersion.ExpectedVersion,
     options: CallOptions | undefined
-  ): Effect.Effect<WriteResult, WriteError> =>
-    connection.requestDecoded(
+  ): Effect.Effect<WriteResult, WriteError> => {
+    const frame = Encode.writeEventsFrame(stream, ExpectedVersion.toWire(expectedVersion), events, requireLeaderOf(options))
+    return connection.requestDecoded(
       {
         command: Command.WriteEvents,
-        payload: Encode.writeEvents(stream, ExpectedVersion.toWire(expectedVersion), events, requireLeaderOf(options)),
-        credentials: options?.credentials
+        payload: frame.subarray(Encode.frameHeaderLength),
+        credentials: options?.credentials,
+        frame
       },
       operation,
       timeoutOf(options),
       writeReply(operation, stream, expectedVersion)
     )
+  }
 
   /** Wraps an operation in its span when tracing is on; otherwise returns it as it is. */
   const tracedFn = <Args extends Array<any>, A, E>(

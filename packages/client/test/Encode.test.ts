@@ -108,4 +108,13 @@ describe("Encode", () => {
     // Refilling the pool (every 256 ids) must not overwrite an id already handed out.
     assert.deepStrictEqual(first, kept)
   })
+
+  it("writes a WriteEvents frame as the same message after room for the frame header", () => {
+    const events = [event("A", `{"a":1}`), textEvent("B", `{"b":"é"}`, `{"m":1}`)]
+    const frame = Encode.writeEventsFrame("ponies", -2n, events, true)
+    assert.deepStrictEqual(
+      frame.subarray(Encode.frameHeaderLength),
+      Encode.writeEvents("ponies", -2n, events, true)
+    )
+  })
 })

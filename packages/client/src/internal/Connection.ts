@@ -160,6 +160,17 @@ class ReplyPackage implements Package.InboundPackage {
   }
 }
 
+/** Fills in the header of a frame encoded with room for it (`Request.frame`), correlation id aside. */
+const writeHeader = (frame: Uint8Array, command: number): void => {
+  const bodyLength = frame.length - Frame.prefixLength
+  frame[0] = bodyLength & 0xff
+  frame[1] = (bodyLength >>> 8) & 0xff
+  frame[2] = (bodyLength >>> 16) & 0xff
+  frame[3] = bodyLength >>> 24
+  frame[Frame.prefixLength] = command
+  frame[Frame.prefixLength + 1] = Package.Flags.None
+}
+
 const concat = (frames: ReadonlyArray<Uint8Array>): Uint8Array => {
   if (frames.length === 1) return frames[0]!
   let length = 0
@@ -512,16 +523,23 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
   ): Effect.Effect<A, E | ConnectionError | Timeout | BadRequest> =>
     Effect.callback<A, E | ConnectionError | Timeout | BadRequest>((resume) => {
       if (failure !== undefined) return resume(Exit.fail(failure))
-      // The frame is encoded with a placeholder id, then given this connection's next request id.
-      const frame = encode(request, Guid.empty)
-      if (Result.isFailure(frame)) return resume(Exit.fail(frame.failure))
-      const id = writeRequestId(frame.success)
+      let frame: Uint8Array
+      if (request.frame !== undefined && request.credentials === undefined) {
+        frame = request.frame
+        writeHeader(frame, request.command)
+      } else {
+        // The frame is encoded with a placeholder id, then given this connection's next request id.
+        const encoded = encode(request, Guid.empty)
+        if (Result.isFailure(encoded)) return resume(Exit.fail(encoded.failure))
+        frame = encoded.success
+      }
+      const id = writeRequestId(frame)
       const now = performance.now()
       const deadline = now + Duration.toMillis(timeout)
       const entry = new PendingRequest<A, E>(request, resume, decode, operation, timeout, deadline)
       requests.set(id, entry)
       if (deadline < sweepAt) armSweep(deadline, now)
-      enqueue(frame.success)
+      enqueue(frame)
       return Effect.sync(() => {
         if (requests.get(id) === entry) requests.delete(id)
       })

@@ -126,11 +126,21 @@ const commonInt64 = new Map<bigint, Uint8Array>([-1n, -2n, -4n, 0n].map((v) => [
 
 const int64Varint = (value: bigint): Uint8Array => commonInt64.get(value) ?? int64Bytes(value)
 
+/**
+ * The bytes before a package's payload in its frame: the length prefix (4), command (1), flags (1) and
+ * correlation id (16), when the package carries no credentials.
+ *
+ * @internal
+ */
+export const frameHeaderLength = 22
+
 class Writer {
   readonly bytes: Uint8Array
-  offset = 0
-  constructor(length: number) {
-    this.bytes = allocate(length)
+  offset: number
+  /** `reserve` bytes are left free at the start, for a frame header. */
+  constructor(length: number, reserve = 0) {
+    this.bytes = allocate(reserve + length)
+    this.offset = reserve
   }
   byte(value: number): void {
     this.bytes[this.offset++] = value
@@ -217,6 +227,27 @@ export const writeEvents = (
   expectedVersion: bigint,
   events: ReadonlyArray<WireEvent>,
   requireLeader: boolean
+): Uint8Array => writeEventsWith(stream, expectedVersion, events, requireLeader, 0)
+
+/**
+ * A `WriteEvents` frame: the message with `frameHeaderLength` free bytes before it, for the connection
+ * to write the frame's header into, so that the message is not copied into a frame of its own.
+ *
+ * @internal
+ */
+export const writeEventsFrame = (
+  stream: string,
+  expectedVersion: bigint,
+  events: ReadonlyArray<WireEvent>,
+  requireLeader: boolean
+): Uint8Array => writeEventsWith(stream, expectedVersion, events, requireLeader, frameHeaderLength)
+
+const writeEventsWith = (
+  stream: string,
+  expectedVersion: bigint,
+  events: ReadonlyArray<WireEvent>,
+  requireLeader: boolean,
+  reserve: number
 ): Uint8Array => {
   const streamBytes = utf8(stream)
   const streamLength = stringLength(stream, streamBytes)
@@ -224,7 +255,7 @@ export const writeEvents = (
   const sized = events.map(sizeEvent)
   let length = 1 + varintLength(streamLength) + streamLength + 1 + expected.length + 2
   for (let i = 0; i < sized.length; i++) length += 1 + varintLength(sized[i]!.length) + sized[i]!.length
-  const writer = new Writer(length)
+  const writer = new Writer(length, reserve)
   writer.byte(0x0a)
   writer.varint(streamLength)
   writer.string(stream, streamBytes)
