@@ -31,29 +31,11 @@ const utf8 = (text: string): Uint8Array | undefined => {
   return undefined
 }
 
-/** The length of a string in UTF-8, as `TextEncoder` writes it (a lone surrogate becomes U+FFFD). */
-const utf8Length = (text: string): number => {
-  let length = text.length
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i)
-    if (code < 0x80) continue
-    if (code < 0x800) {
-      length += 1
-    } else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1)
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        // A surrogate pair: two UTF-16 units, four bytes.
-        length += 2
-        i++
-      } else {
-        length += 2
-      }
-    } else {
-      length += 2
-    }
-  }
-  return length
-}
+/**
+ * The length of a string in UTF-8, as `TextEncoder` writes it (a lone surrogate becomes U+FFFD, three
+ * bytes). Node's native count is about ten times quicker than a loop over the string in JavaScript.
+ */
+const utf8Length = (text: string): number => Buffer.byteLength(text, "utf8")
 
 const fieldLength = (value: Uint8Array | string): number =>
   typeof value === "string" ? utf8Length(value) : value.length
@@ -159,7 +141,8 @@ class Writer {
   /** A length-delimited field's content: bytes, or text written as UTF-8 of `length` bytes. */
   field(value: Uint8Array | string, length: number): void {
     if (typeof value !== "string") return this.raw(value)
-    if (length === value.length) return this.string(value, undefined)
+    // Short ASCII text is quicker char by char than through a native call and a view.
+    if (length === value.length && length < 32) return this.string(value, undefined)
     const { written } = encoder.encodeInto(value, this.bytes.subarray(this.offset, this.offset + length))
     this.offset += written
   }
