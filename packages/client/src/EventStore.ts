@@ -28,12 +28,13 @@ import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
 import type * as Pull from "effect/Pull"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { Command as CommandModule, Guid, Messages } from "@photonpump/protocol"
+import { Command as CommandModule, Guid, Messages, type Package } from "@photonpump/protocol"
 import type { CallOptions } from "./CallOptions.ts"
 import {
   AccessDenied,
@@ -479,14 +480,18 @@ export const layerConfig = (
 // implementation
 // -----------------------------------------------------------------------------
 
-const encodeValue = (value: unknown): Result.Result<Uint8Array, string> => {
+/**
+ * An event's data or metadata for the wire: bytes as they are, or the JSON text, which the encoder
+ * writes as UTF-8 straight into the message (no intermediate bytes).
+ */
+const encodeValue = (value: unknown): Result.Result<Uint8Array | string, string> => {
   if (value === undefined) return Result.succeed(emptyBytes)
   if (value instanceof Uint8Array) return Result.succeed(value)
   try {
     const text = JSON.stringify(value)
     return text === undefined
       ? Result.fail(`a ${typeof value} is not serialisable as JSON`)
-      : Result.succeed(encoder.encode(text))
+      : Result.succeed(text)
   } catch (cause) {
     return Result.fail(cause instanceof Error ? cause.message : String(cause))
   }
@@ -503,15 +508,24 @@ const encode = <Desc extends DescMessage>(
     : Effect.fail(new BadRequest({ operation, reason: encoded.failure.message }))
 }
 
+/** The expected version a write names, or the `BadRequest` of one that is not a version. */
+const expectedVersionResult = (
+  operation: string,
+  input: ExpectedVersion.Input | undefined
+): ExpectedVersion.ExpectedVersion | BadRequest => {
+  if (input === undefined) return ExpectedVersion.Any
+  const expected = ExpectedVersion.fromInput(input)
+  return expected === undefined
+    ? new BadRequest({ operation, reason: `${String(input)} is not an expected version` })
+    : expected
+}
+
 const expectedVersionOf = (
   operation: string,
   input: ExpectedVersion.Input | undefined
 ): Effect.Effect<ExpectedVersion.ExpectedVersion, BadRequest> => {
-  if (input === undefined) return Effect.succeed(ExpectedVersion.Any)
-  const expected = ExpectedVersion.fromInput(input)
-  return expected === undefined
-    ? Effect.fail(new BadRequest({ operation, reason: `${String(input)} is not an expected version` }))
-    : Effect.succeed(expected)
+  const expected = expectedVersionResult(operation, input)
+  return expected instanceof BadRequest ? Exit.fail(expected) : Exit.succeed(expected)
 }
 
 const pageSize = (operation: string, value: number | undefined, name: string) =>
@@ -521,35 +535,80 @@ const pageSize = (operation: string, value: number | undefined, name: string) =>
     ? Effect.succeed(value)
     : Effect.fail(new BadRequest({ operation, reason: `${name} must be from 1 to ${maxPageSize}, not ${value}` }))
 
+/** The events in their wire form, or the `BadRequest` of the first one that cannot be sent. */
+const wireEventsResult = (
+  operation: string,
+  events: Iterable<NewEvent.NewEvent>
+): Array<Encode.WireEvent> | BadRequest => {
+  const out: Array<Encode.WireEvent> = []
+  for (const event of events) {
+    const wire = wireEventOf(operation, event)
+    if (wire instanceof BadRequest) return wire
+    out.push(wire)
+  }
+  return out
+}
+
+const wireEventOf = (operation: string, event: NewEvent.NewEvent): Encode.WireEvent | BadRequest =>
+  wireEvent(operation, event.id, event.type, event.body, event.isJson, event.metadata)
+
+/** An event for the wire from its parts; the id is a UUID, or wire bytes already drawn. */
+const wireEvent = (
+  operation: string,
+  eventId: string | Uint8Array,
+  type: string,
+  body: unknown,
+  isJson: boolean,
+  eventMetadata: unknown
+): Encode.WireEvent | BadRequest => {
+  let id: Uint8Array
+  if (typeof eventId === "string") {
+    const parsed = Guid.toWire(eventId)
+    if (Result.isFailure(parsed)) {
+      return new BadRequest({ operation, reason: `event id ${JSON.stringify(eventId)} is not a UUID` })
+    }
+    id = parsed.success
+  } else {
+    id = eventId
+  }
+  const data = encodeValue(body)
+  if (Result.isFailure(data)) {
+    return new BadRequest({ operation, reason: `the body of a ${type} event: ${data.failure}` })
+  }
+  const metadata = encodeValue(eventMetadata)
+  if (Result.isFailure(metadata)) {
+    return new BadRequest({ operation, reason: `the metadata of a ${type} event: ${metadata.failure}` })
+  }
+  return { id, type, isJson, data: data.success, metadata: metadata.success }
+}
+
 const toWireEvents = (
   operation: string,
   events: Iterable<NewEvent.NewEvent>
 ): Effect.Effect<Array<Encode.WireEvent>, BadRequest> => {
-  const out: Array<Encode.WireEvent> = []
-  for (const event of events) {
-    const id = Guid.toWire(event.id)
-    if (Result.isFailure(id)) {
-      return Effect.fail(new BadRequest({ operation, reason: `event id ${JSON.stringify(event.id)} is not a UUID` }))
-    }
-    const data = encodeValue(event.body)
-    if (Result.isFailure(data)) {
-      return Effect.fail(new BadRequest({ operation, reason: `the body of a ${event.type} event: ${data.failure}` }))
-    }
-    const metadata = encodeValue(event.metadata)
-    if (Result.isFailure(metadata)) {
-      return Effect.fail(
-        new BadRequest({ operation, reason: `the metadata of a ${event.type} event: ${metadata.failure}` })
-      )
-    }
-    out.push({
-      id: id.success,
-      type: event.type,
-      isJson: event.isJson,
-      data: data.success,
-      metadata: metadata.success
-    })
+  const wire = wireEventsResult(operation, events)
+  return wire instanceof BadRequest ? Exit.fail(wire) : Exit.succeed(wire)
+}
+
+/**
+ * Turns a `WriteEventsCompleted` reply (or a generic one) into the write's exit, with no effect run:
+ * the connection resumes the caller with it directly.
+ */
+const writeReply = (operation: string, stream: string, expectedVersion: ExpectedVersion.ExpectedVersion) =>
+(pkg: Package.InboundPackage): Exit.Exit<WriteResult, WriteError> => {
+  if (pkg.command !== Command.WriteEventsCompleted) return Exit.fail(Replies.genericError(pkg, operation))
+  const reply = Decode.writeEventsCompleted(pkg.payload)
+  if (Decode.isMalformed(reply)) return Exit.fail(new ProtocolError({ operation, reason: reply.reason }))
+  if (reply.result !== Messages.OperationResult.Success) {
+    return Exit.fail(
+      Replies.writeFailure(reply.result, { operation, stream, expectedVersion }, reply.currentVersion, reply.message)
+    )
   }
-  return Effect.succeed(out)
+  return Exit.succeed({
+    firstEventNumber: reply.firstEventNumber,
+    lastEventNumber: reply.lastEventNumber,
+    position: { commit: reply.commitPosition, prepare: reply.preparePosition }
+  })
 }
 
 const startOf = (direction: StreamDirection, from: bigint | number | undefined): bigint =>
@@ -649,9 +708,14 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
     replySchema: Desc,
     replyCommand: number = command + 1
   ) =>
-    Effect.flatMap(
-      connection.request({ command, payload, credentials: options?.credentials }, operation, timeoutOf(options)),
-      (reply) => Effect.fromResult(Replies.expect(reply, operation, replyCommand, replySchema))
+    connection.requestDecoded(
+      { command, payload, credentials: options?.credentials },
+      operation,
+      timeoutOf(options),
+      (reply) => {
+        const decoded = Replies.expect(reply, operation, replyCommand, replySchema)
+        return Result.isSuccess(decoded) ? Exit.succeed(decoded.success) : Exit.fail(decoded.failure)
+      }
     )
 
   /** Sends a request and decodes its expected reply with a hand-written decoder (reads). */
@@ -676,70 +740,89 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
 
   // --- writes -----------------------------------------------------------------------------------
 
-  const write = Effect.fnUntraced(function*(
+  /**
+   * A write as one suspension: validation and encoding run synchronously, and the connection resumes
+   * the caller with the decoded reply. This is the request path of every append, so it avoids
+   * generators and effect steps per request.
+   */
+  const write = (
     operation: string,
     stream: string,
     events: Array<Encode.WireEvent>,
     expectedVersion: ExpectedVersion.ExpectedVersion,
     options: CallOptions | undefined
-  ): Effect.fn.Return<WriteResult, WriteError> {
-    const payload = Encode.writeEvents(
-      stream,
-      ExpectedVersion.toWire(expectedVersion),
-      events,
-      requireLeaderOf(options)
+  ): Effect.Effect<WriteResult, WriteError> => {
+    const frame = Encode.writeEventsFrame(stream, ExpectedVersion.toWire(expectedVersion), events, requireLeaderOf(options))
+    return connection.requestDecoded(
+      {
+        command: Command.WriteEvents,
+        payload: frame.subarray(Encode.frameHeaderLength),
+        credentials: options?.credentials,
+        frame
+      },
+      operation,
+      timeoutOf(options),
+      writeReply(operation, stream, expectedVersion)
     )
-    const reply = yield* call(operation, Command.WriteEvents, payload, options, Messages.WriteEventsCompletedSchema)
-    if (reply.result !== Messages.OperationResult.Success) {
-      return yield* Replies.writeFailure(
-        reply.result,
-        { operation, stream, expectedVersion },
-        reply.currentVersion,
-        reply.message
-      )
-    }
-    return {
-      firstEventNumber: reply.firstEventNumber,
-      lastEventNumber: reply.lastEventNumber,
-      position: { commit: reply.commitPosition, prepare: reply.preparePosition }
-    }
-  })
+  }
 
-  const publish = Effect.fnUntraced(function*(
+  /** Wraps an operation in its span when tracing is on; otherwise returns it as it is. */
+  const tracedFn = <Args extends Array<any>, A, E>(
+    name: string,
+    body: (...args: Args) => Effect.Effect<A, E>
+  ): (...args: Args) => Effect.Effect<A, E> =>
+    settings.tracing ? (...args) => Effect.withSpan(body(...args), name) : body
+
+  const publish = tracedFn("EventStore.publish", (
     stream: string,
     events: Iterable<NewEvent.NewEvent>,
     options?: WriteOptions
-  ): Effect.fn.Return<WriteResult, WriteError> {
-    const expected = yield* expectedVersionOf("publish", options?.expectedVersion)
-    const messages = yield* toWireEvents("publish", events)
-    return yield* write("publish", stream, messages, expected, options)
-  }, traced("EventStore.publish"))
+  ): Effect.Effect<WriteResult, WriteError> =>
+    Effect.suspend(() => {
+      const expected = expectedVersionResult("publish", options?.expectedVersion)
+      if (expected instanceof BadRequest) return Exit.fail(expected)
+      const messages = wireEventsResult("publish", events)
+      if (messages instanceof BadRequest) return Exit.fail(messages)
+      return write("publish", stream, messages, expected, options)
+    }))
 
-  const publishEvent = Effect.fnUntraced(function*(
+  const publishEvent = tracedFn("EventStore.publishEvent", (
     stream: string,
     type: string,
     options?: PublishEventOptions
-  ): Effect.fn.Return<WriteResult, WriteError> {
-    const expected = yield* expectedVersionOf("publishEvent", options?.expectedVersion)
-    const messages = yield* toWireEvents("publishEvent", [NewEvent.make(type, options)])
-    return yield* write("publishEvent", stream, messages, expected, options)
-  }, traced("EventStore.publishEvent"))
+  ): Effect.Effect<WriteResult, WriteError> =>
+    Effect.suspend(() => {
+      const expected = expectedVersionResult("publishEvent", options?.expectedVersion)
+      if (expected instanceof BadRequest) return Exit.fail(expected)
+      // As NewEvent.make would make it, without a UUID string nobody sees: a random id is drawn as bytes.
+      const body = options?.body
+      const message = wireEvent(
+        "publishEvent",
+        options?.id ?? Encode.randomEventId(),
+        type,
+        body,
+        options?.isJson ?? !(body instanceof Uint8Array),
+        options?.metadata
+      )
+      if (message instanceof BadRequest) return Exit.fail(message)
+      return write("publishEvent", stream, [message], expected, options)
+    }))
 
   // --- ping -------------------------------------------------------------------------------------
 
-  const ping = Effect.fnUntraced(function*(options?: CallOptions): Effect.fn.Return<
-    Duration.Duration,
-    RequestError
-  > {
-    const started = performance.now()
-    const reply = yield* connection.request(
-      { command: Command.Ping, payload: emptyBytes, credentials: options?.credentials },
-      "ping",
-      timeoutOf(options)
-    )
-    if (reply.command !== Command.Pong) return yield* Replies.genericError(reply, "ping")
-    return Duration.millis(performance.now() - started)
-  }, traced("EventStore.ping"))
+  const ping = tracedFn("EventStore.ping", (options?: CallOptions): Effect.Effect<Duration.Duration, RequestError> =>
+    Effect.suspend(() => {
+      const started = performance.now()
+      return connection.requestDecoded(
+        { command: Command.Ping, payload: emptyBytes, credentials: options?.credentials },
+        "ping",
+        timeoutOf(options),
+        (reply): Exit.Exit<Duration.Duration, RequestError> =>
+          reply.command === Command.Pong
+            ? Exit.succeed(Duration.millis(performance.now() - started))
+            : Exit.fail(Replies.genericError(reply, "ping"))
+      )
+    }))
 
   // --- reads ------------------------------------------------------------------------------------
 
@@ -996,38 +1079,45 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
 
   // --- deletes ----------------------------------------------------------------------------------
 
-  const deleteStream = Effect.fnUntraced(function*(
+  const deleteStream = tracedFn("EventStore.deleteStream", (
     stream: string,
     options?: DeleteStreamOptions
-  ): Effect.fn.Return<DeleteResult, DeleteError> {
-    const expectedVersion = yield* expectedVersionOf("deleteStream", options?.expectedVersion)
-    const payload = yield* encode("deleteStream", Messages.DeleteStreamSchema, {
-      eventStreamId: stream,
-      expectedVersion: ExpectedVersion.toWire(expectedVersion),
-      requireLeader: requireLeaderOf(options),
-      hardDelete: options?.hard ?? false
-    })
-    const reply = yield* call(
-      "deleteStream",
-      Command.DeleteStream,
-      payload,
-      options,
-      Messages.DeleteStreamCompletedSchema
-    )
-    if (reply.result !== Messages.OperationResult.Success) {
-      // Servers before 21.10.5 do not report the current version of a delete.
-      const current = isFieldSet(reply, Messages.DeleteStreamCompletedSchema.field.currentVersion)
-        ? reply.currentVersion
-        : undefined
-      return yield* Replies.writeFailure(
-        reply.result,
-        { operation: "deleteStream", stream, expectedVersion },
-        current,
-        reply.message
+  ): Effect.Effect<DeleteResult, DeleteError> =>
+    Effect.suspend(() => {
+      const operation = "deleteStream"
+      const expectedVersion = expectedVersionResult(operation, options?.expectedVersion)
+      if (expectedVersion instanceof BadRequest) return Exit.fail(expectedVersion)
+      const payload = Messages.encode(
+        Messages.DeleteStreamSchema,
+        create(Messages.DeleteStreamSchema, {
+          eventStreamId: stream,
+          expectedVersion: ExpectedVersion.toWire(expectedVersion),
+          requireLeader: requireLeaderOf(options),
+          hardDelete: options?.hard ?? false
+        })
       )
-    }
-    return { position: { commit: reply.commitPosition, prepare: reply.preparePosition } }
-  }, traced("EventStore.deleteStream"))
+      if (Result.isFailure(payload)) return Exit.fail(new BadRequest({ operation, reason: payload.failure.message }))
+      return connection.requestDecoded(
+        { command: Command.DeleteStream, payload: payload.success, credentials: options?.credentials },
+        operation,
+        timeoutOf(options),
+        (pkg): Exit.Exit<DeleteResult, DeleteError> => {
+          const decoded = Replies.expect(pkg, operation, Command.DeleteStreamCompleted, Messages.DeleteStreamCompletedSchema)
+          if (Result.isFailure(decoded)) return Exit.fail(decoded.failure)
+          const reply = decoded.success
+          if (reply.result !== Messages.OperationResult.Success) {
+            // Servers before 21.10.5 do not report the current version of a delete.
+            const current = isFieldSet(reply, Messages.DeleteStreamCompletedSchema.field.currentVersion)
+              ? reply.currentVersion
+              : undefined
+            return Exit.fail(
+              Replies.writeFailure(reply.result, { operation, stream, expectedVersion }, current, reply.message)
+            )
+          }
+          return Exit.succeed({ position: { commit: reply.commitPosition, prepare: reply.preparePosition } })
+        }
+      )
+    }))
 
   // --- metadata ---------------------------------------------------------------------------------
 

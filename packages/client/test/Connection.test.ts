@@ -184,6 +184,23 @@ describe("Connection", () => {
       assert.isTrue(Duration.isGreaterThanOrEqualTo(rtt, Duration.zero))
     }))
 
+  it.live("requests with different timeouts each time out on their own, whatever order they are sent in", () =>
+    Effect.gen(function*() {
+      const server = yield* peer(politely(() => {}))
+      const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
+      // The long one first: the short one, sent after it, must not wait for the long one's deadline.
+      const long = yield* Effect.forkChild(failsWith(es.ping({ timeout: "1500 millis" }), EventStoreError.Timeout))
+      yield* eventually(() => server.received.some((pkg) => pkg.command === Command.Ping), "the first ping")
+      const started = Date.now()
+      const short = yield* failsWith(es.ping({ timeout: "100 millis" }), EventStoreError.Timeout)
+      assert.isBelow(Date.now() - started, 1_400)
+      assert.strictEqual(Duration.toMillis(short.timeout!), 100)
+      const longError = yield* Fiber.join(long)
+      assert.isAtLeast(Date.now() - started, 1_000)
+      assert.strictEqual(longError.source, "Client")
+      assert.strictEqual(Duration.toMillis(longError.timeout!), 1500)
+    }))
+
   it.live("a peer that hangs up mid-request fails every pending request at once, and later ones fast", () =>
     Effect.gen(function*() {
       const server = yield* peer(politely((_pkg, socket, self) => {

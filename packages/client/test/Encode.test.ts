@@ -18,15 +18,28 @@ const event = (type: string, data: string, metadata = ""): Encode.WireEvent => (
   metadata: encoder.encode(metadata)
 })
 
-const newEventMessage = (e: Encode.WireEvent) =>
-  create(Messages.NewEventSchema, {
+/** An event whose data and metadata are text, written as UTF-8 by the encoder itself. */
+const textEvent = (type: string, data: string, metadata = ""): Encode.WireEvent => ({
+  id: Result.getOrThrow(Guid.toWire(Guid.random())),
+  type,
+  isJson: true,
+  data,
+  metadata
+})
+
+const bytesOf = (value: Uint8Array | string): Uint8Array => typeof value === "string" ? encoder.encode(value) : value
+
+const newEventMessage = (e: Encode.WireEvent) => {
+  const metadata = bytesOf(e.metadata)
+  return create(Messages.NewEventSchema, {
     eventId: e.id,
     eventType: e.type,
     dataContentType: e.isJson ? 1 : 0,
     metadataContentType: 0,
-    data: e.data,
-    ...(e.metadata.length > 0 ? { metadata: e.metadata } : {})
+    data: bytesOf(e.data),
+    ...(metadata.length > 0 ? { metadata } : {})
   })
+}
 
 describe("Encode", () => {
   const cases: ReadonlyArray<readonly [string, bigint, ReadonlyArray<Encode.WireEvent>]> = [
@@ -34,7 +47,14 @@ describe("Encode", () => {
     ["more_ponies", -1n, [event("A", "{}", `{"by":"me"}`), event("B", "raw bytes"), event("C", "")]],
     ["stream-ü-名前", 4n, [event("Typé", "x".repeat(300))]],
     ["big", 9_007_199_254_740_993n, [event("T", "y".repeat(70_000))]],
-    ["exists", -4n, []]
+    ["exists", -4n, []],
+    ["text", -2n, [textEvent("A", `{"Pony":"Derpy Hooves"}`, `{"by":"me"}`), textEvent("B", `"x"`)]],
+    ["text-unicode", -2n, [
+      textEvent("Ü", `{"name":"Pinkie Pie ü 名前 🐴 ${"\u00ff".repeat(100)}"}`, `{"m":"é"}`),
+      // A lone surrogate becomes U+FFFD, three bytes, as TextEncoder writes it.
+      textEvent("L", `"\ud800 and \udc00 ${"z".repeat(200)}"`)
+    ]],
+    ["text-big", 1n, [textEvent("T", "w".repeat(70_000)), textEvent("U", "é".repeat(9_000))]]
   ]
 
   for (const [stream, expected, events] of cases) {
@@ -73,5 +93,28 @@ describe("Encode", () => {
       )
       assert.deepStrictEqual(bytes, generated)
     }
+  })
+
+  it("draws event ids as random version 4 UUIDs, never handing out the same bytes twice", () => {
+    const first = Encode.randomEventId()
+    const kept = Uint8Array.from(first)
+    const texts = new Set<string>()
+    for (let i = 0; i < 1_000; i++) {
+      const text = Result.getOrThrow(Guid.fromWire(Encode.randomEventId()))
+      assert.match(text, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+      texts.add(text)
+    }
+    assert.strictEqual(texts.size, 1_000)
+    // Refilling the pool (every 256 ids) must not overwrite an id already handed out.
+    assert.deepStrictEqual(first, kept)
+  })
+
+  it("writes a WriteEvents frame as the same message after room for the frame header", () => {
+    const events = [event("A", `{"a":1}`), textEvent("B", `{"b":"é"}`, `{"m":1}`)]
+    const frame = Encode.writeEventsFrame("ponies", -2n, events, true)
+    assert.deepStrictEqual(
+      frame.subarray(Encode.frameHeaderLength),
+      Encode.writeEvents("ponies", -2n, events, true)
+    )
   })
 })

@@ -25,6 +25,12 @@ export interface Request {
   readonly payload: Uint8Array
   /** Per-request credentials; `undefined` uses the connection's default user. */
   readonly credentials: Credentials | undefined
+  /**
+   * The whole frame, when the request was encoded as one: `payload` sits at its end, and the header's
+   * bytes before it are free. A request without credentials is then sent by filling the header in,
+   * with no copy of the payload.
+   */
+  readonly frame?: Uint8Array | undefined
 }
 
 /**

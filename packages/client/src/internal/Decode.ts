@@ -8,6 +8,7 @@
  *
  * @internal
  */
+import type { Messages } from "@photonpump/protocol"
 import type * as Position from "../Position.ts"
 import { RecordedEvent } from "../RecordedEvent.ts"
 import { ResolvedEvent } from "../ResolvedEvent.ts"
@@ -570,4 +571,67 @@ export const subscriptionDropReason = (bytes: Uint8Array): number | Malformed =>
       else reader.skip(tag & 7)
     }
     return reason
+  })
+
+/**
+ * A decoded `WriteEventsCompleted`; fields the server left out hold the generated code's defaults.
+ *
+ * @internal
+ */
+export interface WriteReply {
+  /** An `OperationResult`; a value this client does not know stays as the number it is. */
+  readonly result: Messages.OperationResult
+  readonly message: string
+  readonly firstEventNumber: bigint
+  readonly lastEventNumber: bigint
+  readonly preparePosition: bigint
+  readonly commitPosition: bigint
+  readonly currentVersion: bigint
+}
+
+/**
+ * `WriteEventsCompleted`: 1 result, 2 message, 3 first_event_number, 4 last_event_number,
+ * 5 prepare_position, 6 commit_position, 7 current_version. The reply of every append: the generic
+ * decoder cost about 3% of an append's client-side time.
+ *
+ * @internal
+ */
+export const writeEventsCompleted = (bytes: Uint8Array): WriteReply | Malformed =>
+  run(bytes, (reader) => {
+    let result: Messages.OperationResult = 0
+    let message = ""
+    let firstEventNumber = 0n
+    let lastEventNumber = 0n
+    let preparePosition = 0n
+    let commitPosition = 0n
+    let currentVersion = 0n
+    while (reader.offset < reader.end) {
+      const tag = reader.uint32()
+      switch (tag) {
+        case 0x08:
+          result = reader.uint32() as Messages.OperationResult
+          break
+        case 0x12:
+          message = reader.string()
+          break
+        case 0x18:
+          firstEventNumber = reader.int64()
+          break
+        case 0x20:
+          lastEventNumber = reader.int64()
+          break
+        case 0x28:
+          preparePosition = reader.int64()
+          break
+        case 0x30:
+          commitPosition = reader.int64()
+          break
+        case 0x38:
+          currentVersion = reader.int64()
+          break
+        default:
+          reader.skip(tag & 7)
+      }
+    }
+    return { result, message, firstEventNumber, lastEventNumber, preparePosition, commitPosition, currentVersion }
   })
