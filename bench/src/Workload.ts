@@ -74,12 +74,29 @@ export interface MemoryReadParams {
 }
 
 /**
+ * A catch-up subscription from the start of a seeded stream, timed until the subscriber has received
+ * all of its `events` (history read in pages of `readBatchSize`). The same subscription to the
+ * `warmup` stream comes first, untimed. The raw socket has no catch-up: it reads the same pages
+ * pipelined, which is the ceiling of any catch-up over history.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CatchUpParams {
+  readonly family: "catchUp"
+  readonly stream: string
+  readonly events: number
+  readonly warmup: Seed
+  readonly readBatchSize: number
+}
+
+/**
  * The parameters of any workload.
  *
  * @since 0.1.0
  * @category models
  */
-export type Params = AppendParams | StreamReadParams | AllReadParams | MemoryReadParams
+export type Params = AppendParams | StreamReadParams | AllReadParams | MemoryReadParams | CatchUpParams
 
 /**
  * The kinds of work a contender may implement.
@@ -161,6 +178,14 @@ export const warmupOperations = (params: AppendParams): number =>
  */
 export const pageSize = 100
 
+/**
+ * Events per history page of the catch-up subscriptions: 500, both clients' default.
+ *
+ * @since 0.1.0
+ * @category workloads
+ */
+export const catchUpBatchSize = 500
+
 /*
  * No append measurement writes more than 150,000 events, warm-up included: past that many the
  * server's idempotency cache starts evicting, and each eviction costs time that grows with the
@@ -225,6 +250,14 @@ export const workloads = (scale: Scale): ReadonlyArray<Workload> => {
       kind: "throughput",
       isolated: false,
       params: { family: "allRead", events: read.events, warmupEvents: warmup.events, pageSize },
+      seeds: [read, warmup]
+    },
+    {
+      id: "catchup",
+      title: `catch-up subscription, from the start (pages of ${catchUpBatchSize})`,
+      kind: "throughput",
+      isolated: false,
+      params: { family: "catchUp", stream: read.stream, events: read.events, warmup, readBatchSize: catchUpBatchSize },
       seeds: [read, warmup]
     },
     ...[small, large].map((seed): Workload => ({

@@ -133,6 +133,33 @@ const readAll = async (connection: Connection, count: number, pageSize: number) 
 }
 
 /**
+ * Subscribes to a stream from its start (`subscribeToStreamFrom`) and counts events until `count` have
+ * arrived, then stops the subscription. A drop before that fails the run.
+ */
+const catchUp = (connection: Connection, stream: string, count: number, readBatchSize: number) =>
+  new Promise<{ events: number; requests: number }>((resolve, reject) => {
+    let events = 0
+    const subscription = connection.subscribeToStreamFrom(
+      stream,
+      null,
+      true,
+      () => {
+        events++
+        if (events === count) {
+          subscription.stop()
+          resolve({ events, requests: Math.ceil(events / readBatchSize) })
+        }
+      },
+      undefined,
+      (_, reason, error) => {
+        if (events < count) reject(new Error(`${stream}: subscription dropped (${reason}) after ${events} events: ${error}`))
+      },
+      undefined,
+      readBatchSize
+    )
+  })
+
+/**
  * node-eventstore-client's implementations.
  *
  * @since 0.1.0
@@ -160,6 +187,17 @@ export const implementations: Implementations = {
       const counted = await readAll(connection, params.events, params.pageSize)
       const measurement = await section.end(counted)
       expectCount("$all", counted.events, params.events)
+      return measurement
+    }),
+
+  catchUp: (params, context) =>
+    withConnection(context, async (connection) => {
+      await catchUp(connection, params.warmup.stream, params.warmup.events, params.readBatchSize)
+      const section = new TimedSection(context)
+      await section.begin()
+      const counted = await catchUp(connection, params.stream, params.events, params.readBatchSize)
+      const measurement = await section.end(counted)
+      expectCount(params.stream, counted.events, params.events)
       return measurement
     }),
 

@@ -10,7 +10,7 @@ import { performance } from "node:perf_hooks"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { Credentials, EventStore, NewEvent } from "@photonpump/client"
+import { Credentials, EventStore, NewEvent, Subscription } from "@photonpump/client"
 import type { Implementations } from "../Contender.ts"
 import * as Events from "../Events.ts"
 import { LatencyRecorder, MemorySampler, type RunContext, TimedSection } from "../Measurement.ts"
@@ -111,6 +111,22 @@ const iterateAll = (es: EventStore.Service, count: number, pageSize: number) =>
     )
   })
 
+/** Subscribes to a stream from its start and counts events until `count` have arrived, then unsubscribes. */
+const catchUp = (es: EventStore.Service, stream: string, count: number, readBatchSize: number) =>
+  Effect.suspend(() => {
+    let events = 0
+    return es.subscribeTo(stream, { from: "start", readBatchSize }).pipe(
+      Subscription.events,
+      Stream.take(count),
+      Stream.runForEach(() =>
+        Effect.sync(() => {
+          events++
+        })
+      ),
+      Effect.map(() => ({ events, requests: Math.ceil(events / readBatchSize) }))
+    )
+  })
+
 /**
  * photonpump's implementations.
  *
@@ -143,6 +159,18 @@ export const implementations: Implementations = {
       const counted = yield* iterateAll(es, params.events, params.pageSize)
       const measurement = yield* Effect.promise(() => section.end(counted))
       yield* expectCount("$all", counted.events, params.events)
+      return measurement
+    })),
+
+  catchUp: (params, context) =>
+    run(Effect.gen(function*() {
+      const es = yield* connect(context)
+      yield* catchUp(es, params.warmup.stream, params.warmup.events, params.readBatchSize)
+      const section = new TimedSection(context)
+      yield* Effect.promise(() => section.begin())
+      const counted = yield* catchUp(es, params.stream, params.events, params.readBatchSize)
+      const measurement = yield* Effect.promise(() => section.end(counted))
+      yield* expectCount(params.stream, counted.events, params.events)
       return measurement
     })),
 

@@ -329,6 +329,18 @@ export const implementations: Implementations = {
       return section.end({ events: params.events, requests: frames.count })
     }),
 
+  // No catch-up on a raw socket: the same pages of history, pipelined, are the ceiling of any catch-up.
+  catchUp: (params, context) =>
+    withConnection(context, async (connection) => {
+      const warmup = encodeStreamReads(params.warmup.stream, params.warmup.events, params.readBatchSize)
+      const frames = encodeStreamReads(params.stream, params.events, params.readBatchSize)
+      await connection.pipeline(warmup, readWindow, Command.ReadStreamEventsForwardCompleted)
+      const section = new TimedSection(context)
+      await section.begin()
+      await connection.pipeline(frames, readWindow, Command.ReadStreamEventsForwardCompleted)
+      return section.end({ events: params.events, requests: frames.count })
+    }),
+
   allRead: (params, context) =>
     withConnection(context, async (connection) => {
       // Where each page starts is only known from the page before: find out before the clock starts.
