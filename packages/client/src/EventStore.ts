@@ -591,24 +591,45 @@ const toWireEvents = (
 }
 
 /**
- * Turns a `WriteEventsCompleted` reply (or a generic one) into the write's exit, with no effect run:
- * the connection resumes the caller with it directly.
+ * A write waiting for its `WriteEventsCompleted`, which it turns into the write's exit with no effect
+ * run: the connection resumes the caller with it directly. One object per append holds everything the
+ * reply needs.
  */
-const writeReply = (operation: string, stream: string, expectedVersion: ExpectedVersion.ExpectedVersion) =>
-(pkg: Package.InboundPackage): Exit.Exit<WriteResult, WriteError> => {
-  if (pkg.command !== Command.WriteEventsCompleted) return Exit.fail(Replies.genericError(pkg, operation))
-  const reply = Decode.writeEventsCompleted(pkg.payload)
-  if (Decode.isMalformed(reply)) return Exit.fail(new ProtocolError({ operation, reason: reply.reason }))
-  if (reply.result !== Messages.OperationResult.Success) {
-    return Exit.fail(
-      Replies.writeFailure(reply.result, { operation, stream, expectedVersion }, reply.currentVersion, reply.message)
-    )
+class PendingWrite extends Connection.PendingRequest<WriteResult, WriteError> {
+  readonly stream: string
+  readonly expectedVersion: ExpectedVersion.ExpectedVersion
+  constructor(
+    resume: (exit: Exit.Exit<WriteResult, WriteError>) => void,
+    operation: string,
+    timeout: Duration.Duration,
+    stream: string,
+    expectedVersion: ExpectedVersion.ExpectedVersion
+  ) {
+    super(resume, operation, timeout)
+    this.stream = stream
+    this.expectedVersion = expectedVersion
   }
-  return Exit.succeed({
-    firstEventNumber: reply.firstEventNumber,
-    lastEventNumber: reply.lastEventNumber,
-    position: { commit: reply.commitPosition, prepare: reply.preparePosition }
-  })
+  decode(pkg: Package.InboundPackage): Exit.Exit<WriteResult, WriteError> {
+    const operation = this.operation
+    if (pkg.command !== Command.WriteEventsCompleted) return Exit.fail(Replies.genericError(pkg, operation))
+    const reply = Decode.writeEventsCompleted(Connection.payloadBytes(pkg), Connection.payloadStart(pkg))
+    if (Decode.isMalformed(reply)) return Exit.fail(new ProtocolError({ operation, reason: reply.reason }))
+    if (reply.result !== Messages.OperationResult.Success) {
+      return Exit.fail(
+        Replies.writeFailure(
+          reply.result,
+          { operation, stream: this.stream, expectedVersion: this.expectedVersion },
+          reply.currentVersion,
+          reply.message
+        )
+      )
+    }
+    return Exit.succeed({
+      firstEventNumber: reply.firstEventNumber,
+      lastEventNumber: reply.lastEventNumber,
+      position: { commit: reply.commitPosition, prepare: reply.preparePosition }
+    })
+  }
 }
 
 const startOf = (direction: StreamDirection, from: bigint | number | undefined): bigint =>
@@ -741,30 +762,43 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
   // --- writes -----------------------------------------------------------------------------------
 
   /**
-   * A write as one suspension: validation and encoding run synchronously, and the connection resumes
-   * the caller with the decoded reply. This is the request path of every append, so it avoids
-   * generators and effect steps per request.
+   * Sends a write for `resume`, the caller of an `Effect.callback`: validation and encoding run
+   * synchronously, and the connection resumes the caller with the decoded reply. This is the request
+   * path of every append, so it avoids generators, `Effect.suspend` and effect steps per request.
    */
+  const submitWrite = (
+    resume: (exit: Exit.Exit<WriteResult, WriteError>) => void,
+    operation: string,
+    stream: string,
+    events: Array<Encode.WireEvent>,
+    expectedVersion: ExpectedVersion.ExpectedVersion,
+    options: CallOptions | undefined
+  ): void => {
+    const frame = Encode.writeEventsFrame(stream, ExpectedVersion.toWire(expectedVersion), events, requireLeaderOf(options))
+    const credentials = options?.credentials
+    connection.submit<WriteResult, WriteError>(
+      {
+        command: Command.WriteEvents,
+        // Without credentials the frame is sent as it is, and no view of the payload is needed.
+        payload: credentials === undefined ? emptyBytes : frame.subarray(Encode.frameHeaderLength),
+        credentials,
+        frame
+      },
+      new PendingWrite(resume, operation, timeoutOf(options), stream, expectedVersion)
+    )
+  }
+
+  /** A write as one suspension (see `submitWrite`). */
   const write = (
     operation: string,
     stream: string,
     events: Array<Encode.WireEvent>,
     expectedVersion: ExpectedVersion.ExpectedVersion,
     options: CallOptions | undefined
-  ): Effect.Effect<WriteResult, WriteError> => {
-    const frame = Encode.writeEventsFrame(stream, ExpectedVersion.toWire(expectedVersion), events, requireLeaderOf(options))
-    return connection.requestDecoded(
-      {
-        command: Command.WriteEvents,
-        payload: frame.subarray(Encode.frameHeaderLength),
-        credentials: options?.credentials,
-        frame
-      },
-      operation,
-      timeoutOf(options),
-      writeReply(operation, stream, expectedVersion)
-    )
-  }
+  ): Effect.Effect<WriteResult, WriteError> =>
+    Effect.callback<WriteResult, WriteError>((resume) => {
+      submitWrite(resume, operation, stream, events, expectedVersion, options)
+    })
 
   /** Wraps an operation in its span when tracing is on; otherwise returns it as it is. */
   const tracedFn = <Args extends Array<any>, A, E>(
@@ -778,12 +812,12 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
     events: Iterable<NewEvent.NewEvent>,
     options?: WriteOptions
   ): Effect.Effect<WriteResult, WriteError> =>
-    Effect.suspend(() => {
+    Effect.callback<WriteResult, WriteError>((resume) => {
       const expected = expectedVersionResult("publish", options?.expectedVersion)
-      if (expected instanceof BadRequest) return Exit.fail(expected)
+      if (expected instanceof BadRequest) return resume(Exit.fail(expected))
       const messages = wireEventsResult("publish", events)
-      if (messages instanceof BadRequest) return Exit.fail(messages)
-      return write("publish", stream, messages, expected, options)
+      if (messages instanceof BadRequest) return resume(Exit.fail(messages))
+      submitWrite(resume, "publish", stream, messages, expected, options)
     }))
 
   const publishEvent = tracedFn("EventStore.publishEvent", (
@@ -791,9 +825,9 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
     type: string,
     options?: PublishEventOptions
   ): Effect.Effect<WriteResult, WriteError> =>
-    Effect.suspend(() => {
+    Effect.callback<WriteResult, WriteError>((resume) => {
       const expected = expectedVersionResult("publishEvent", options?.expectedVersion)
-      if (expected instanceof BadRequest) return Exit.fail(expected)
+      if (expected instanceof BadRequest) return resume(Exit.fail(expected))
       // As NewEvent.make would make it, without a UUID string nobody sees: a random id is drawn as bytes.
       const body = options?.body
       const message = wireEvent(
@@ -804,8 +838,8 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
         options?.isJson ?? !(body instanceof Uint8Array),
         options?.metadata
       )
-      if (message instanceof BadRequest) return Exit.fail(message)
-      return write("publishEvent", stream, [message], expected, options)
+      if (message instanceof BadRequest) return resume(Exit.fail(message))
+      submitWrite(resume, "publishEvent", stream, [message], expected, options)
     }))
 
   // --- ping -------------------------------------------------------------------------------------

@@ -413,4 +413,114 @@ describe("Connection", () => {
       const error = yield* Fiber.join(fiber)
       assert.strictEqual(error.reason, "ClientClosed")
     }))
+
+  it.live("many concurrent appends with mixed outcomes, answered out of order, each get their own reply", () =>
+    Effect.gen(function*() {
+      // Stream "ok-n" succeeds with event number n, "wev-n" is a wrong expected version at n, "bad-n" a
+      // BadRequest, "silent-n" is never answered. Replies go out in reverse order, once all have arrived.
+      const total = 120
+      const held: Array<() => void> = []
+      const server = yield* peer(politely((pkg, socket) => {
+        if (pkg.command !== Command.WriteEvents) return
+        const stream = Result.getOrThrow(Messages.decode(Messages.WriteEventsSchema, pkg.payload)).eventStreamId
+        const [kind, n] = stream.split("-") as [string, string]
+        const number = BigInt(n)
+        const reply = (): void => {
+          if (kind === "ok") {
+            send(socket, Command.WriteEventsCompleted, pkg.correlationId, Result.getOrThrow(Messages.encode(
+              Messages.WriteEventsCompletedSchema,
+              create(Messages.WriteEventsCompletedSchema, {
+                result: Messages.OperationResult.Success,
+                firstEventNumber: number,
+                lastEventNumber: number,
+                preparePosition: number * 10n,
+                commitPosition: number * 10n
+              })
+            )))
+          } else if (kind === "wev") {
+            send(socket, Command.WriteEventsCompleted, pkg.correlationId, Result.getOrThrow(Messages.encode(
+              Messages.WriteEventsCompletedSchema,
+              create(Messages.WriteEventsCompletedSchema, {
+                result: Messages.OperationResult.WrongExpectedVersion,
+                message: "wrong",
+                firstEventNumber: -1n,
+                lastEventNumber: -1n,
+                currentVersion: number
+              })
+            )))
+          } else if (kind === "bad") {
+            send(socket, Command.BadRequest, pkg.correlationId, Package.encodeText(`bad ${n}`))
+          }
+        }
+        if (held.length >= total) return reply()
+        held.push(reply)
+        if (held.length === total) for (let i = held.length - 1; i >= 0; i--) held[i]!()
+      }))
+      const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port, operationTimeout: "30 seconds" })
+      const kinds = ["ok", "wev", "bad", "silent"] as const
+      const outcomes = yield* Effect.all(
+        Array.from({ length: total }, (_, n) => {
+          const kind = kinds[n % kinds.length]!
+          return Effect.exit(
+            es.publishEvent(`${kind}-${n}`, "PonyJumped", {
+              body: { n },
+              expectedVersion: kind === "wev" ? 0n : undefined,
+              timeout: kind === "silent" ? "1 second" : undefined
+            })
+          ).pipe(Effect.map((exit) => ({ n, kind, exit })))
+        }),
+        { concurrency: "unbounded" }
+      )
+      for (const { exit, kind, n } of outcomes) {
+        if (kind === "ok") {
+          assert.isTrue(Exit.isSuccess(exit), `ok-${n}`)
+          if (Exit.isSuccess(exit)) {
+            assert.strictEqual(exit.value.firstEventNumber, BigInt(n))
+            assert.strictEqual(exit.value.position.commit, BigInt(n) * 10n)
+          }
+          continue
+        }
+        assert.isTrue(Exit.isFailure(exit), `${kind}-${n}`)
+        const found = Exit.findError(exit)
+        const value = Result.isSuccess(found) ? found.success : undefined
+        if (kind === "wev") {
+          assert.instanceOf(value, EventStoreError.WrongExpectedVersion)
+          assert.strictEqual((value as EventStoreError.WrongExpectedVersion).stream, `wev-${n}`)
+          assert.strictEqual((value as EventStoreError.WrongExpectedVersion).actualVersion, BigInt(n))
+        } else if (kind === "bad") {
+          assert.instanceOf(value, EventStoreError.BadRequest)
+          assert.strictEqual((value as EventStoreError.BadRequest).reason, `bad ${n}`)
+        } else {
+          assert.instanceOf(value, EventStoreError.Timeout)
+          assert.strictEqual((value as EventStoreError.Timeout).operation, "publishEvent")
+          assert.strictEqual(Duration.toMillis((value as EventStoreError.Timeout).timeout!), 1000)
+        }
+      }
+      // The connection is unharmed.
+      const after = yield* es.publishEvent("ok-7", "PonyJumped")
+      assert.strictEqual(after.firstEventNumber, 7n)
+    }))
+
+  it.live("an append interrupted while it waits drops its late reply, and the connection goes on serving", () =>
+    Effect.gen(function*() {
+      let first: (() => void) | undefined
+      const server = yield* peer(politely((pkg, socket) => {
+        if (pkg.command === Command.Ping) return send(socket, Command.Pong, pkg.correlationId, pkg.payload)
+        if (pkg.command !== Command.WriteEvents) return
+        const reply = () => send(socket, Command.WriteEventsCompleted, pkg.correlationId, writeEventsPayload)
+        if (first === undefined) first = reply
+        else reply()
+      }))
+      const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port, operationTimeout: "30 seconds" })
+      const waiting = yield* Effect.forkChild(es.publishEvent("ponies", "PonyJumped"))
+      yield* eventually(() => first !== undefined, "the first write")
+      yield* Fiber.interrupt(waiting)
+      const exit = yield* Fiber.await(waiting)
+      assert.isTrue(Exit.hasInterrupts(exit))
+      // Its reply comes after all: nobody is resumed twice, and later appends get their own replies.
+      first!()
+      yield* es.ping()
+      const next = yield* es.publishEvent("ponies", "PonyJumped")
+      assert.strictEqual(next.firstEventNumber, 0n)
+    }))
 })

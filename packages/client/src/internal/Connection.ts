@@ -75,6 +75,14 @@ export interface Connection {
     decode: (pkg: Package.InboundPackage) => Exit.Exit<A, E>
   ) => Effect.Effect<A, E | ConnectionError | Timeout | BadRequest>
   /**
+   * Sends a request for a waiting caller that `pending` represents, and returns at once: the reply
+   * (decoded by `pending.decode`), a timeout or the connection's failure resumes it. For callers that
+   * are already inside an `Effect.callback` of their own (appends), so that a request costs one
+   * suspension and one object of bookkeeping. Nothing is left to clean up if the caller is interrupted:
+   * its entry goes when the reply or the deadline comes, and its resumption is then ignored.
+   */
+  readonly submit: <A, E>(request: Request, pending: PendingRequest<A, E>) => void
+  /**
    * Registers a long conversation under a new correlation id and sends its opening request. Returns the
    * correlation id.
    */
@@ -94,39 +102,59 @@ const emptyPayload = new Uint8Array(0)
 
 const succeedWith = (pkg: Package.InboundPackage): Exit.Exit<Package.InboundPackage> => Exit.succeed(pkg)
 
-/** A one-shot request waiting for its reply, which `decode` turns into the caller's exit. */
-class PendingRequest<A, E> implements Conversation {
-  readonly request: Request
-  readonly resume: (effect: Effect.Effect<A, E | ConnectionError | Timeout>) => void
-  readonly decode: (pkg: Package.InboundPackage) => Exit.Exit<A, E>
+/**
+ * A one-shot request waiting for its reply: whom to resume, and how to turn the reply into their exit.
+ * Operations subclass it to keep their own state (the stream, the expected version) in the same
+ * object, instead of a closure per request.
+ *
+ * A one-shot request is never sent twice: nothing re-sends a frame, on this connection or another.
+ * The connection writes the frame's header and correlation id in place (`Request.frame`), so a request
+ * that ever is re-sent (a reconnection) must be encoded again, from its description.
+ *
+ * @internal
+ */
+export abstract class PendingRequest<A, E> {
+  readonly resume: (exit: Exit.Exit<A, E | ConnectionError | Timeout | BadRequest>) => void
   readonly operation: string
   readonly timeout: Duration.Duration
-  /** When the request times out, in `performance.now()` milliseconds. */
-  readonly deadline: number
+  /** When the request times out, in `performance.now()` milliseconds; set by the connection. */
+  deadline = 0
   constructor(
-    request: Request,
-    resume: (effect: Effect.Effect<A, E | ConnectionError | Timeout>) => void,
-    decode: (pkg: Package.InboundPackage) => Exit.Exit<A, E>,
+    resume: (exit: Exit.Exit<A, E | ConnectionError | Timeout | BadRequest>) => void,
     operation: string,
-    timeout: Duration.Duration,
-    deadline: number
+    timeout: Duration.Duration
   ) {
-    this.request = request
     this.resume = resume
-    this.decode = decode
     this.operation = operation
     this.timeout = timeout
-    this.deadline = deadline
   }
-  receive(pkg: Package.InboundPackage): boolean {
+  /** The caller's exit for the reply (any package sent under the request's correlation id). */
+  abstract decode(pkg: Package.InboundPackage): Exit.Exit<A, E>
+  receive(pkg: Package.InboundPackage): void {
     this.resume(this.decode(pkg))
-    return true
   }
-  fail(error: ConnectionError): void {
+  fail(error: ConnectionError | BadRequest): void {
     this.resume(Exit.fail(error))
   }
   expire(): void {
     this.resume(Exit.fail(new Timeout({ operation: this.operation, source: "Client", timeout: this.timeout })))
+  }
+}
+
+/** A request whose reply is interpreted by a function (`requestDecoded`). */
+class DecodedRequest<A, E> extends PendingRequest<A, E> {
+  readonly decoder: (pkg: Package.InboundPackage) => Exit.Exit<A, E>
+  constructor(
+    resume: (exit: Exit.Exit<A, E | ConnectionError | Timeout | BadRequest>) => void,
+    operation: string,
+    timeout: Duration.Duration,
+    decoder: (pkg: Package.InboundPackage) => Exit.Exit<A, E>
+  ) {
+    super(resume, operation, timeout)
+    this.decoder = decoder
+  }
+  decode(pkg: Package.InboundPackage): Exit.Exit<A, E> {
+    return this.decoder(pkg)
   }
 }
 
@@ -142,23 +170,44 @@ const frameIdOffset = Frame.prefixLength + 2
 /** Where it starts in a frame's body (what the parser hands over, without the length prefix). */
 const bodyIdOffset = 2
 
-/** A reply routed by its numeric correlation id; the UUID text is made only if someone asks for it. */
+/**
+ * A reply routed by its numeric correlation id; the UUID text, and the view of its payload, are made
+ * only if someone asks for them (a write's reply is decoded from `body` directly: see `payloadBytes`).
+ */
 class ReplyPackage implements Package.InboundPackage {
   readonly command: number
   readonly flags: number
   readonly auth: undefined = undefined
-  readonly payload: Uint8Array
   readonly body: Uint8Array
   constructor(body: Uint8Array) {
     this.body = body
     this.command = body[0]!
     this.flags = body[1]!
-    this.payload = body.subarray(Package.headerLength)
+  }
+  get payload(): Uint8Array {
+    return this.body.subarray(Package.headerLength)
   }
   get correlationId(): string {
     return Guid.readUnsafe(this.body, bodyIdOffset)
   }
 }
+
+/**
+ * The bytes that hold a reply's payload, from `payloadStart(pkg)` to their end: for a reply routed by
+ * this connection, the frame's body itself, so that decoding it makes no view of the payload.
+ *
+ * @internal
+ */
+export const payloadBytes = (pkg: Package.InboundPackage): Uint8Array =>
+  pkg instanceof ReplyPackage ? pkg.body : pkg.payload
+
+/**
+ * Where a reply's payload starts in `payloadBytes(pkg)`.
+ *
+ * @internal
+ */
+export const payloadStart = (pkg: Package.InboundPackage): number =>
+  pkg instanceof ReplyPackage ? Package.headerLength : 0
 
 /** Fills in the header of a frame encoded with room for it (`Request.frame`), correlation id aside. */
 const writeHeader = (frame: Uint8Array, command: number): void => {
@@ -350,10 +399,12 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
     if (failure !== undefined) return
     failure = error
     stopSweeping()
-    const conversations: Array<Conversation> = [...pending.values(), ...requests.values()]
+    const conversations = [...pending.values()]
+    const waiting = [...requests.values()]
     pending.clear()
     requests.clear()
     for (const conversation of conversations) conversation.fail(error)
+    for (const request of waiting) request.fail(error)
     const waiters = closedWaiters
     closedWaiters = []
     for (const waiter of waiters) waiter(error)
@@ -515,6 +566,38 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
   )
 
   // --- requests ---------------------------------------------------------------------------------
+  /**
+   * Sends a one-shot request for `entry` and returns its id; -1 when it failed at once (a dead
+   * connection, a frame that cannot be encoded).
+   */
+  const submit = <A, E>(request: Request, entry: PendingRequest<A, E>): number => {
+    if (failure !== undefined) {
+      entry.fail(failure)
+      return -1
+    }
+    let frame: Uint8Array
+    if (request.frame !== undefined && request.credentials === undefined) {
+      // Written in place: the frame is sent once (see PendingRequest).
+      frame = request.frame
+      writeHeader(frame, request.command)
+    } else {
+      // The frame is encoded with a placeholder id, then given this connection's next request id.
+      const encoded = encode(request, Guid.empty)
+      if (Result.isFailure(encoded)) {
+        entry.fail(encoded.failure)
+        return -1
+      }
+      frame = encoded.success
+    }
+    const id = writeRequestId(frame)
+    const now = performance.now()
+    const deadline = entry.deadline = now + Duration.toMillis(entry.timeout)
+    requests.set(id, entry)
+    if (deadline < sweepAt) armSweep(deadline, now)
+    enqueue(frame)
+    return id
+  }
+
   const requestDecoded = <A, E>(
     request: Request,
     operation: string,
@@ -522,24 +605,10 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
     decode: (pkg: Package.InboundPackage) => Exit.Exit<A, E>
   ): Effect.Effect<A, E | ConnectionError | Timeout | BadRequest> =>
     Effect.callback<A, E | ConnectionError | Timeout | BadRequest>((resume) => {
-      if (failure !== undefined) return resume(Exit.fail(failure))
-      let frame: Uint8Array
-      if (request.frame !== undefined && request.credentials === undefined) {
-        frame = request.frame
-        writeHeader(frame, request.command)
-      } else {
-        // The frame is encoded with a placeholder id, then given this connection's next request id.
-        const encoded = encode(request, Guid.empty)
-        if (Result.isFailure(encoded)) return resume(Exit.fail(encoded.failure))
-        frame = encoded.success
-      }
-      const id = writeRequestId(frame)
-      const now = performance.now()
-      const deadline = now + Duration.toMillis(timeout)
-      const entry = new PendingRequest<A, E>(request, resume, decode, operation, timeout, deadline)
-      requests.set(id, entry)
-      if (deadline < sweepAt) armSweep(deadline, now)
-      enqueue(frame)
+      const entry = new DecodedRequest<A, E>(resume, operation, timeout, decode)
+      const id = submit(request, entry)
+      if (id < 0) return
+      // Interrupted, the caller takes its entry out at once (the reply would be dropped anyway).
       return Effect.sync(() => {
         if (requests.get(id) === entry) requests.delete(id)
       })
@@ -584,6 +653,7 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
     port,
     request,
     requestDecoded,
+    submit,
     startConversation,
     send,
     endConversation: (correlationId) => {
