@@ -13,7 +13,9 @@
  *   copies) to the dispatcher through a bounded queue: a dispatcher that falls behind stops the reader,
  *   and TCP flow control slows the server down.
  * - The dispatcher answers the server's heartbeats at once and routes every other package by
- *   correlation id to its conversation (`Conversation.ts`). Conversations never block it.
+ *   correlation id to its conversation (`Conversation.ts`). Conversations never block it. Going
+ *   through a long run of replies, it lets the writer send the requests they led to every 32 replies,
+ *   so that the server works on those while the client works through the rest.
  * - A heartbeat fiber sends the client's own heartbeat when the line has been silent for the heartbeat
  *   interval, and declares the connection dead when nothing at all arrives within the heartbeat timeout
  *   after that.
@@ -272,6 +274,9 @@ const describe = (cause: unknown): string => {
  */
 const connectionScheduler = new Scheduler.MixedScheduler("sync")
 
+/** How many replies the dispatcher handles before it lets the writer send the requests they led to. */
+const flushEvery = 32
+
 /**
  * Opens a connection and performs the handshake: Authenticate when default credentials are set, then
  * IdentifyClient. The connection lives as long as the current scope.
@@ -523,11 +528,20 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
   const dispatcher = Effect.gen(function*() {
     while (true) {
       const batches = yield* Queue.takeAll(inbound)
+      let sinceFlush = 0
       for (let b = 0; b < batches.length; b++) {
         const frames = batches[b]!
         for (let f = 0; f < frames.length; f++) {
           const error = dispatch(frames[f]!)
           if (error !== undefined) return yield* Effect.fail(error)
+          // Callers resumed by these replies queue their next requests; without a pause the writer
+          // would send them only after the last reply of the chunk, and the server would sit idle
+          // while the client works through it (and the other way round). Letting the writer go every
+          // few replies keeps both sides busy at once, at the cost of a few more socket writes.
+          if (++sinceFlush >= flushEvery && Queue.sizeUnsafe(outbound) >= flushEvery) {
+            sinceFlush = 0
+            yield* Effect.yieldNow
+          }
         }
       }
       if (unknownReplies > 0) {
