@@ -523,4 +523,31 @@ describe("Connection", () => {
       const next = yield* es.publishEvent("ponies", "PonyJumped")
       assert.strictEqual(next.firstEventNumber, 0n)
     }))
+
+  it.live("a batch mixing appends with other requests, with and without credentials, reaches the server intact", () =>
+    Effect.gen(function*() {
+      const server = yield* peer(politely((pkg, socket) => {
+        if (pkg.command === Command.Ping) return send(socket, Command.Pong, pkg.correlationId, pkg.payload)
+        if (pkg.command === Command.WriteEvents) send(socket, Command.WriteEventsCompleted, pkg.correlationId, writeEventsPayload)
+      }))
+      const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
+      const ops = Array.from({ length: 150 }, (_, n) =>
+        n % 3 === 0
+          ? Effect.asVoid(es.ping())
+          : n % 3 === 1
+          ? Effect.asVoid(es.publishEvent(`s-${n}`, "PonyJumped", { body: { n, text: "é".repeat(n) } }))
+          : Effect.asVoid(es.publishEvent(`s-${n}`, "PonyJumped", { body: { n }, credentials: Credentials.make("ops", "x") })))
+      yield* Effect.all(ops, { concurrency: "unbounded" })
+      const writes = server.received.filter((p) => p.command === Command.WriteEvents).map((p) => {
+        const message = Result.getOrThrow(Messages.decode(Messages.WriteEventsSchema, p.payload))
+        const body = JSON.parse(new TextDecoder().decode(message.events[0]!.data)) as { n: number; text?: string }
+        assert.strictEqual(message.eventStreamId, `s-${body.n}`)
+        if (body.n % 3 === 1) assert.strictEqual(body.text, "é".repeat(body.n))
+        return body.n
+      })
+      const expected = Array.from({ length: 150 }, (_, n) => n).filter((n) => n % 3 !== 0)
+      assert.strictEqual(writes.length, expected.length)
+      assert.deepStrictEqual(new Set(writes), new Set(expected))
+      assert.strictEqual(server.received.filter((p) => p.command === Command.Ping).length, 50)
+    }))
 })

@@ -222,10 +222,26 @@ const writeHeader = (frame: Uint8Array, command: number): void => {
   frame[Frame.prefixLength + 1] = Package.Flags.None
 }
 
+/**
+ * The frames of a batch as one buffer for one socket write. Frames encoded one after the other from
+ * the same slab (appends, see `Encode.allocate`) lie next to each other already: such a batch is sent
+ * as one view of the slab, with no copy. A slab is never written twice, so the view stays valid for as
+ * long as the socket needs it.
+ */
 const concat = (frames: ReadonlyArray<Uint8Array>): Uint8Array => {
   if (frames.length === 1) return frames[0]!
-  let length = 0
-  for (let i = 0; i < frames.length; i++) length += frames[i]!.length
+  const first = frames[0]!
+  let length = first.length
+  let contiguous = true
+  for (let i = 1; i < frames.length; i++) {
+    const frame = frames[i]!
+    if (contiguous) {
+      const previous = frames[i - 1]!
+      contiguous = frame.buffer === previous.buffer && frame.byteOffset === previous.byteOffset + previous.length
+    }
+    length += frame.length
+  }
+  if (contiguous) return new Uint8Array(first.buffer, first.byteOffset, length)
   const out = new Uint8Array(length)
   let offset = 0
   for (let i = 0; i < frames.length; i++) {
