@@ -34,7 +34,7 @@ import * as Result from "effect/Result"
 import type * as Pull from "effect/Pull"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { Command as CommandModule, Guid, Messages, type Package } from "@photonpump/protocol"
+import { Command as CommandModule, Guid, Messages, Package } from "@photonpump/protocol"
 import type { CallOptions } from "./CallOptions.ts"
 import {
   AccessDenied,
@@ -484,16 +484,23 @@ export const layerConfig = (
  * An event's data or metadata for the wire: bytes as they are, or the JSON text, which the encoder
  * writes as UTF-8 straight into the message (no intermediate bytes).
  */
-const encodeValue = (value: unknown): Result.Result<Uint8Array | string, string> => {
-  if (value === undefined) return Result.succeed(emptyBytes)
-  if (value instanceof Uint8Array) return Result.succeed(value)
+/** Why a value could not be serialised (a class, so that it cannot be mistaken for the JSON text). */
+class NotSerialisable {
+  readonly reason: string
+  constructor(reason: string) {
+    this.reason = reason
+  }
+}
+
+/** An event's body or metadata for the wire: bytes as they are, or JSON text. No wrapper per value. */
+const encodeValue = (value: unknown): Uint8Array | string | NotSerialisable => {
+  if (value === undefined) return emptyBytes
+  if (value instanceof Uint8Array) return value
   try {
     const text = JSON.stringify(value)
-    return text === undefined
-      ? Result.fail(`a ${typeof value} is not serialisable as JSON`)
-      : Result.succeed(text)
+    return text === undefined ? new NotSerialisable(`a ${typeof value} is not serialisable as JSON`) : text
   } catch (cause) {
-    return Result.fail(cause instanceof Error ? cause.message : String(cause))
+    return new NotSerialisable(cause instanceof Error ? cause.message : String(cause))
   }
 }
 
@@ -572,14 +579,14 @@ const wireEvent = (
     id = eventId
   }
   const data = encodeValue(body)
-  if (Result.isFailure(data)) {
-    return new BadRequest({ operation, reason: `the body of a ${type} event: ${data.failure}` })
+  if (data instanceof NotSerialisable) {
+    return new BadRequest({ operation, reason: `the body of a ${type} event: ${data.reason}` })
   }
   const metadata = encodeValue(eventMetadata)
-  if (Result.isFailure(metadata)) {
-    return new BadRequest({ operation, reason: `the metadata of a ${type} event: ${metadata.failure}` })
+  if (metadata instanceof NotSerialisable) {
+    return new BadRequest({ operation, reason: `the metadata of a ${type} event: ${metadata.reason}` })
   }
-  return { id, type, isJson, data: data.success, metadata: metadata.success }
+  return { id, type, isJson, data, metadata }
 }
 
 const toWireEvents = (
@@ -610,9 +617,19 @@ class PendingWrite extends Connection.PendingRequest<WriteResult, WriteError> {
     this.expectedVersion = expectedVersion
   }
   decode(pkg: Package.InboundPackage): Exit.Exit<WriteResult, WriteError> {
+    if (pkg.command !== Command.WriteEventsCompleted) return Exit.fail(Replies.genericError(pkg, this.operation))
+    return this.completed(pkg.payload, 0)
+  }
+  override decodeBody(body: Uint8Array): Exit.Exit<WriteResult, WriteError> {
+    // The expected reply is read from the frame's body as it is; anything else takes the generic way.
+    return body[0] === Command.WriteEventsCompleted
+      ? this.completed(body, Package.headerLength)
+      : super.decodeBody(body)
+  }
+  /** A `WriteEventsCompleted` payload, from `start` to the end of `bytes`. */
+  private completed(bytes: Uint8Array, start: number): Exit.Exit<WriteResult, WriteError> {
     const operation = this.operation
-    if (pkg.command !== Command.WriteEventsCompleted) return Exit.fail(Replies.genericError(pkg, operation))
-    const reply = Decode.writeEventsCompleted(Connection.payloadBytes(pkg), Connection.payloadStart(pkg))
+    const reply = Decode.writeEventsCompleted(bytes, start)
     if (Decode.isMalformed(reply)) return Exit.fail(new ProtocolError({ operation, reason: reply.reason }))
     if (reply.result !== Messages.OperationResult.Success) {
       return Exit.fail(

@@ -132,8 +132,13 @@ export abstract class PendingRequest<A, E> {
   }
   /** The caller's exit for the reply (any package sent under the request's correlation id). */
   abstract decode(pkg: Package.InboundPackage): Exit.Exit<A, E>
-  receive(pkg: Package.InboundPackage): void {
-    this.resume(this.decode(pkg))
+  /**
+   * The caller's exit for a reply given as its frame's body (command, flags, correlation id, then
+   * the payload; never credentials). An operation may read its expected reply straight from it, with
+   * no package object made; the default makes one for `decode`.
+   */
+  decodeBody(body: Uint8Array): Exit.Exit<A, E> {
+    return this.decode(new ReplyPackage(body))
   }
   fail(error: ConnectionError | BadRequest): void {
     this.resume(Exit.fail(error))
@@ -193,23 +198,6 @@ class ReplyPackage implements Package.InboundPackage {
     return Guid.readUnsafe(this.body, bodyIdOffset)
   }
 }
-
-/**
- * The bytes that hold a reply's payload, from `payloadStart(pkg)` to their end: for a reply routed by
- * this connection, the frame's body itself, so that decoding it makes no view of the payload.
- *
- * @internal
- */
-export const payloadBytes = (pkg: Package.InboundPackage): Uint8Array =>
-  pkg instanceof ReplyPackage ? pkg.body : pkg.payload
-
-/**
- * Where a reply's payload starts in `payloadBytes(pkg)`.
- *
- * @internal
- */
-export const payloadStart = (pkg: Package.InboundPackage): number =>
-  pkg instanceof ReplyPackage ? Package.headerLength : 0
 
 /** Fills in the header of a frame encoded with room for it (`Request.frame`), correlation id aside. */
 const writeHeader = (frame: Uint8Array, command: number): void => {
@@ -512,7 +500,7 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
         return undefined
       }
       requests.delete(requestId)
-      request.receive(new ReplyPackage(body))
+      request.resume(request.decodeBody(body))
       return undefined
     }
     const decoded = Package.decode(body, { bearerTokens: false })
