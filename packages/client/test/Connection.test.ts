@@ -550,4 +550,36 @@ describe("Connection", () => {
       assert.deepStrictEqual(new Set(writes), new Set(expected))
       assert.strictEqual(server.received.filter((p) => p.command === Command.Ping).length, 50)
     }))
+
+  it.live("appends time out each at its own deadline under the connection's one timer, and late replies are dropped", () =>
+    Effect.gen(function*() {
+      const held: Array<() => void> = []
+      const server = yield* peer(politely((pkg, socket) => {
+        if (pkg.command === Command.Ping) return send(socket, Command.Pong, pkg.correlationId, pkg.payload)
+        if (pkg.command === Command.WriteEvents) {
+          held.push(() => send(socket, Command.WriteEventsCompleted, pkg.correlationId, writeEventsPayload))
+        }
+      }))
+      const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port, operationTimeout: "30 seconds" })
+      const finished: Array<number> = []
+      const started = Date.now()
+      // Sent longest first: each must fail at its own deadline, not at the earliest or the latest.
+      const outcomes = yield* Effect.all(
+        [900, 300, 600].map((millis) =>
+          failsWith(es.publishEvent("ponies", "PonyJumped", { timeout: Duration.millis(millis) }), EventStoreError.Timeout)
+            .pipe(Effect.tap(() => Effect.sync(() => finished.push(millis))))
+        ),
+        { concurrency: "unbounded" }
+      )
+      assert.deepStrictEqual(finished, [300, 600, 900])
+      assert.isAtLeast(Date.now() - started, 900)
+      assert.deepStrictEqual(outcomes.map((error) => Duration.toMillis(error.timeout!)), [900, 300, 600])
+      for (const error of outcomes) {
+        assert.strictEqual(error.source, "Client")
+        assert.strictEqual(error.operation, "publishEvent")
+      }
+      // The replies come after all: nobody waits for them any more, and the connection goes on serving.
+      for (const reply of held) reply()
+      yield* es.ping()
+    }))
 })

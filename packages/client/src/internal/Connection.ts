@@ -395,8 +395,11 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
       }
     }
     if (next !== Infinity && failure === undefined) armSweep(next, now)
-    // Resumed last: a caller resumed here may send its next request at once.
-    if (expired !== undefined) for (const request of expired) request.expire()
+    if (expired === undefined) return
+    // In deadline order, even when a late timer finds several due. Resumed last: a caller resumed here
+    // may send its next request at once.
+    if (expired.length > 1) expired.sort((a, b) => a.deadline - b.deadline)
+    for (const request of expired) request.expire()
   }
   const stopSweeping = (): void => {
     if (sweepTimer !== undefined) clearTimeout(sweepTimer)
