@@ -34,7 +34,7 @@ import * as Result from "effect/Result"
 import type * as Pull from "effect/Pull"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { Command as CommandModule, Guid, Messages, type Package } from "@photonpump/protocol"
+import { Command as CommandModule, Guid, Messages, Package } from "@photonpump/protocol"
 import type { CallOptions } from "./CallOptions.ts"
 import {
   AccessDenied,
@@ -484,16 +484,23 @@ export const layerConfig = (
  * An event's data or metadata for the wire: bytes as they are, or the JSON text, which the encoder
  * writes as UTF-8 straight into the message (no intermediate bytes).
  */
-const encodeValue = (value: unknown): Result.Result<Uint8Array | string, string> => {
-  if (value === undefined) return Result.succeed(emptyBytes)
-  if (value instanceof Uint8Array) return Result.succeed(value)
+/** Why a value could not be serialised (a class, so that it cannot be mistaken for the JSON text). */
+class NotSerialisable {
+  readonly reason: string
+  constructor(reason: string) {
+    this.reason = reason
+  }
+}
+
+/** An event's body or metadata for the wire: bytes as they are, or JSON text. No wrapper per value. */
+const encodeValue = (value: unknown): Uint8Array | string | NotSerialisable => {
+  if (value === undefined) return emptyBytes
+  if (value instanceof Uint8Array) return value
   try {
     const text = JSON.stringify(value)
-    return text === undefined
-      ? Result.fail(`a ${typeof value} is not serialisable as JSON`)
-      : Result.succeed(text)
+    return text === undefined ? new NotSerialisable(`a ${typeof value} is not serialisable as JSON`) : text
   } catch (cause) {
-    return Result.fail(cause instanceof Error ? cause.message : String(cause))
+    return new NotSerialisable(cause instanceof Error ? cause.message : String(cause))
   }
 }
 
@@ -572,14 +579,14 @@ const wireEvent = (
     id = eventId
   }
   const data = encodeValue(body)
-  if (Result.isFailure(data)) {
-    return new BadRequest({ operation, reason: `the body of a ${type} event: ${data.failure}` })
+  if (data instanceof NotSerialisable) {
+    return new BadRequest({ operation, reason: `the body of a ${type} event: ${data.reason}` })
   }
   const metadata = encodeValue(eventMetadata)
-  if (Result.isFailure(metadata)) {
-    return new BadRequest({ operation, reason: `the metadata of a ${type} event: ${metadata.failure}` })
+  if (metadata instanceof NotSerialisable) {
+    return new BadRequest({ operation, reason: `the metadata of a ${type} event: ${metadata.reason}` })
   }
-  return { id, type, isJson, data: data.success, metadata: metadata.success }
+  return { id, type, isJson, data, metadata }
 }
 
 const toWireEvents = (
@@ -591,24 +598,55 @@ const toWireEvents = (
 }
 
 /**
- * Turns a `WriteEventsCompleted` reply (or a generic one) into the write's exit, with no effect run:
- * the connection resumes the caller with it directly.
+ * A write waiting for its `WriteEventsCompleted`, which it turns into the write's exit with no effect
+ * run: the connection resumes the caller with it directly. One object per append holds everything the
+ * reply needs.
  */
-const writeReply = (operation: string, stream: string, expectedVersion: ExpectedVersion.ExpectedVersion) =>
-(pkg: Package.InboundPackage): Exit.Exit<WriteResult, WriteError> => {
-  if (pkg.command !== Command.WriteEventsCompleted) return Exit.fail(Replies.genericError(pkg, operation))
-  const reply = Decode.writeEventsCompleted(pkg.payload)
-  if (Decode.isMalformed(reply)) return Exit.fail(new ProtocolError({ operation, reason: reply.reason }))
-  if (reply.result !== Messages.OperationResult.Success) {
-    return Exit.fail(
-      Replies.writeFailure(reply.result, { operation, stream, expectedVersion }, reply.currentVersion, reply.message)
-    )
+class PendingWrite extends Connection.PendingRequest<WriteResult, WriteError> {
+  readonly stream: string
+  readonly expectedVersion: ExpectedVersion.ExpectedVersion
+  constructor(
+    resume: (exit: Exit.Exit<WriteResult, WriteError>) => void,
+    operation: string,
+    timeout: Duration.Duration,
+    stream: string,
+    expectedVersion: ExpectedVersion.ExpectedVersion
+  ) {
+    super(resume, operation, timeout)
+    this.stream = stream
+    this.expectedVersion = expectedVersion
   }
-  return Exit.succeed({
-    firstEventNumber: reply.firstEventNumber,
-    lastEventNumber: reply.lastEventNumber,
-    position: { commit: reply.commitPosition, prepare: reply.preparePosition }
-  })
+  decode(pkg: Package.InboundPackage): Exit.Exit<WriteResult, WriteError> {
+    if (pkg.command !== Command.WriteEventsCompleted) return Exit.fail(Replies.genericError(pkg, this.operation))
+    return this.completed(pkg.payload, 0)
+  }
+  override decodeBody(body: Uint8Array): Exit.Exit<WriteResult, WriteError> {
+    // The expected reply is read from the frame's body as it is; anything else takes the generic way.
+    return body[0] === Command.WriteEventsCompleted
+      ? this.completed(body, Package.headerLength)
+      : super.decodeBody(body)
+  }
+  /** A `WriteEventsCompleted` payload, from `start` to the end of `bytes`. */
+  private completed(bytes: Uint8Array, start: number): Exit.Exit<WriteResult, WriteError> {
+    const operation = this.operation
+    const reply = Decode.writeEventsCompleted(bytes, start)
+    if (Decode.isMalformed(reply)) return Exit.fail(new ProtocolError({ operation, reason: reply.reason }))
+    if (reply.result !== Messages.OperationResult.Success) {
+      return Exit.fail(
+        Replies.writeFailure(
+          reply.result,
+          { operation, stream: this.stream, expectedVersion: this.expectedVersion },
+          reply.currentVersion,
+          reply.message
+        )
+      )
+    }
+    return Exit.succeed({
+      firstEventNumber: reply.firstEventNumber,
+      lastEventNumber: reply.lastEventNumber,
+      position: { commit: reply.commitPosition, prepare: reply.preparePosition }
+    })
+  }
 }
 
 const startOf = (direction: StreamDirection, from: bigint | number | undefined): bigint =>
@@ -741,30 +779,43 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
   // --- writes -----------------------------------------------------------------------------------
 
   /**
-   * A write as one suspension: validation and encoding run synchronously, and the connection resumes
-   * the caller with the decoded reply. This is the request path of every append, so it avoids
-   * generators and effect steps per request.
+   * Sends a write for `resume`, the caller of an `Effect.callback`: validation and encoding run
+   * synchronously, and the connection resumes the caller with the decoded reply. This is the request
+   * path of every append, so it avoids generators, `Effect.suspend` and effect steps per request.
    */
+  const submitWrite = (
+    resume: (exit: Exit.Exit<WriteResult, WriteError>) => void,
+    operation: string,
+    stream: string,
+    events: Array<Encode.WireEvent>,
+    expectedVersion: ExpectedVersion.ExpectedVersion,
+    options: CallOptions | undefined
+  ): void => {
+    const frame = Encode.writeEventsFrame(stream, ExpectedVersion.toWire(expectedVersion), events, requireLeaderOf(options))
+    const credentials = options?.credentials
+    connection.submit<WriteResult, WriteError>(
+      {
+        command: Command.WriteEvents,
+        // Without credentials the frame is sent as it is, and no view of the payload is needed.
+        payload: credentials === undefined ? emptyBytes : frame.subarray(Encode.frameHeaderLength),
+        credentials,
+        frame
+      },
+      new PendingWrite(resume, operation, timeoutOf(options), stream, expectedVersion)
+    )
+  }
+
+  /** A write as one suspension (see `submitWrite`). */
   const write = (
     operation: string,
     stream: string,
     events: Array<Encode.WireEvent>,
     expectedVersion: ExpectedVersion.ExpectedVersion,
     options: CallOptions | undefined
-  ): Effect.Effect<WriteResult, WriteError> => {
-    const frame = Encode.writeEventsFrame(stream, ExpectedVersion.toWire(expectedVersion), events, requireLeaderOf(options))
-    return connection.requestDecoded(
-      {
-        command: Command.WriteEvents,
-        payload: frame.subarray(Encode.frameHeaderLength),
-        credentials: options?.credentials,
-        frame
-      },
-      operation,
-      timeoutOf(options),
-      writeReply(operation, stream, expectedVersion)
-    )
-  }
+  ): Effect.Effect<WriteResult, WriteError> =>
+    Effect.callback<WriteResult, WriteError>((resume) => {
+      submitWrite(resume, operation, stream, events, expectedVersion, options)
+    })
 
   /** Wraps an operation in its span when tracing is on; otherwise returns it as it is. */
   const tracedFn = <Args extends Array<any>, A, E>(
@@ -778,12 +829,12 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
     events: Iterable<NewEvent.NewEvent>,
     options?: WriteOptions
   ): Effect.Effect<WriteResult, WriteError> =>
-    Effect.suspend(() => {
+    Effect.callback<WriteResult, WriteError>((resume) => {
       const expected = expectedVersionResult("publish", options?.expectedVersion)
-      if (expected instanceof BadRequest) return Exit.fail(expected)
+      if (expected instanceof BadRequest) return resume(Exit.fail(expected))
       const messages = wireEventsResult("publish", events)
-      if (messages instanceof BadRequest) return Exit.fail(messages)
-      return write("publish", stream, messages, expected, options)
+      if (messages instanceof BadRequest) return resume(Exit.fail(messages))
+      submitWrite(resume, "publish", stream, messages, expected, options)
     }))
 
   const publishEvent = tracedFn("EventStore.publishEvent", (
@@ -791,9 +842,9 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
     type: string,
     options?: PublishEventOptions
   ): Effect.Effect<WriteResult, WriteError> =>
-    Effect.suspend(() => {
+    Effect.callback<WriteResult, WriteError>((resume) => {
       const expected = expectedVersionResult("publishEvent", options?.expectedVersion)
-      if (expected instanceof BadRequest) return Exit.fail(expected)
+      if (expected instanceof BadRequest) return resume(Exit.fail(expected))
       // As NewEvent.make would make it, without a UUID string nobody sees: a random id is drawn as bytes.
       const body = options?.body
       const message = wireEvent(
@@ -804,8 +855,8 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
         options?.isJson ?? !(body instanceof Uint8Array),
         options?.metadata
       )
-      if (message instanceof BadRequest) return Exit.fail(message)
-      return write("publishEvent", stream, [message], expected, options)
+      if (message instanceof BadRequest) return resume(Exit.fail(message))
+      submitWrite(resume, "publishEvent", stream, [message], expected, options)
     }))
 
   // --- ping -------------------------------------------------------------------------------------

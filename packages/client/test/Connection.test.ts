@@ -413,4 +413,173 @@ describe("Connection", () => {
       const error = yield* Fiber.join(fiber)
       assert.strictEqual(error.reason, "ClientClosed")
     }))
+
+  it.live("many concurrent appends with mixed outcomes, answered out of order, each get their own reply", () =>
+    Effect.gen(function*() {
+      // Stream "ok-n" succeeds with event number n, "wev-n" is a wrong expected version at n, "bad-n" a
+      // BadRequest, "silent-n" is never answered. Replies go out in reverse order, once all have arrived.
+      const total = 120
+      const held: Array<() => void> = []
+      const server = yield* peer(politely((pkg, socket) => {
+        if (pkg.command !== Command.WriteEvents) return
+        const stream = Result.getOrThrow(Messages.decode(Messages.WriteEventsSchema, pkg.payload)).eventStreamId
+        const [kind, n] = stream.split("-") as [string, string]
+        const number = BigInt(n)
+        const reply = (): void => {
+          if (kind === "ok") {
+            send(socket, Command.WriteEventsCompleted, pkg.correlationId, Result.getOrThrow(Messages.encode(
+              Messages.WriteEventsCompletedSchema,
+              create(Messages.WriteEventsCompletedSchema, {
+                result: Messages.OperationResult.Success,
+                firstEventNumber: number,
+                lastEventNumber: number,
+                preparePosition: number * 10n,
+                commitPosition: number * 10n
+              })
+            )))
+          } else if (kind === "wev") {
+            send(socket, Command.WriteEventsCompleted, pkg.correlationId, Result.getOrThrow(Messages.encode(
+              Messages.WriteEventsCompletedSchema,
+              create(Messages.WriteEventsCompletedSchema, {
+                result: Messages.OperationResult.WrongExpectedVersion,
+                message: "wrong",
+                firstEventNumber: -1n,
+                lastEventNumber: -1n,
+                currentVersion: number
+              })
+            )))
+          } else if (kind === "bad") {
+            send(socket, Command.BadRequest, pkg.correlationId, Package.encodeText(`bad ${n}`))
+          }
+        }
+        if (held.length >= total) return reply()
+        held.push(reply)
+        if (held.length === total) for (let i = held.length - 1; i >= 0; i--) held[i]!()
+      }))
+      const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port, operationTimeout: "30 seconds" })
+      const kinds = ["ok", "wev", "bad", "silent"] as const
+      const outcomes = yield* Effect.all(
+        Array.from({ length: total }, (_, n) => {
+          const kind = kinds[n % kinds.length]!
+          return Effect.exit(
+            es.publishEvent(`${kind}-${n}`, "PonyJumped", {
+              body: { n },
+              expectedVersion: kind === "wev" ? 0n : undefined,
+              timeout: kind === "silent" ? "1 second" : undefined
+            })
+          ).pipe(Effect.map((exit) => ({ n, kind, exit })))
+        }),
+        { concurrency: "unbounded" }
+      )
+      for (const { exit, kind, n } of outcomes) {
+        if (kind === "ok") {
+          assert.isTrue(Exit.isSuccess(exit), `ok-${n}`)
+          if (Exit.isSuccess(exit)) {
+            assert.strictEqual(exit.value.firstEventNumber, BigInt(n))
+            assert.strictEqual(exit.value.position.commit, BigInt(n) * 10n)
+          }
+          continue
+        }
+        assert.isTrue(Exit.isFailure(exit), `${kind}-${n}`)
+        const found = Exit.findError(exit)
+        const value = Result.isSuccess(found) ? found.success : undefined
+        if (kind === "wev") {
+          assert.instanceOf(value, EventStoreError.WrongExpectedVersion)
+          assert.strictEqual((value as EventStoreError.WrongExpectedVersion).stream, `wev-${n}`)
+          assert.strictEqual((value as EventStoreError.WrongExpectedVersion).actualVersion, BigInt(n))
+        } else if (kind === "bad") {
+          assert.instanceOf(value, EventStoreError.BadRequest)
+          assert.strictEqual((value as EventStoreError.BadRequest).reason, `bad ${n}`)
+        } else {
+          assert.instanceOf(value, EventStoreError.Timeout)
+          assert.strictEqual((value as EventStoreError.Timeout).operation, "publishEvent")
+          assert.strictEqual(Duration.toMillis((value as EventStoreError.Timeout).timeout!), 1000)
+        }
+      }
+      // The connection is unharmed.
+      const after = yield* es.publishEvent("ok-7", "PonyJumped")
+      assert.strictEqual(after.firstEventNumber, 7n)
+    }))
+
+  it.live("an append interrupted while it waits drops its late reply, and the connection goes on serving", () =>
+    Effect.gen(function*() {
+      let first: (() => void) | undefined
+      const server = yield* peer(politely((pkg, socket) => {
+        if (pkg.command === Command.Ping) return send(socket, Command.Pong, pkg.correlationId, pkg.payload)
+        if (pkg.command !== Command.WriteEvents) return
+        const reply = () => send(socket, Command.WriteEventsCompleted, pkg.correlationId, writeEventsPayload)
+        if (first === undefined) first = reply
+        else reply()
+      }))
+      const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port, operationTimeout: "30 seconds" })
+      const waiting = yield* Effect.forkChild(es.publishEvent("ponies", "PonyJumped"))
+      yield* eventually(() => first !== undefined, "the first write")
+      yield* Fiber.interrupt(waiting)
+      const exit = yield* Fiber.await(waiting)
+      assert.isTrue(Exit.hasInterrupts(exit))
+      // Its reply comes after all: nobody is resumed twice, and later appends get their own replies.
+      first!()
+      yield* es.ping()
+      const next = yield* es.publishEvent("ponies", "PonyJumped")
+      assert.strictEqual(next.firstEventNumber, 0n)
+    }))
+
+  it.live("a batch mixing appends with other requests, with and without credentials, reaches the server intact", () =>
+    Effect.gen(function*() {
+      const server = yield* peer(politely((pkg, socket) => {
+        if (pkg.command === Command.Ping) return send(socket, Command.Pong, pkg.correlationId, pkg.payload)
+        if (pkg.command === Command.WriteEvents) send(socket, Command.WriteEventsCompleted, pkg.correlationId, writeEventsPayload)
+      }))
+      const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
+      const ops = Array.from({ length: 150 }, (_, n) =>
+        n % 3 === 0
+          ? Effect.asVoid(es.ping())
+          : n % 3 === 1
+          ? Effect.asVoid(es.publishEvent(`s-${n}`, "PonyJumped", { body: { n, text: "é".repeat(n) } }))
+          : Effect.asVoid(es.publishEvent(`s-${n}`, "PonyJumped", { body: { n }, credentials: Credentials.make("ops", "x") })))
+      yield* Effect.all(ops, { concurrency: "unbounded" })
+      const writes = server.received.filter((p) => p.command === Command.WriteEvents).map((p) => {
+        const message = Result.getOrThrow(Messages.decode(Messages.WriteEventsSchema, p.payload))
+        const body = JSON.parse(new TextDecoder().decode(message.events[0]!.data)) as { n: number; text?: string }
+        assert.strictEqual(message.eventStreamId, `s-${body.n}`)
+        if (body.n % 3 === 1) assert.strictEqual(body.text, "é".repeat(body.n))
+        return body.n
+      })
+      const expected = Array.from({ length: 150 }, (_, n) => n).filter((n) => n % 3 !== 0)
+      assert.strictEqual(writes.length, expected.length)
+      assert.deepStrictEqual(new Set(writes), new Set(expected))
+      assert.strictEqual(server.received.filter((p) => p.command === Command.Ping).length, 50)
+    }))
+
+  it.live("appends time out each at its own deadline under the connection's one timer, and late replies are dropped", () =>
+    Effect.gen(function*() {
+      const held: Array<() => void> = []
+      const server = yield* peer(politely((pkg, socket) => {
+        if (pkg.command === Command.Ping) return send(socket, Command.Pong, pkg.correlationId, pkg.payload)
+        if (pkg.command === Command.WriteEvents) {
+          held.push(() => send(socket, Command.WriteEventsCompleted, pkg.correlationId, writeEventsPayload))
+        }
+      }))
+      const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port, operationTimeout: "30 seconds" })
+      const finished: Array<number> = []
+      const started = Date.now()
+      // Sent longest first: each must fail at its own deadline, not at the earliest or the latest.
+      const outcomes = yield* Effect.all(
+        [900, 300, 600].map((millis) =>
+          failsWith(es.publishEvent("ponies", "PonyJumped", { timeout: Duration.millis(millis) }), EventStoreError.Timeout)
+            .pipe(Effect.tap(() => Effect.sync(() => finished.push(millis))))
+        ),
+        { concurrency: "unbounded" }
+      )
+      assert.deepStrictEqual(finished, [300, 600, 900])
+      assert.isAtLeast(Date.now() - started, 900)
+      assert.deepStrictEqual(outcomes.map((error) => Duration.toMillis(error.timeout!)), [900, 300, 600])
+      for (const error of outcomes) {
+        assert.strictEqual(error.source, "Client")
+        assert.strictEqual(error.operation, "publishEvent")
+      }
+      // The replies come after all: nobody waits for them any more, and the connection goes on serving.
+      for (const reply of held) reply()
+      yield* es.ping()
+    }))
 })

@@ -13,7 +13,9 @@
  *   copies) to the dispatcher through a bounded queue: a dispatcher that falls behind stops the reader,
  *   and TCP flow control slows the server down.
  * - The dispatcher answers the server's heartbeats at once and routes every other package by
- *   correlation id to its conversation (`Conversation.ts`). Conversations never block it.
+ *   correlation id to its conversation (`Conversation.ts`). Conversations never block it. Going
+ *   through a long run of replies, it lets the writer send the requests they led to every 32 replies,
+ *   so that the server works on those while the client works through the rest.
  * - A heartbeat fiber sends the client's own heartbeat when the line has been silent for the heartbeat
  *   interval, and declares the connection dead when nothing at all arrives within the heartbeat timeout
  *   after that.
@@ -75,6 +77,14 @@ export interface Connection {
     decode: (pkg: Package.InboundPackage) => Exit.Exit<A, E>
   ) => Effect.Effect<A, E | ConnectionError | Timeout | BadRequest>
   /**
+   * Sends a request for a waiting caller that `pending` represents, and returns at once: the reply
+   * (decoded by `pending.decode`), a timeout or the connection's failure resumes it. For callers that
+   * are already inside an `Effect.callback` of their own (appends), so that a request costs one
+   * suspension and one object of bookkeeping. Nothing is left to clean up if the caller is interrupted:
+   * its entry goes when the reply or the deadline comes, and its resumption is then ignored.
+   */
+  readonly submit: <A, E>(request: Request, pending: PendingRequest<A, E>) => void
+  /**
    * Registers a long conversation under a new correlation id and sends its opening request. Returns the
    * correlation id.
    */
@@ -94,39 +104,64 @@ const emptyPayload = new Uint8Array(0)
 
 const succeedWith = (pkg: Package.InboundPackage): Exit.Exit<Package.InboundPackage> => Exit.succeed(pkg)
 
-/** A one-shot request waiting for its reply, which `decode` turns into the caller's exit. */
-class PendingRequest<A, E> implements Conversation {
-  readonly request: Request
-  readonly resume: (effect: Effect.Effect<A, E | ConnectionError | Timeout>) => void
-  readonly decode: (pkg: Package.InboundPackage) => Exit.Exit<A, E>
+/**
+ * A one-shot request waiting for its reply: whom to resume, and how to turn the reply into their exit.
+ * Operations subclass it to keep their own state (the stream, the expected version) in the same
+ * object, instead of a closure per request.
+ *
+ * A one-shot request is never sent twice: nothing re-sends a frame, on this connection or another.
+ * The connection writes the frame's header and correlation id in place (`Request.frame`), so a request
+ * that ever is re-sent (a reconnection) must be encoded again, from its description.
+ *
+ * @internal
+ */
+export abstract class PendingRequest<A, E> {
+  readonly resume: (exit: Exit.Exit<A, E | ConnectionError | Timeout | BadRequest>) => void
   readonly operation: string
   readonly timeout: Duration.Duration
-  /** When the request times out, in `performance.now()` milliseconds. */
-  readonly deadline: number
+  /** When the request times out, in `performance.now()` milliseconds; set by the connection. */
+  deadline = 0
   constructor(
-    request: Request,
-    resume: (effect: Effect.Effect<A, E | ConnectionError | Timeout>) => void,
-    decode: (pkg: Package.InboundPackage) => Exit.Exit<A, E>,
+    resume: (exit: Exit.Exit<A, E | ConnectionError | Timeout | BadRequest>) => void,
     operation: string,
-    timeout: Duration.Duration,
-    deadline: number
+    timeout: Duration.Duration
   ) {
-    this.request = request
     this.resume = resume
-    this.decode = decode
     this.operation = operation
     this.timeout = timeout
-    this.deadline = deadline
   }
-  receive(pkg: Package.InboundPackage): boolean {
-    this.resume(this.decode(pkg))
-    return true
+  /** The caller's exit for the reply (any package sent under the request's correlation id). */
+  abstract decode(pkg: Package.InboundPackage): Exit.Exit<A, E>
+  /**
+   * The caller's exit for a reply given as its frame's body (command, flags, correlation id, then
+   * the payload; never credentials). An operation may read its expected reply straight from it, with
+   * no package object made; the default makes one for `decode`.
+   */
+  decodeBody(body: Uint8Array): Exit.Exit<A, E> {
+    return this.decode(new ReplyPackage(body))
   }
-  fail(error: ConnectionError): void {
+  fail(error: ConnectionError | BadRequest): void {
     this.resume(Exit.fail(error))
   }
   expire(): void {
     this.resume(Exit.fail(new Timeout({ operation: this.operation, source: "Client", timeout: this.timeout })))
+  }
+}
+
+/** A request whose reply is interpreted by a function (`requestDecoded`). */
+class DecodedRequest<A, E> extends PendingRequest<A, E> {
+  readonly decoder: (pkg: Package.InboundPackage) => Exit.Exit<A, E>
+  constructor(
+    resume: (exit: Exit.Exit<A, E | ConnectionError | Timeout | BadRequest>) => void,
+    operation: string,
+    timeout: Duration.Duration,
+    decoder: (pkg: Package.InboundPackage) => Exit.Exit<A, E>
+  ) {
+    super(resume, operation, timeout)
+    this.decoder = decoder
+  }
+  decode(pkg: Package.InboundPackage): Exit.Exit<A, E> {
+    return this.decoder(pkg)
   }
 }
 
@@ -142,18 +177,22 @@ const frameIdOffset = Frame.prefixLength + 2
 /** Where it starts in a frame's body (what the parser hands over, without the length prefix). */
 const bodyIdOffset = 2
 
-/** A reply routed by its numeric correlation id; the UUID text is made only if someone asks for it. */
+/**
+ * A reply routed by its numeric correlation id; the UUID text, and the view of its payload, are made
+ * only if someone asks for them (a write's reply is decoded from `body` directly: see `payloadBytes`).
+ */
 class ReplyPackage implements Package.InboundPackage {
   readonly command: number
   readonly flags: number
   readonly auth: undefined = undefined
-  readonly payload: Uint8Array
   readonly body: Uint8Array
   constructor(body: Uint8Array) {
     this.body = body
     this.command = body[0]!
     this.flags = body[1]!
-    this.payload = body.subarray(Package.headerLength)
+  }
+  get payload(): Uint8Array {
+    return this.body.subarray(Package.headerLength)
   }
   get correlationId(): string {
     return Guid.readUnsafe(this.body, bodyIdOffset)
@@ -171,10 +210,26 @@ const writeHeader = (frame: Uint8Array, command: number): void => {
   frame[Frame.prefixLength + 1] = Package.Flags.None
 }
 
+/**
+ * The frames of a batch as one buffer for one socket write. Frames encoded one after the other from
+ * the same slab (appends, see `Encode.allocate`) lie next to each other already: such a batch is sent
+ * as one view of the slab, with no copy. A slab is never written twice, so the view stays valid for as
+ * long as the socket needs it.
+ */
 const concat = (frames: ReadonlyArray<Uint8Array>): Uint8Array => {
   if (frames.length === 1) return frames[0]!
-  let length = 0
-  for (let i = 0; i < frames.length; i++) length += frames[i]!.length
+  const first = frames[0]!
+  let length = first.length
+  let contiguous = true
+  for (let i = 1; i < frames.length; i++) {
+    const frame = frames[i]!
+    if (contiguous) {
+      const previous = frames[i - 1]!
+      contiguous = frame.buffer === previous.buffer && frame.byteOffset === previous.byteOffset + previous.length
+    }
+    length += frame.length
+  }
+  if (contiguous) return new Uint8Array(first.buffer, first.byteOffset, length)
   const out = new Uint8Array(length)
   let offset = 0
   for (let i = 0; i < frames.length; i++) {
@@ -222,6 +277,9 @@ const describe = (cause: unknown): string => {
  * own scheduler.
  */
 const connectionScheduler = new Scheduler.MixedScheduler("sync")
+
+/** How many replies the dispatcher handles before it lets the writer send the requests they led to. */
+const flushEvery = 32
 
 /**
  * Opens a connection and performs the handshake: Authenticate when default credentials are set, then
@@ -337,8 +395,11 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
       }
     }
     if (next !== Infinity && failure === undefined) armSweep(next, now)
-    // Resumed last: a caller resumed here may send its next request at once.
-    if (expired !== undefined) for (const request of expired) request.expire()
+    if (expired === undefined) return
+    // In deadline order, even when a late timer finds several due. Resumed last: a caller resumed here
+    // may send its next request at once.
+    if (expired.length > 1) expired.sort((a, b) => a.deadline - b.deadline)
+    for (const request of expired) request.expire()
   }
   const stopSweeping = (): void => {
     if (sweepTimer !== undefined) clearTimeout(sweepTimer)
@@ -350,10 +411,12 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
     if (failure !== undefined) return
     failure = error
     stopSweeping()
-    const conversations: Array<Conversation> = [...pending.values(), ...requests.values()]
+    const conversations = [...pending.values()]
+    const waiting = [...requests.values()]
     pending.clear()
     requests.clear()
     for (const conversation of conversations) conversation.fail(error)
+    for (const request of waiting) request.fail(error)
     const waiters = closedWaiters
     closedWaiters = []
     for (const waiter of waiters) waiter(error)
@@ -440,7 +503,7 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
         return undefined
       }
       requests.delete(requestId)
-      request.receive(new ReplyPackage(body))
+      request.resume(request.decodeBody(body))
       return undefined
     }
     const decoded = Package.decode(body, { bearerTokens: false })
@@ -472,11 +535,20 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
   const dispatcher = Effect.gen(function*() {
     while (true) {
       const batches = yield* Queue.takeAll(inbound)
+      let sinceFlush = 0
       for (let b = 0; b < batches.length; b++) {
         const frames = batches[b]!
         for (let f = 0; f < frames.length; f++) {
           const error = dispatch(frames[f]!)
           if (error !== undefined) return yield* Effect.fail(error)
+          // Callers resumed by these replies queue their next requests; without a pause the writer
+          // would send them only after the last reply of the chunk, and the server would sit idle
+          // while the client works through it (and the other way round). Letting the writer go every
+          // few replies keeps both sides busy at once, at the cost of a few more socket writes.
+          if (++sinceFlush >= flushEvery && Queue.sizeUnsafe(outbound) >= flushEvery) {
+            sinceFlush = 0
+            yield* Effect.yieldNow
+          }
         }
       }
       if (unknownReplies > 0) {
@@ -515,6 +587,38 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
   )
 
   // --- requests ---------------------------------------------------------------------------------
+  /**
+   * Sends a one-shot request for `entry` and returns its id; -1 when it failed at once (a dead
+   * connection, a frame that cannot be encoded).
+   */
+  const submit = <A, E>(request: Request, entry: PendingRequest<A, E>): number => {
+    if (failure !== undefined) {
+      entry.fail(failure)
+      return -1
+    }
+    let frame: Uint8Array
+    if (request.frame !== undefined && request.credentials === undefined) {
+      // Written in place: the frame is sent once (see PendingRequest).
+      frame = request.frame
+      writeHeader(frame, request.command)
+    } else {
+      // The frame is encoded with a placeholder id, then given this connection's next request id.
+      const encoded = encode(request, Guid.empty)
+      if (Result.isFailure(encoded)) {
+        entry.fail(encoded.failure)
+        return -1
+      }
+      frame = encoded.success
+    }
+    const id = writeRequestId(frame)
+    const now = performance.now()
+    const deadline = entry.deadline = now + Duration.toMillis(entry.timeout)
+    requests.set(id, entry)
+    if (deadline < sweepAt) armSweep(deadline, now)
+    enqueue(frame)
+    return id
+  }
+
   const requestDecoded = <A, E>(
     request: Request,
     operation: string,
@@ -522,24 +626,10 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
     decode: (pkg: Package.InboundPackage) => Exit.Exit<A, E>
   ): Effect.Effect<A, E | ConnectionError | Timeout | BadRequest> =>
     Effect.callback<A, E | ConnectionError | Timeout | BadRequest>((resume) => {
-      if (failure !== undefined) return resume(Exit.fail(failure))
-      let frame: Uint8Array
-      if (request.frame !== undefined && request.credentials === undefined) {
-        frame = request.frame
-        writeHeader(frame, request.command)
-      } else {
-        // The frame is encoded with a placeholder id, then given this connection's next request id.
-        const encoded = encode(request, Guid.empty)
-        if (Result.isFailure(encoded)) return resume(Exit.fail(encoded.failure))
-        frame = encoded.success
-      }
-      const id = writeRequestId(frame)
-      const now = performance.now()
-      const deadline = now + Duration.toMillis(timeout)
-      const entry = new PendingRequest<A, E>(request, resume, decode, operation, timeout, deadline)
-      requests.set(id, entry)
-      if (deadline < sweepAt) armSweep(deadline, now)
-      enqueue(frame)
+      const entry = new DecodedRequest<A, E>(resume, operation, timeout, decode)
+      const id = submit(request, entry)
+      if (id < 0) return
+      // Interrupted, the caller takes its entry out at once (the reply would be dropped anyway).
       return Effect.sync(() => {
         if (requests.get(id) === entry) requests.delete(id)
       })
@@ -584,6 +674,7 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
     port,
     request,
     requestDecoded,
+    submit,
     startConversation,
     send,
     endConversation: (correlationId) => {

@@ -596,15 +596,17 @@ export interface WriteReply {
  *
  * @internal
  */
-export const writeEventsCompleted = (bytes: Uint8Array): WriteReply | Malformed =>
-  run(bytes, (reader) => {
-    let result: Messages.OperationResult = 0
-    let message = ""
-    let firstEventNumber = 0n
-    let lastEventNumber = 0n
-    let preparePosition = 0n
-    let commitPosition = 0n
-    let currentVersion = 0n
+export const writeEventsCompleted = (bytes: Uint8Array, start = 0): WriteReply | Malformed => {
+  // No closure for `run`: this runs once per append.
+  const reader = new Reader(bytes, start, bytes.length)
+  let result: Messages.OperationResult = 0
+  let message = ""
+  let firstEventNumber = 0n
+  let lastEventNumber = 0n
+  let preparePosition = 0n
+  let commitPosition = 0n
+  let currentVersion = 0n
+  try {
     while (reader.offset < reader.end) {
       const tag = reader.uint32()
       switch (tag) {
@@ -633,5 +635,9 @@ export const writeEventsCompleted = (bytes: Uint8Array): WriteReply | Malformed 
           reader.skip(tag & 7)
       }
     }
-    return { result, message, firstEventNumber, lastEventNumber, preparePosition, commitPosition, currentVersion }
-  })
+  } catch (error) {
+    if (error instanceof MalformedError) return { _tag: "Malformed", reason: error.reason }
+    throw error
+  }
+  return { result, message, firstEventNumber, lastEventNumber, preparePosition, commitPosition, currentVersion }
+}
