@@ -134,9 +134,12 @@ class Reader {
       case 1:
         this.offset += 8
         break
-      case 2:
-        this.offset += this.length()
+      case 2: {
+        // Not `this.offset += this.length()`: that reads the offset before `length()` moves it.
+        const length = this.length()
+        this.offset += length
         return
+      }
       case 5:
         this.offset += 4
         break
@@ -419,6 +422,97 @@ export const readAllEventsCompleted = (bytes: Uint8Array, filtered: boolean): Al
     }
     return { result, events, nextPosition: { commit: nextCommit, prepare: nextPrepare }, isEndOfStream, error }
   })
+
+/**
+ * Where the stream page after this `ReadStreamEventsCompleted` starts (its `next_event_number`), read
+ * from the reply's top-level fields without decoding its events, so that a read can ask for that page
+ * before decoding this one. `undefined` when there is no page after it: the end of the stream, a
+ * result other than a page (Success, NotModified), or bytes that do not decode (the decoder reports
+ * those).
+ *
+ * @internal
+ */
+export const streamPageNext = (bytes: Uint8Array): bigint | undefined => {
+  const reader = new Reader(bytes, 0, bytes.length)
+  let result = 0
+  let next = 0n
+  let isEndOfStream = false
+  try {
+    while (reader.offset < reader.end) {
+      const tag = reader.uint32()
+      switch (tag) {
+        case 0x10:
+          result = reader.uint32()
+          break
+        case 0x18:
+          next = reader.int64()
+          break
+        case 0x28:
+          isEndOfStream = reader.uint32() !== 0
+          break
+        default:
+          // The events (field 1) are skipped by their length.
+          reader.skip(tag & 7)
+      }
+    }
+  } catch {
+    return undefined
+  }
+  // Success 0, NotModified 3.
+  return isEndOfStream || (result !== 0 && result !== 3) ? undefined : next
+}
+
+/**
+ * Where the `$all` page after this `ReadAllEventsCompleted` (or, with `filtered`,
+ * `FilteredReadAllEventsCompleted`) starts, read without decoding its events. `undefined` when there
+ * is no page after it: an unfiltered page without events (unfiltered replies have no end-of-stream
+ * flag: the end is the first empty page), a filtered page flagged as the end, a next position equal to
+ * `from` (a server that does not move on would have the read ask for the same page forever), a result
+ * other than a page, or bytes that do not decode.
+ *
+ * @internal
+ */
+export const allPageNext = (bytes: Uint8Array, filtered: boolean, from: Position.Position): Position.Position | undefined => {
+  const reader = new Reader(bytes, 0, bytes.length)
+  let result = 0
+  let nextCommit = 0n
+  let nextPrepare = 0n
+  let isEndOfStream = false
+  let events = 0
+  try {
+    while (reader.offset < reader.end) {
+      const tag = reader.uint32()
+      switch (tag) {
+        case 0x1a:
+          events++
+          reader.skip(2)
+          break
+        case 0x20:
+          nextCommit = reader.int64()
+          break
+        case 0x28:
+          nextPrepare = reader.int64()
+          break
+        case 0x30:
+          if (filtered) isEndOfStream = reader.uint32() !== 0
+          else result = reader.uint32()
+          break
+        case 0x38:
+          if (filtered) result = reader.uint32()
+          else reader.skip(0)
+          break
+        default:
+          reader.skip(tag & 7)
+      }
+    }
+  } catch {
+    return undefined
+  }
+  // Success 0 and NotModified 1, in both messages.
+  if (result > 1 || (filtered ? isEndOfStream : events === 0)) return undefined
+  if (nextCommit === from.commit && nextPrepare === from.prepare) return undefined
+  return { commit: nextCommit, prepare: nextPrepare }
+}
 
 /**
  * A decoded `ReadEventCompleted`.
