@@ -75,6 +75,19 @@ export interface Connection {
     decode: (pkg: Package.InboundPackage) => Exit.Exit<A, E>
   ) => Effect.Effect<A, E | ConnectionError | Timeout | BadRequest>
   /**
+   * Sends a one-shot request and hands its reply (any package, as for `request`) or its failure
+   * (the connection died, the deadline passed) to `settle`, from the connection's dispatcher or its
+   * deadline timer: `settle` must not block. No fiber waits for the reply, so a caller can keep
+   * several requests going from plain callbacks (read-ahead). Returns the request in flight, to
+   * cancel (its late reply is then dropped), or why it could not be sent.
+   */
+  readonly requestCallback: (
+    request: Request,
+    operation: string,
+    timeout: Duration.Duration,
+    settle: (exit: Exit.Exit<Package.InboundPackage, ConnectionError | Timeout>) => void
+  ) => Result.Result<InFlight, ConnectionError | BadRequest>
+  /**
    * Registers a long conversation under a new correlation id and sends its opening request. Returns the
    * correlation id.
    */
@@ -89,13 +102,23 @@ export interface Connection {
   readonly closed: Effect.Effect<ConnectionError>
 }
 
+/**
+ * A one-shot request sent with `requestCallback`, not answered yet.
+ *
+ * @internal
+ */
+export interface InFlight {
+  /** Forgets the request: its reply, if it still comes, is dropped, and `settle` is never called. */
+  readonly cancel: () => void
+}
+
 const Command = CommandModule.Command
 const emptyPayload = new Uint8Array(0)
 
 const succeedWith = (pkg: Package.InboundPackage): Exit.Exit<Package.InboundPackage> => Exit.succeed(pkg)
 
 /** A one-shot request waiting for its reply, which `decode` turns into the caller's exit. */
-class PendingRequest<A, E> implements Conversation {
+class PendingRequest<A, E> implements Conversation, InFlight {
   readonly request: Request
   readonly resume: (effect: Effect.Effect<A, E | ConnectionError | Timeout>) => void
   readonly decode: (pkg: Package.InboundPackage) => Exit.Exit<A, E>
@@ -103,6 +126,9 @@ class PendingRequest<A, E> implements Conversation {
   readonly timeout: Duration.Duration
   /** When the request times out, in `performance.now()` milliseconds. */
   readonly deadline: number
+  /** The counter of its correlation id, and the map it waits in, to forget it on `cancel`. */
+  id = 0
+  requests: Map<number, PendingRequest<any, any>> | undefined = undefined
   constructor(
     request: Request,
     resume: (effect: Effect.Effect<A, E | ConnectionError | Timeout>) => void,
@@ -117,6 +143,9 @@ class PendingRequest<A, E> implements Conversation {
     this.operation = operation
     this.timeout = timeout
     this.deadline = deadline
+  }
+  cancel(): void {
+    if (this.requests !== undefined && this.requests.get(this.id) === this) this.requests.delete(this.id)
   }
   receive(pkg: Package.InboundPackage): boolean {
     this.resume(this.decode(pkg))
@@ -515,6 +544,40 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
   )
 
   // --- requests ---------------------------------------------------------------------------------
+  /**
+   * Sends a one-shot request whose reply `decode` turns into the exit handed to `resume`. Returns the
+   * request waiting for its reply, or why it could not be sent (`resume` is then not called).
+   */
+  const sendRequest = <A, E>(
+    request: Request,
+    operation: string,
+    timeout: Duration.Duration,
+    resume: (effect: Effect.Effect<A, E | ConnectionError | Timeout>) => void,
+    decode: (pkg: Package.InboundPackage) => Exit.Exit<A, E>
+  ): PendingRequest<A, E> | ConnectionError | BadRequest => {
+    if (failure !== undefined) return failure
+    let frame: Uint8Array
+    if (request.frame !== undefined && request.credentials === undefined) {
+      frame = request.frame
+      writeHeader(frame, request.command)
+    } else {
+      // The frame is encoded with a placeholder id, then given this connection's next request id.
+      const encoded = encode(request, Guid.empty)
+      if (Result.isFailure(encoded)) return encoded.failure
+      frame = encoded.success
+    }
+    const id = writeRequestId(frame)
+    const now = performance.now()
+    const deadline = now + Duration.toMillis(timeout)
+    const entry = new PendingRequest<A, E>(request, resume, decode, operation, timeout, deadline)
+    entry.id = id
+    entry.requests = requests
+    requests.set(id, entry)
+    if (deadline < sweepAt) armSweep(deadline, now)
+    enqueue(frame)
+    return entry
+  }
+
   const requestDecoded = <A, E>(
     request: Request,
     operation: string,
@@ -522,28 +585,27 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
     decode: (pkg: Package.InboundPackage) => Exit.Exit<A, E>
   ): Effect.Effect<A, E | ConnectionError | Timeout | BadRequest> =>
     Effect.callback<A, E | ConnectionError | Timeout | BadRequest>((resume) => {
-      if (failure !== undefined) return resume(Exit.fail(failure))
-      let frame: Uint8Array
-      if (request.frame !== undefined && request.credentials === undefined) {
-        frame = request.frame
-        writeHeader(frame, request.command)
-      } else {
-        // The frame is encoded with a placeholder id, then given this connection's next request id.
-        const encoded = encode(request, Guid.empty)
-        if (Result.isFailure(encoded)) return resume(Exit.fail(encoded.failure))
-        frame = encoded.success
-      }
-      const id = writeRequestId(frame)
-      const now = performance.now()
-      const deadline = now + Duration.toMillis(timeout)
-      const entry = new PendingRequest<A, E>(request, resume, decode, operation, timeout, deadline)
-      requests.set(id, entry)
-      if (deadline < sweepAt) armSweep(deadline, now)
-      enqueue(frame)
-      return Effect.sync(() => {
-        if (requests.get(id) === entry) requests.delete(id)
-      })
+      const sent = sendRequest(request, operation, timeout, resume, decode)
+      if (!(sent instanceof PendingRequest)) return resume(Exit.fail(sent))
+      return Effect.sync(() => sent.cancel())
     })
+
+  const requestCallback = (
+    request: Request,
+    operation: string,
+    timeout: Duration.Duration,
+    settle: (exit: Exit.Exit<Package.InboundPackage, ConnectionError | Timeout>) => void
+  ): Result.Result<InFlight, ConnectionError | BadRequest> => {
+    // `PendingRequest` hands over exits only (the decoded reply, or a failure), never other effects.
+    const sent = sendRequest(
+      request,
+      operation,
+      timeout,
+      settle as (effect: Effect.Effect<Package.InboundPackage, ConnectionError | Timeout>) => void,
+      succeedWith
+    )
+    return sent instanceof PendingRequest ? Result.succeed(sent) : Result.fail(sent)
+  }
 
   const request = (
     request: Request,
@@ -584,6 +646,7 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
     port,
     request,
     requestDecoded,
+    requestCallback,
     startConversation,
     send,
     endConversation: (correlationId) => {
