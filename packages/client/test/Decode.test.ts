@@ -94,6 +94,13 @@ const decoded = <A>(value: A | Decode.Malformed): A => {
   return value
 }
 
+/** A decoded stream page of one event, `extra` fields aside. */
+const onePage = (extra: Partial<Messages.EventRecord>) =>
+  decoded(Decode.readStreamEventsCompleted(Result.getOrThrow(Messages.encodeOmittingDefaults(
+    Messages.ReadStreamEventsCompletedSchema,
+    create(Messages.ReadStreamEventsCompletedSchema, { events: [{ event: record("s", 0n, "T", "{}", extra) }] })
+  ))))
+
 describe("Decode", () => {
   describe.each(styles)("%s", (_style, encode) => {
     it("reads ReadStreamEventsCompleted, with events, links, unresolved links and 64-bit numbers", () => {
@@ -282,6 +289,30 @@ describe("Decode", () => {
     assert.strictEqual(page.events.length, 1)
     assert.strictEqual(page.nextEventNumber, 1n)
     assert.strictEqual(Decode.streamPageNext(bytes), 1n)
+  })
+
+  it("decodes repeated and colliding stream ids and event types right (they are cached by their bytes)", () => {
+    // Same lengths, same first and last bytes: the same cache slot, different strings.
+    const streams = ["axb", "ayb", "axb", "a\u00e9b", "axb", "ayb"]
+    const types = ["T1", "T2", "T1", "T1", "Ü", "T2"]
+    const bytes = Result.getOrThrow(Messages.encodeOmittingDefaults(
+      Messages.ReadStreamEventsCompletedSchema,
+      create(Messages.ReadStreamEventsCompletedSchema, {
+        events: streams.map((stream, i) => ({ event: record(stream, BigInt(i), types[i]!, "{}") }))
+      })
+    ))
+    for (let round = 0; round < 2; round++) {
+      const page = decoded(Decode.readStreamEventsCompleted(bytes))
+      assert.deepStrictEqual(page.events.map((e) => e.stream), streams)
+      assert.deepStrictEqual(page.events.map((e) => e.type), types)
+    }
+  })
+
+  it("reads when an event was created from the epoch milliseconds, or from the ticks without them", () => {
+    assert.strictEqual(onePage({}).events[0]!.created.getTime(), 1_700_000_000_000)
+    // 621355968000000000 ticks is the Unix epoch; 10,000 ticks a millisecond.
+    const ticks = onePage({ createdEpoch: 0n, created: 621_355_968_000_000_000n + 10_000n * 1_234n })
+    assert.strictEqual(ticks.events[0]!.created.getTime(), 1_234)
   })
 
   it("reports bytes that are not the message instead of throwing", () => {
