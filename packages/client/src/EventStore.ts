@@ -1037,6 +1037,7 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
     const replyCommand = direction === StreamDirection.Forward
       ? Command.ReadStreamEventsForwardCompleted
       : Command.ReadStreamEventsBackwardCompleted
+    const step = BigInt(batchSize)
     return Paging.pages<Package.InboundPackage, bigint, ResolvedEvent, ReadStreamError>(
       startOf(direction, options?.from),
       {
@@ -1048,7 +1049,12 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
             settle
           ),
         next: (reply) => reply.command === replyCommand ? Decode.streamPageNext(reply.payload) : undefined,
-        decode: (reply, from) => Exit.map(streamSlice("iter", stream, direction, from, reply), eventsOf)
+        decode: (reply, from) => Exit.map(streamSlice("iter", stream, direction, from, reply), eventsOf),
+        // Event numbers follow each other: the page after next starts a page further, unless events are
+        // missing (truncated, deleted), and then the page asked for on the guess is dropped.
+        guess: direction === StreamDirection.Forward
+          ? (from) => from + step
+          : (from) => from >= step ? from - step : undefined
       },
       pageSpan("EventStore.iter")
     )

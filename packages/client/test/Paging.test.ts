@@ -39,6 +39,7 @@ const fakeSource = (options: {
   readonly failAt?: number
   readonly unsendable?: number
   readonly errorReplyAt?: number
+  readonly guess?: (cursor: number) => number | undefined
 }) => {
   const sent: Array<Sent> = []
   const log: Array<string> = []
@@ -72,7 +73,8 @@ const fakeSource = (options: {
     decode: (reply, cursor) => {
       log.push(`decode ${cursor}`)
       return cursor === options.errorReplyAt ? Exit.fail(`page ${cursor} is an error`) : Exit.succeed(reply.items)
-    }
+    },
+    guess: options.guess
   }
   const inFlight = () => sent.filter((entry) => !entry.answered && !entry.cancelled).length
   return { source, sent, log, inFlight, answer: (index: number) => answer(sent[index]!) }
@@ -229,6 +231,60 @@ describe("Paging", () => {
       )
       assert.strictEqual(error, "page 10 is an error")
       assert.deepStrictEqual(seen, Array.from({ length: 10 }, (_, i) => i))
+      assert.strictEqual(fake.inFlight(), 0)
+    }))
+
+  it.live("with a guess, asks for the page after next before the next one arrives", () =>
+    Effect.gen(function*() {
+      const fake = fakeSource({ total: 40, size: 10, auto: false, guess: (cursor) => cursor + 10 })
+      const fiber = yield* Effect.forkChild(Stream.runCollect(Paging.pages(0, fake.source)))
+      yield* eventually(() => fake.sent.length === 2, "the first page and the guess after it")
+      assert.deepStrictEqual(fake.sent.map((entry) => entry.cursor), [0, 10])
+      // Replies out of order: the guessed page waits for the page before it.
+      fake.answer(1)
+      assert.deepStrictEqual(fake.sent.map((entry) => entry.cursor), [0, 10])
+      fake.answer(0)
+      yield* eventually(() => fake.sent.length === 4, "the next guesses")
+      fake.answer(2)
+      fake.answer(3)
+      assert.deepStrictEqual(yield* Fiber.join(fiber), Array.from({ length: 40 }, (_, i) => i))
+      // Nothing asked for twice, nothing past the end.
+      assert.deepStrictEqual(fake.sent.map((entry) => entry.cursor), [0, 10, 20, 30])
+    }))
+
+  it.effect("drops the pages of wrong guesses unseen, and asks for the right ones", () =>
+    Effect.gen(function*() {
+      const fake = fakeSource({ total: 95, size: 10, auto: true, guess: (cursor) => cursor + 7 })
+      const items = yield* Stream.runCollect(Paging.pages(0, fake.source))
+      assert.deepStrictEqual(items, Array.from({ length: 95 }, (_, i) => i))
+      const right = fake.sent.filter((entry) => entry.cursor % 10 === 0).map((entry) => entry.cursor)
+      assert.deepStrictEqual(right, Array.from({ length: 10 }, (_, i) => i * 10))
+      assert.strictEqual(fake.inFlight(), 0)
+    }))
+
+  it.live("with a guess, a consumer that stops leaves no request in flight", () =>
+    Effect.gen(function*() {
+      const fake = fakeSource({ total: 1000, size: 10, auto: false, guess: (cursor) => cursor + 10 })
+      const fiber = yield* Effect.forkChild(Stream.runCollect(Stream.take(Paging.pages(0, fake.source), 10)))
+      yield* eventually(() => fake.sent.length === 2, "the first page and the guess after it")
+      fake.answer(0)
+      assert.deepStrictEqual(yield* Fiber.join(fiber), Array.from({ length: 10 }, (_, i) => i))
+      assert.isAtLeast(fake.sent.length, 2)
+      assert.strictEqual(fake.inFlight(), 0)
+    }))
+
+  it.effect("a failed guessed page fails the stream only when the guess was right, in its place", () =>
+    Effect.gen(function*() {
+      const fake = fakeSource({ total: 1000, size: 10, auto: true, failAt: 30, guess: (cursor) => cursor + 10 })
+      const seen: Array<number> = []
+      const error = yield* Effect.flip(
+        Stream.runForEach(Paging.pages(0, fake.source), (n) =>
+          Effect.sync(() => {
+            seen.push(n)
+          }))
+      )
+      assert.strictEqual(error, "request 30 failed")
+      assert.deepStrictEqual(seen, Array.from({ length: 30 }, (_, i) => i))
       assert.strictEqual(fake.inFlight(), 0)
     }))
 })

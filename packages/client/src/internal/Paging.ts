@@ -4,9 +4,14 @@
  * (without decoding its events) and that page is asked for at once, so that the server prepares it
  * while the client decodes and the consumer handles the current one.
  *
- * The read-ahead is bounded: at most `readAhead` replies wait undecoded. When they are all waiting,
- * the next request is held back until the consumer takes one, so a slow consumer holds at most that
- * many pages (plus the one it works on) and memory stays flat however long the stream is.
+ * A source that can guess where the page after next starts (stream reads: a page further) has that
+ * page asked for too, before the next page's reply confirms the guess, so that the server finds the
+ * next request waiting when it has sent a reply; a page asked for on a wrong guess is dropped unseen.
+ *
+ * The read-ahead is bounded: at most `readAhead` pages are asked for or waiting undecoded. When they
+ * are all waiting, the next request is held back until the consumer takes one, so a slow consumer
+ * holds at most that many pages (plus the one it works on) and memory stays flat however long the
+ * stream is.
  *
  * Requests are callbacks through the connection (`Connection.requestCallback`), with no fiber per
  * page. A consumer that stops (its scope closes: `Stream.take` has what it wants, an error, an
@@ -55,6 +60,14 @@ export interface Source<R, S, A, E> {
   readonly next: (reply: R, cursor: S) => S | undefined
   /** The reply's items, or the error it stands for. */
   readonly decode: (reply: R, cursor: S) => Exit.Exit<ReadonlyArray<A>, E>
+  /**
+   * Where the page after the page at `cursor` probably starts, before its reply says (for a stream
+   * read forwards: `cursor` plus the page size, unless events are missing). With it, the pages after
+   * the next one are asked for ahead, so that the server always has the next request waiting; a page
+   * asked for on a wrong guess is dropped unseen, and the right one asked for. Cursors are compared
+   * with `===`: primitives only.
+   */
+  readonly guess?: ((cursor: S) => S | undefined) | undefined
 }
 
 /**
@@ -63,7 +76,7 @@ export interface Source<R, S, A, E> {
  * @internal
  */
 export interface Options<A, E> {
-  /** The most replies waiting undecoded (default 2). */
+  /** The most pages asked for or waiting undecoded (default 2). */
   readonly readAhead?: number | undefined
   /** Wraps every pull (a tracing span, for instance). */
   readonly wrap?: ((pull: Pull.Pull<Arr.NonEmptyReadonlyArray<A>, E>) => Pull.Pull<Arr.NonEmptyReadonlyArray<A>, E>) | undefined
@@ -82,7 +95,7 @@ export const pages = <R, S, A, E>(first: S, source: Source<R, S, A, E>, options?
         const pager = new Pager(source, options?.readAhead ?? 2)
         const wrap = options?.wrap
         return Effect.map(Scope.addFinalizer(scope, pager.close), () => {
-          pager.ask(first)
+          pager.start(first)
           return wrap === undefined ? pager.pull : wrap(pager.pull)
         })
       })
@@ -101,14 +114,30 @@ class Received<R, S, E> {
 
 type PagePull<A, E> = Pull.Pull<Arr.NonEmptyReadonlyArray<A>, E>
 
+/** A page asked for: its request, and its reply when it came before the replies of the pages before it. */
+class Asked<R, S, E> {
+  readonly cursor: S
+  request: InFlight | undefined = undefined
+  exit: Exit.Exit<R, E> | undefined = undefined
+  constructor(cursor: S) {
+    this.cursor = cursor
+  }
+}
+
 class Pager<R, S, A, E> {
   readonly source: Source<R, S, A, E>
   readonly readAhead: number
   /** Replies received, in order, not handed to the consumer yet. */
   readonly received: Array<Received<R, S, E>> = []
-  inFlight: InFlight | undefined = undefined
-  /** The next page's cursor, held back while `readAhead` replies wait. */
+  /**
+   * Pages asked for and not handed over to `received` yet, in order: the first is the page after the
+   * last one received; the others (with `guess`) are guesses, confirmed or dropped as replies come.
+   */
+  readonly asked: Array<Asked<R, S, E>> = []
+  /** The next page's cursor, known and not asked for yet (the read-ahead was full). */
   heldBack: S | undefined = undefined
+  /** No page after the last one received (its end, or a failure). */
+  ended = false
   closed = false
   /** The consumer, when it waits for a reply. */
   waiter: ((pull: PagePull<A, E>) => void) | undefined = undefined
@@ -131,44 +160,87 @@ class Pager<R, S, A, E> {
 
   readonly close: Effect.Effect<void> = Effect.sync(() => {
     this.closed = true
-    this.inFlight?.cancel()
-    this.inFlight = undefined
+    this.cancelAsked()
     this.heldBack = undefined
     this.received.length = 0
     this.waiter = undefined
   })
 
-  ask(cursor: S): void {
-    let settled = false
-    const sent = this.source.request(cursor, (exit) => {
-      settled = true
-      this.settle(exit, cursor)
-    })
-    if (Result.isFailure(sent)) {
-      this.received.push(new Received(Exit.fail(sent.failure), cursor))
-      this.wake()
-    } else if (!settled) {
-      this.inFlight = sent.success
+  start(first: S): void {
+    this.heldBack = first
+    this.fill()
+  }
+
+  cancelAsked(): void {
+    const asked = this.asked
+    for (let i = 0; i < asked.length; i++) asked[i]!.request?.cancel()
+    asked.length = 0
+  }
+
+  /**
+   * Asks for pages while the read-ahead has room: the next page when it is known, then, with `guess`,
+   * the pages after it. A guess that cannot be sent is given up quietly; the next page's failure to be
+   * sent takes its place in the stream.
+   */
+  fill(): void {
+    const guess = this.source.guess
+    while (!this.ended && !this.closed && this.received.length + this.asked.length < this.readAhead) {
+      const heldBack = this.heldBack
+      let cursor: S | undefined
+      if (heldBack !== undefined) {
+        cursor = heldBack
+        this.heldBack = undefined
+      } else if (guess !== undefined && this.asked.length > 0) {
+        cursor = guess(this.asked[this.asked.length - 1]!.cursor)
+        if (cursor === undefined) return
+      } else {
+        return
+      }
+      const entry = new Asked<R, S, E>(cursor)
+      this.asked.push(entry)
+      const sent = this.source.request(cursor, (exit) => this.settle(entry, exit))
+      if (Result.isFailure(sent)) {
+        this.asked.pop()
+        if (heldBack === undefined) return
+        this.received.push(new Received(Exit.fail(sent.failure), cursor))
+        this.ended = true
+        this.wake()
+        return
+      }
+      entry.request = sent.success
     }
   }
 
-  settle(exit: Exit.Exit<R, E>, cursor: S): void {
-    this.inFlight = undefined
+  settle(entry: Asked<R, S, E>, exit: Exit.Exit<R, E>): void {
     if (this.closed) return
-    this.received.push(new Received(exit, cursor))
-    if (Exit.isSuccess(exit)) {
-      const next = this.source.next(exit.value, cursor)
-      if (next !== undefined) {
-        if (this.received.length < this.readAhead) this.ask(next)
-        else this.heldBack = next
+    const asked = this.asked
+    const index = asked.indexOf(entry)
+    if (index < 0) return
+    entry.exit = exit
+    // A reply that came before the replies of the pages before it waits for them.
+    if (index > 0) return
+    while (asked.length > 0 && asked[0]!.exit !== undefined) {
+      const first = asked.shift()!
+      const firstExit = first.exit!
+      this.received.push(new Received(firstExit, first.cursor))
+      const next = Exit.isSuccess(firstExit) ? this.source.next(firstExit.value, first.cursor) : undefined
+      if (next === undefined) {
+        this.ended = true
+        this.cancelAsked()
+        break
       }
+      // The guess was right: its page is the next one.
+      if (asked.length > 0 && asked[0]!.cursor === next) continue
+      this.cancelAsked()
+      this.heldBack = next
     }
+    this.fill()
     this.wake()
   }
 
   /**
    * Resumes a waiting consumer, in a microtask rather than at once: resumed here, it would decode the
-   * page before the connection's writer (woken by `ask`) has sent the next request.
+   * page before the connection's writer (woken by `fill`) has sent the next request.
    */
   wake(): void {
     const waiter = this.waiter
@@ -180,13 +252,11 @@ class Pager<R, S, A, E> {
   take(): PagePull<A, E> {
     while (true) {
       const entry = this.received.shift()
-      if (entry === undefined) return this.inFlight === undefined ? Cause.done() : this.#wait
-      // A place in the read-ahead is free: ask for the page held back before decoding this one.
-      const heldBack = this.heldBack
-      if (heldBack !== undefined) {
-        this.heldBack = undefined
-        this.ask(heldBack)
+      if (entry === undefined) {
+        return this.asked.length === 0 && this.heldBack === undefined ? Cause.done() : this.#wait
       }
+      // A place in the read-ahead is free: ask for the next page before decoding this one.
+      this.fill()
       const exit = entry.exit
       if (Exit.isFailure(exit)) return Exit.failCause(exit.cause)
       const items = this.source.decode(exit.value, entry.cursor)
