@@ -76,6 +76,7 @@ import type { Transaction } from "./Transaction.ts"
 import type { DeleteResult, WriteResult } from "./WriteResult.ts"
 import * as Connection from "./internal/Connection.ts"
 import * as Encode from "./internal/Encode.ts"
+import type { Request } from "./internal/Conversation.ts"
 import * as Paging from "./internal/Paging.ts"
 import * as Decode from "./internal/Decode.ts"
 import * as Persistent from "./internal/Persistent.ts"
@@ -504,15 +505,23 @@ const encodeValue = (value: unknown): Uint8Array | string | NotSerialisable => {
   }
 }
 
+/** A message encoded by the generated code, or the `BadRequest` of one that cannot be. */
+const encodeResult = <Desc extends DescMessage>(
+  operation: string,
+  schema: Desc,
+  init: MessageInitShape<Desc>
+): Uint8Array | BadRequest => {
+  const encoded = Messages.encode(schema, create(schema, init))
+  return Result.isSuccess(encoded) ? encoded.success : new BadRequest({ operation, reason: encoded.failure.message })
+}
+
 const encode = <Desc extends DescMessage>(
   operation: string,
   schema: Desc,
   init: MessageInitShape<Desc>
 ): Effect.Effect<Uint8Array, BadRequest> => {
-  const encoded = Messages.encode(schema, create(schema, init))
-  return Result.isSuccess(encoded)
-    ? Effect.succeed(encoded.success)
-    : Effect.fail(new BadRequest({ operation, reason: encoded.failure.message }))
+  const encoded = encodeResult(operation, schema, init)
+  return encoded instanceof BadRequest ? Exit.fail(encoded) : Exit.succeed(encoded)
 }
 
 /** The expected version a write names, or the `BadRequest` of one that is not a version. */
@@ -535,12 +544,104 @@ const expectedVersionOf = (
   return expected instanceof BadRequest ? Exit.fail(expected) : Exit.succeed(expected)
 }
 
-const pageSize = (operation: string, value: number | undefined, name: string) =>
+/** A page size (default 100), or the `BadRequest` of one out of range. */
+const pageSizeResult = (operation: string, value: number | undefined, name: string): number | BadRequest =>
   value === undefined
-    ? Effect.succeed(100)
+    ? 100
     : Number.isInteger(value) && value >= 1 && value <= maxPageSize
-    ? Effect.succeed(value)
-    : Effect.fail(new BadRequest({ operation, reason: `${name} must be from 1 to ${maxPageSize}, not ${value}` }))
+    ? value
+    : new BadRequest({ operation, reason: `${name} must be from 1 to ${maxPageSize}, not ${value}` })
+
+const pageSize = (operation: string, value: number | undefined, name: string): Effect.Effect<number, BadRequest> => {
+  const size = pageSizeResult(operation, value, name)
+  return size instanceof BadRequest ? Exit.fail(size) : Exit.succeed(size)
+}
+
+const eventsOf = (slice: StreamSlice | AllSlice): ReadonlyArray<ResolvedEvent> => slice.events
+
+/**
+ * Turns a `ReadStreamEventsCompleted` reply (or a generic one) into the read's slice or error, with no
+ * effect run: the connection resumes the caller with it, or a paged read hands it over.
+ */
+const streamSlice = (
+  operation: string,
+  stream: string,
+  direction: StreamDirection,
+  from: bigint,
+  pkg: Package.InboundPackage
+): Exit.Exit<StreamSlice, ReadStreamError> => {
+  const replyCommand = direction === StreamDirection.Forward
+    ? Command.ReadStreamEventsForwardCompleted
+    : Command.ReadStreamEventsBackwardCompleted
+  if (pkg.command !== replyCommand) return Exit.fail(Replies.genericError(pkg, operation))
+  const reply = Decode.readStreamEventsCompleted(pkg.payload)
+  if (Decode.isMalformed(reply)) return Exit.fail(new ProtocolError({ operation, reason: reply.reason }))
+  const Results = Messages.ReadStreamEventsCompleted_ReadStreamResult
+  switch (reply.result) {
+    case Results.Success:
+    case Results.NotModified:
+      return Exit.succeed({
+        stream,
+        direction,
+        fromEventNumber: from,
+        events: reply.events,
+        nextEventNumber: reply.nextEventNumber,
+        lastEventNumber: reply.lastEventNumber,
+        isEndOfStream: reply.isEndOfStream,
+        lastCommitPosition: reply.lastCommitPosition
+      })
+    case Results.NoStream:
+      return Exit.fail(new StreamNotFound({ stream }))
+    case Results.StreamDeleted:
+      return Exit.fail(new StreamDeleted({ stream }))
+    case Results.AccessDenied:
+      return Exit.fail(new AccessDenied({ operation, stream }))
+    default:
+      return Exit.fail(new BadRequest({ operation, reason: reply.error || "the server reported an error" }))
+  }
+}
+
+/** The command of the reply to a `$all` page request. */
+const allReplyCommand = (direction: StreamDirection, filtered: boolean): number =>
+  direction === StreamDirection.Forward
+    ? filtered ? Command.FilteredReadAllEventsForwardCompleted : Command.ReadAllEventsForwardCompleted
+    : filtered
+    ? Command.FilteredReadAllEventsBackwardCompleted
+    : Command.ReadAllEventsBackwardCompleted
+
+/**
+ * Turns a `ReadAllEventsCompleted` or `FilteredReadAllEventsCompleted` reply (or a generic one) into
+ * the read's slice or error, with no effect run. An unfiltered reply has no end-of-stream flag: its
+ * end is the first page without events.
+ */
+const allSlice = (
+  operation: string,
+  direction: StreamDirection,
+  from: Position.Position,
+  filtered: boolean,
+  pkg: Package.InboundPackage
+): Exit.Exit<AllSlice, ReadAllError> => {
+  if (pkg.command !== allReplyCommand(direction, filtered)) return Exit.fail(Replies.genericError(pkg, operation))
+  const reply = Decode.readAllEventsCompleted(pkg.payload, filtered)
+  if (Decode.isMalformed(reply)) return Exit.fail(new ProtocolError({ operation, reason: reply.reason }))
+  // Success 0, NotModified 1, AccessDenied 3, in both messages.
+  const Results = Messages.ReadAllEventsCompleted_ReadAllResult
+  switch (reply.result) {
+    case Results.Success:
+    case Results.NotModified:
+      return Exit.succeed({
+        direction,
+        fromPosition: from,
+        events: reply.events,
+        nextPosition: reply.nextPosition,
+        isEndOfStream: filtered ? reply.isEndOfStream : reply.events.length === 0
+      })
+    case Results.AccessDenied:
+      return Exit.fail(new AccessDenied({ operation, stream: "$all" }))
+    default:
+      return Exit.fail(new BadRequest({ operation, reason: reply.error || "the server reported an error" }))
+  }
+}
 
 /** The events in their wire form, or the `BadRequest` of the first one that cannot be sent. */
 const wireEventsResult = (
@@ -916,7 +1017,29 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
     }
   }, traced("EventStore.getEvent"))
 
-  const readStream = Effect.fnUntraced(function*(
+  /** The request of a stream page: its frame encoded by hand, with room for the header. */
+  const readStreamRequest = (
+    stream: string,
+    direction: StreamDirection,
+    from: bigint,
+    maxCount: number,
+    resolveLinks: boolean,
+    options: CallOptions | undefined
+  ): Request => {
+    const frame = Encode.readStreamEventsFrame(stream, from, maxCount, resolveLinks, requireLeaderOf(options))
+    return {
+      command: direction === StreamDirection.Forward ? Command.ReadStreamEventsForward : Command.ReadStreamEventsBackward,
+      payload: frame.subarray(Encode.frameHeaderLength),
+      credentials: options?.credentials,
+      frame
+    }
+  }
+
+  /**
+   * One page of a stream as one suspension: the request is encoded synchronously and the connection
+   * resumes the caller with the decoded slice (catch-up subscriptions read their history with it).
+   */
+  const readStream = (
     operation: string,
     stream: string,
     direction: StreamDirection,
@@ -924,82 +1047,72 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
     maxCount: number,
     resolveLinks: boolean,
     options: CallOptions | undefined
-  ): Effect.fn.Return<StreamSlice, ReadStreamError> {
-    const payload = yield* encode(operation, Messages.ReadStreamEventsSchema, {
-      eventStreamId: stream,
-      fromEventNumber: from,
-      maxCount,
-      resolveLinkTos: resolveLinks,
-      requireLeader: requireLeaderOf(options)
-    })
-    const command = direction === StreamDirection.Forward
-      ? Command.ReadStreamEventsForward
-      : Command.ReadStreamEventsBackward
-    const reply = yield* callDecoded(
-      operation,
-      command,
-      payload,
-      options,
-      command + 1,
-      Decode.readStreamEventsCompleted
+  ): Effect.Effect<StreamSlice, ReadStreamError> =>
+    Effect.suspend(() =>
+      connection.requestDecoded(
+        readStreamRequest(stream, direction, from, maxCount, resolveLinks, options),
+        operation,
+        timeoutOf(options),
+        (reply) => streamSlice(operation, stream, direction, from, reply)
+      )
     )
-    const Results = Messages.ReadStreamEventsCompleted_ReadStreamResult
-    switch (reply.result) {
-      case Results.Success:
-      case Results.NotModified:
-        return {
-          stream,
-          direction,
-          fromEventNumber: from,
-          events: reply.events,
-          nextEventNumber: reply.nextEventNumber,
-          lastEventNumber: reply.lastEventNumber,
-          isEndOfStream: reply.isEndOfStream,
-          lastCommitPosition: reply.lastCommitPosition
-        }
-      case Results.NoStream:
-        return yield* new StreamNotFound({ stream })
-      case Results.StreamDeleted:
-        return yield* new StreamDeleted({ stream })
-      case Results.AccessDenied:
-        return yield* new AccessDenied({ operation, stream })
-      default:
-        return yield* new BadRequest({ operation, reason: reply.error || "the server reported an error" })
-    }
-  })
 
-  const get = Effect.fnUntraced(function*(
+  const get = tracedFn("EventStore.get", (
     stream: string,
     options?: GetOptions
-  ): Effect.fn.Return<StreamSlice, ReadStreamError> {
-    const direction = options?.direction ?? StreamDirection.Forward
-    const maxCount = yield* pageSize("get", options?.maxCount, "maxCount")
-    return yield* readStream(
-      "get",
-      stream,
-      direction,
-      startOf(direction, options?.fromEventNumber),
-      maxCount,
-      options?.resolveLinks ?? true,
-      options
-    )
-  }, traced("EventStore.get"))
+  ): Effect.Effect<StreamSlice, ReadStreamError> =>
+    Effect.suspend(() => {
+      const maxCount = pageSizeResult("get", options?.maxCount, "maxCount")
+      if (maxCount instanceof BadRequest) return Exit.fail(maxCount)
+      const direction = options?.direction ?? StreamDirection.Forward
+      return readStream(
+        "get",
+        stream,
+        direction,
+        startOf(direction, options?.fromEventNumber),
+        maxCount,
+        options?.resolveLinks ?? true,
+        options
+      )
+    }))
+
+  /** With tracing on, a span around each page a paged read hands over (waiting for it and decoding it). */
+  const pageSpan = <A, E>(name: string): Paging.Options<A, E> | undefined =>
+    settings.tracing ? { wrap: (pull) => Effect.withSpan(pull, name) } : undefined
 
   const iter = (stream: string, options?: IterOptions): Stream.Stream<ResolvedEvent, ReadStreamError> => {
+    const batchSize = pageSizeResult("iter", options?.batchSize, "batchSize")
+    if (batchSize instanceof BadRequest) return Stream.fail(batchSize)
     const direction = options?.direction ?? StreamDirection.Forward
     const resolveLinks = options?.resolveLinks ?? true
-    return Paging.pages(startOf(direction, options?.from), (from: bigint) =>
-      Effect.flatMap(pageSize("iter", options?.batchSize, "batchSize"), (batchSize) =>
-        Effect.map(
-          traced("EventStore.iter")(readStream("iter", stream, direction, from, batchSize, resolveLinks, options)),
-          (slice): Paging.Page<ResolvedEvent, bigint> => [
-            slice.events,
-            slice.isEndOfStream ? undefined : slice.nextEventNumber
-          ]
-        )))
+    const replyCommand = direction === StreamDirection.Forward
+      ? Command.ReadStreamEventsForwardCompleted
+      : Command.ReadStreamEventsBackwardCompleted
+    const step = BigInt(batchSize)
+    return Paging.pages<Package.InboundPackage, bigint, ResolvedEvent, ReadStreamError>(
+      startOf(direction, options?.from),
+      {
+        request: (from, settle) =>
+          connection.requestCallback(
+            readStreamRequest(stream, direction, from, batchSize, resolveLinks, options),
+            "iter",
+            timeoutOf(options),
+            settle
+          ),
+        next: (reply) => reply.command === replyCommand ? Decode.streamPageNext(reply.payload) : undefined,
+        decode: (reply, from) => Exit.map(streamSlice("iter", stream, direction, from, reply), eventsOf),
+        // Event numbers follow each other: the page after next starts a page further, unless events are
+        // missing (truncated, deleted), and then the page asked for on the guess is dropped.
+        guess: direction === StreamDirection.Forward
+          ? (from) => from + step
+          : (from) => from >= step ? from - step : undefined
+      },
+      pageSpan("EventStore.iter")
+    )
   }
 
-  const readAll = Effect.fnUntraced(function*(
+  /** The request of a `$all` page: hand-encoded without a filter, by the generic encoder with one. */
+  const readAllRequest = (
     operation: string,
     direction: StreamDirection,
     from: Position.Position,
@@ -1008,124 +1121,115 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
     filter: Filter | undefined,
     maxSearchWindow: number | undefined,
     options: CallOptions | undefined
-  ): Effect.fn.Return<AllSlice, ReadAllError> {
+  ): Request | BadRequest => {
     const forward = direction === StreamDirection.Forward
     if (filter === undefined) {
-      const payload = yield* encode(operation, Messages.ReadAllEventsSchema, {
-        commitPosition: from.commit,
-        preparePosition: from.prepare,
-        maxCount,
-        resolveLinkTos: resolveLinks,
-        requireLeader: requireLeaderOf(options)
-      })
-      const command = forward ? Command.ReadAllEventsForward : Command.ReadAllEventsBackward
-      const reply = yield* callDecoded(
-        operation,
-        command,
-        payload,
-        options,
-        command + 1,
-        (bytes) => Decode.readAllEventsCompleted(bytes, false)
-      )
-      const Results = Messages.ReadAllEventsCompleted_ReadAllResult
-      switch (reply.result) {
-        case Results.Success:
-        case Results.NotModified:
-          return {
-            direction,
-            fromPosition: from,
-            events: reply.events,
-            nextPosition: reply.nextPosition,
-            isEndOfStream: reply.events.length === 0
-          }
-        case Results.AccessDenied:
-          return yield* new AccessDenied({ operation, stream: "$all" })
-        default:
-          return yield* new BadRequest({ operation, reason: reply.error || "the server reported an error" })
+      const frame = Encode.readAllEventsFrame(from.commit, from.prepare, maxCount, resolveLinks, requireLeaderOf(options))
+      return {
+        command: forward ? Command.ReadAllEventsForward : Command.ReadAllEventsBackward,
+        payload: frame.subarray(Encode.frameHeaderLength),
+        credentials: options?.credentials,
+        frame
       }
     }
-    const payload = yield* encode(operation, Messages.FilteredReadAllEventsSchema, {
+    const payload = encodeResult(operation, Messages.FilteredReadAllEventsSchema, {
       commitPosition: from.commit,
       preparePosition: from.prepare,
       maxCount,
       maxSearchWindow: maxSearchWindow ?? maxCount,
       resolveLinkTos: resolveLinks,
       requireLeader: requireLeaderOf(options),
-      filter: {
-        context: filter.on === "EventType"
-          ? Messages.Filter_FilterContext.EventType
-          : Messages.Filter_FilterContext.StreamId,
-        type: filter.match === "Prefix" ? Messages.Filter_FilterType.Prefix : Messages.Filter_FilterType.Regex,
-        data: [...filter.values]
-      }
+      filter: filterMessage(filter)
     })
-    const command = forward ? Command.FilteredReadAllEventsForward : Command.FilteredReadAllEventsBackward
-    const replyCommand = forward
-      ? Command.FilteredReadAllEventsForwardCompleted
-      : Command.FilteredReadAllEventsBackwardCompleted
-    const reply = yield* callDecoded(
-      operation,
-      command,
+    if (payload instanceof BadRequest) return payload
+    return {
+      command: forward ? Command.FilteredReadAllEventsForward : Command.FilteredReadAllEventsBackward,
       payload,
-      options,
-      replyCommand,
-      (bytes) => Decode.readAllEventsCompleted(bytes, true)
-    )
-    const Results = Messages.FilteredReadAllEventsCompleted_FilteredReadAllResult
-    switch (reply.result) {
-      case Results.Success:
-      case Results.NotModified:
-        return {
-          direction,
-          fromPosition: from,
-          events: reply.events,
-          nextPosition: reply.nextPosition,
-          isEndOfStream: reply.isEndOfStream
-        }
-      case Results.AccessDenied:
-        return yield* new AccessDenied({ operation, stream: "$all" })
-      default:
-        return yield* new BadRequest({ operation, reason: reply.error || "the server reported an error" })
+      credentials: options?.credentials
     }
-  })
+  }
 
-  const getAll = Effect.fnUntraced(function*(
-    options?: GetAllOptions
-  ): Effect.fn.Return<AllSlice, ReadAllError> {
-    const direction = options?.direction ?? StreamDirection.Forward
-    const maxCount = yield* pageSize("getAll", options?.maxCount, "maxCount")
-    return yield* readAll(
-      "getAll",
-      direction,
-      positionOf(direction, options?.from),
-      maxCount,
-      options?.resolveLinks ?? false,
-      options?.filter,
-      options?.maxSearchWindow,
-      options
-    )
-  }, traced("EventStore.getAll"))
+  /** One page of `$all` as one suspension (getAll, and catch-up subscriptions to `$all`). */
+  const readAll = (
+    operation: string,
+    direction: StreamDirection,
+    from: Position.Position,
+    maxCount: number,
+    resolveLinks: boolean,
+    filter: Filter | undefined,
+    maxSearchWindow: number | undefined,
+    options: CallOptions | undefined
+  ): Effect.Effect<AllSlice, ReadAllError> =>
+    Effect.suspend(() => {
+      const request = readAllRequest(
+        operation,
+        direction,
+        from,
+        maxCount,
+        resolveLinks,
+        filter,
+        maxSearchWindow,
+        options
+      )
+      if (request instanceof BadRequest) return Exit.fail(request)
+      const filtered = filter !== undefined
+      return connection.requestDecoded(
+        request,
+        operation,
+        timeoutOf(options),
+        (reply) => allSlice(operation, direction, from, filtered, reply)
+      )
+    })
+
+  const getAll = tracedFn("EventStore.getAll", (options?: GetAllOptions): Effect.Effect<AllSlice, ReadAllError> =>
+    Effect.suspend(() => {
+      const maxCount = pageSizeResult("getAll", options?.maxCount, "maxCount")
+      if (maxCount instanceof BadRequest) return Exit.fail(maxCount)
+      const direction = options?.direction ?? StreamDirection.Forward
+      return readAll(
+        "getAll",
+        direction,
+        positionOf(direction, options?.from),
+        maxCount,
+        options?.resolveLinks ?? false,
+        options?.filter,
+        options?.maxSearchWindow,
+        options
+      )
+    }))
 
   const iterAll = (options?: IterAllOptions): Stream.Stream<ResolvedEvent, ReadAllError> => {
+    const batchSize = pageSizeResult("iterAll", options?.batchSize, "batchSize")
+    if (batchSize instanceof BadRequest) return Stream.fail(batchSize)
     const direction = options?.direction ?? StreamDirection.Forward
-    return Paging.pages(positionOf(direction, options?.from), (from: Position.Position) =>
-      Effect.flatMap(pageSize("iterAll", options?.batchSize, "batchSize"), (batchSize) =>
-        Effect.map(
-          traced("EventStore.iterAll")(readAll(
+    const resolveLinks = options?.resolveLinks ?? false
+    const filter = options?.filter
+    const filtered = filter !== undefined
+    const replyCommand = allReplyCommand(direction, filtered)
+    return Paging.pages<Package.InboundPackage, Position.Position, ResolvedEvent, ReadAllError>(
+      positionOf(direction, options?.from),
+      {
+        request: (from, settle) => {
+          const request = readAllRequest(
             "iterAll",
             direction,
             from,
             batchSize,
-            options?.resolveLinks ?? false,
-            options?.filter,
+            resolveLinks,
+            filter,
             options?.maxSearchWindow,
             options
-          )),
-          (slice): Paging.Page<ResolvedEvent, Position.Position> => [
-            slice.events,
-            slice.isEndOfStream || Position.equals(slice.nextPosition, from) ? undefined : slice.nextPosition
-          ]
-        )))
+          )
+          return request instanceof BadRequest
+            ? Result.fail(request)
+            : connection.requestCallback(request, "iterAll", timeoutOf(options), settle)
+        },
+        next: (reply, from) =>
+          reply.command === replyCommand ? Decode.allPageNext(reply.payload, filtered, from) : undefined,
+        decode: (reply, from) => Exit.map(allSlice("iterAll", direction, from, filtered, reply), eventsOf)
+      },
+      pageSpan("EventStore.iterAll")
+    )
   }
 
   // --- deletes ----------------------------------------------------------------------------------

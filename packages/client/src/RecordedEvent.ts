@@ -28,7 +28,7 @@ export interface Fields {
   readonly metadata: Uint8Array
   readonly isJson: boolean
   /** Milliseconds since the Unix epoch, or `undefined` when only `createdTicks` is known. */
-  readonly createdEpochMillis: bigint | undefined
+  readonly createdEpochMillis: bigint | number | undefined
   /** .NET ticks (`DateTime.ToBinary()`), 0 when unknown. */
   readonly createdTicks: bigint
 }
@@ -53,7 +53,7 @@ export class RecordedEvent {
   /** Whether the data was written as JSON. */
   readonly isJson: boolean
   readonly #idBytes: Uint8Array
-  readonly #createdEpochMillis: bigint | undefined
+  readonly #createdEpochMillis: bigint | number | undefined
   readonly #createdTicks: bigint
   #id: string | undefined
 

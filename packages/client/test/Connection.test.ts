@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Result from "effect/Result"
+import * as Stream from "effect/Stream"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
 import { Command as CommandModule, Frame, Guid, Messages, Package } from "@photonpump/protocol"
@@ -126,6 +127,38 @@ const writeEventsPayload = Result.getOrThrow(
     })
   )
 )
+
+/** A page of `ponies` from `from`: `size` events of a stream of `total`, as a server would send it. */
+const ponyPage = (from: number, size: number, total: number): Uint8Array => {
+  const end = Math.min(from + size, total)
+  return Result.getOrThrow(Messages.encode(
+    Messages.ReadStreamEventsCompletedSchema,
+    create(Messages.ReadStreamEventsCompletedSchema, {
+      events: Array.from({ length: end - from }, (_, i) => ({
+        event: create(Messages.EventRecordSchema, {
+          eventStreamId: "ponies",
+          eventNumber: BigInt(from + i),
+          eventId: Result.getOrThrow(Guid.toWire(Guid.random())),
+          eventType: "PonyJumped",
+          dataContentType: 1,
+          metadataContentType: 0,
+          data: new TextEncoder().encode("{}"),
+          created: 0n,
+          createdEpoch: 1_700_000_000_000n
+        })
+      })),
+      result: Messages.ReadStreamEventsCompleted_ReadStreamResult.Success,
+      nextEventNumber: BigInt(end),
+      lastEventNumber: BigInt(total - 1),
+      isEndOfStream: end >= total,
+      lastCommitPosition: 0n
+    })
+  ))
+}
+
+/** Where a ReadStreamEventsForward request starts. */
+const fromOf = (pkg: Package.InboundPackage): number =>
+  Number(Result.getOrThrow(Messages.decode(Messages.ReadStreamEventsSchema, pkg.payload)).fromEventNumber)
 
 describe("Connection", () => {
   it.live("fails to connect with a typed error naming host and port when nothing listens", () =>
@@ -581,5 +614,74 @@ describe("Connection", () => {
       // The replies come after all: nobody waits for them any more, and the connection goes on serving.
       for (const reply of held) reply()
       yield* es.ping()
+    }))
+
+  it.live("iter asks for the next page when one arrives, reads at most two ahead, and stopping leaves nothing pending", () =>
+    Effect.gen(function*() {
+      // Pages are answered at once, except the fourth (from 30), which the test sends itself, late.
+      const held: Array<Package.InboundPackage> = []
+      const server = yield* peer(politely((pkg, socket) => {
+        if (pkg.command === Command.Ping) return send(socket, Command.Pong, pkg.correlationId, pkg.payload)
+        if (pkg.command !== Command.ReadStreamEventsForward) return
+        if (fromOf(pkg) === 30) return held.push(pkg)
+        send(socket, Command.ReadStreamEventsForwardCompleted, pkg.correlationId, ponyPage(fromOf(pkg), 10, 1000))
+      }))
+      const reads = () => server.received.filter((pkg) => pkg.command === Command.ReadStreamEventsForward).map(fromOf)
+      const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
+      const holding = yield* Deferred.make<void>()
+      const fiber = yield* es.iter("ponies", { batchSize: 10 }).pipe(
+        Stream.runForEach((event) =>
+          event.eventNumber === 0n ? Effect.andThen(Deferred.succeed(holding, undefined), Effect.never) : Effect.void
+        ),
+        Effect.forkChild
+      )
+      yield* Deferred.await(holding)
+      // While the consumer holds the first page: the next two are read, and no more.
+      yield* eventually(() => reads().length === 3, "two pages read ahead")
+      yield* es.ping()
+      assert.deepStrictEqual(reads(), [0, 10, 20])
+      yield* Fiber.interrupt(fiber)
+
+      // A consumer that goes on: page 30 is asked for, and interrupted while waiting for it.
+      const seen: Array<bigint> = []
+      const second = yield* es.iter("ponies", { batchSize: 10 }).pipe(
+        Stream.runForEach((event) =>
+          Effect.sync(() => {
+            seen.push(event.eventNumber)
+          })
+        ),
+        Effect.forkChild
+      )
+      yield* eventually(() => held.length === 1 && seen.length === 30, "the reader waiting for page 30")
+      yield* Fiber.interrupt(second)
+      // Its late reply is dropped, and the connection goes on serving.
+      send(server.sockets[0]!, Command.ReadStreamEventsForwardCompleted, held[0]!.correlationId, ponyPage(30, 10, 1000))
+      yield* es.ping()
+      assert.deepStrictEqual(seen, Array.from({ length: 30 }, (_, i) => BigInt(i)))
+    }))
+
+  it.live("iter fails with a later page's error after every event of the pages before it", () =>
+    Effect.gen(function*() {
+      const server = yield* peer(politely((pkg, socket) => {
+        if (pkg.command !== Command.ReadStreamEventsForward) return
+        if (fromOf(pkg) === 0) {
+          return send(socket, Command.ReadStreamEventsForwardCompleted, pkg.correlationId, ponyPage(0, 10, 1000))
+        }
+        send(socket, Command.NotHandled, pkg.correlationId, Result.getOrThrow(Messages.encode(
+          Messages.NotHandledSchema,
+          create(Messages.NotHandledSchema, { reason: Messages.NotHandled_NotHandledReason.NotReady })
+        )))
+      }))
+      const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
+      const seen: Array<bigint> = []
+      const error = yield* failsWith(
+        Stream.runForEach(es.iter("ponies", { batchSize: 10 }), (event) =>
+          Effect.sync(() => {
+            seen.push(event.eventNumber)
+          })),
+        EventStoreError.NotHandled
+      )
+      assert.strictEqual(error.operation, "iter")
+      assert.deepStrictEqual(seen, Array.from({ length: 10 }, (_, i) => BigInt(i)))
     }))
 })

@@ -50,10 +50,56 @@ const summary = (event: ResolvedEvent.ResolvedEvent) => ({
   position: event.position
 })
 
+/** A stream page of two events, `fields` aside. */
+const streamPage = (
+  encode: typeof Messages.encode,
+  fields: Omit<MessageInitShape<typeof Messages.ReadStreamEventsCompletedSchema>, "$typeName">
+) =>
+  encodeWith(encode, Messages.ReadStreamEventsCompletedSchema, {
+    events: [{ event: record("ponies", 0n, "PonyJumped", "{}") }, { event: record("ponies", 1n, "A", "{}") }],
+    result: Messages.ReadStreamEventsCompleted_ReadStreamResult.Success,
+    nextEventNumber: 2n,
+    lastEventNumber: 9n,
+    isEndOfStream: false,
+    lastCommitPosition: 1234567890123n,
+    ...fields
+  })
+
+/** A `$all` page of one event going on at 400/300, `fields` aside. */
+const allPage = (encode: typeof Messages.encode, filtered: boolean, fields: Record<string, unknown>) => {
+  const common = {
+    commitPosition: 10n,
+    preparePosition: 10n,
+    events: [{ event: record("a", 0n, "A", "{}"), commitPosition: 10n, preparePosition: 10n }],
+    nextCommitPosition: 400n,
+    nextPreparePosition: 300n,
+    result: 0,
+    error: ""
+  }
+  return filtered
+    ? encodeWith(
+      encode,
+      Messages.FilteredReadAllEventsCompletedSchema,
+      { ...common, isEndOfStream: false, ...fields } as MessageInitShape<typeof Messages.FilteredReadAllEventsCompletedSchema>
+    )
+    : encodeWith(
+      encode,
+      Messages.ReadAllEventsCompletedSchema,
+      { ...common, ...fields } as MessageInitShape<typeof Messages.ReadAllEventsCompletedSchema>
+    )
+}
+
 const decoded = <A>(value: A | Decode.Malformed): A => {
   if (Decode.isMalformed(value)) throw new Error(value.reason)
   return value
 }
+
+/** A decoded stream page of one event, `extra` fields aside. */
+const onePage = (extra: Partial<Messages.EventRecord>) =>
+  decoded(Decode.readStreamEventsCompleted(Result.getOrThrow(Messages.encodeOmittingDefaults(
+    Messages.ReadStreamEventsCompletedSchema,
+    create(Messages.ReadStreamEventsCompletedSchema, { events: [{ event: record("s", 0n, "T", "{}", extra) }] })
+  ))))
 
 describe("Decode", () => {
   describe.each(styles)("%s", (_style, encode) => {
@@ -180,6 +226,27 @@ describe("Decode", () => {
       assert.strictEqual(filtered.error, "Access Denied")
     })
 
+    it("reads the next page's cursor without decoding the events", () => {
+      const Results = Messages.ReadStreamEventsCompleted_ReadStreamResult
+      assert.strictEqual(Decode.streamPageNext(streamPage(encode, {})), 2n)
+      assert.strictEqual(Decode.streamPageNext(streamPage(encode, { result: Results.NotModified })), 2n)
+      assert.strictEqual(Decode.streamPageNext(streamPage(encode, { isEndOfStream: true })), undefined)
+      assert.strictEqual(Decode.streamPageNext(streamPage(encode, { result: Results.NoStream, events: [] })), undefined)
+      assert.strictEqual(Decode.streamPageNext(streamPage(encode, { result: Results.AccessDenied, events: [] })), undefined)
+
+      const from = { commit: 10n, prepare: 10n }
+      for (const filtered of [false, true]) {
+        assert.deepStrictEqual(Decode.allPageNext(allPage(encode, filtered, {}), filtered, from), { commit: 400n, prepare: 300n })
+        // A server that does not move on: no next page, rather than the same page forever.
+        assert.strictEqual(Decode.allPageNext(allPage(encode, filtered, {}), filtered, { commit: 400n, prepare: 300n }), undefined)
+        assert.strictEqual(Decode.allPageNext(allPage(encode, filtered, { result: 3 }), filtered, from), undefined)
+      }
+      // Unfiltered pages end with the first empty page, filtered ones with the flag.
+      assert.strictEqual(Decode.allPageNext(allPage(encode, false, { events: [] }), false, from), undefined)
+      assert.deepStrictEqual(Decode.allPageNext(allPage(encode, true, { events: [] }), true, from), { commit: 400n, prepare: 300n })
+      assert.strictEqual(Decode.allPageNext(allPage(encode, true, { isEndOfStream: true }), true, from), undefined)
+    })
+
     it("reads ReadEventCompleted, with and without an event", () => {
       const found = decoded(Decode.readEventCompleted(encodeWith(encode, Messages.ReadEventCompletedSchema, {
         result: Messages.ReadEventCompleted_ReadEventResult.Success,
@@ -201,6 +268,51 @@ describe("Decode", () => {
     ))
     const page = decoded(Decode.readStreamEventsCompleted(bytes))
     assert.strictEqual(page.events[0]!.data.buffer, bytes.buffer)
+  })
+
+  it("skips unknown fields of every wire type, length-delimited ones by their whole length", () => {
+    const known = Result.getOrThrow(Messages.encode(
+      Messages.ReadStreamEventsCompletedSchema,
+      create(Messages.ReadStreamEventsCompletedSchema, {
+        events: [{ event: record("s", 0n, "T", "{}") }],
+        result: 0,
+        nextEventNumber: 1n,
+        lastEventNumber: 0n,
+        isEndOfStream: false,
+        lastCommitPosition: 0n
+      })
+    ))
+    // Unknown fields before the known ones: 20 (varint), 21 (64-bit), 22 (bytes), 23 (32-bit).
+    const unknown = [0xa0, 0x01, 0x96, 0x01, 0xa9, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 0xb2, 0x01, 0x03, 0x0a, 0x0a, 0x0a, 0xbd, 0x01, 1, 2, 3, 4]
+    const bytes = new Uint8Array([...unknown, ...known])
+    const page = decoded(Decode.readStreamEventsCompleted(bytes))
+    assert.strictEqual(page.events.length, 1)
+    assert.strictEqual(page.nextEventNumber, 1n)
+    assert.strictEqual(Decode.streamPageNext(bytes), 1n)
+  })
+
+  it("decodes repeated and colliding stream ids and event types right (they are cached by their bytes)", () => {
+    // Same lengths, same first and last bytes: the same cache slot, different strings.
+    const streams = ["axb", "ayb", "axb", "a\u00e9b", "axb", "ayb"]
+    const types = ["T1", "T2", "T1", "T1", "Ü", "T2"]
+    const bytes = Result.getOrThrow(Messages.encodeOmittingDefaults(
+      Messages.ReadStreamEventsCompletedSchema,
+      create(Messages.ReadStreamEventsCompletedSchema, {
+        events: streams.map((stream, i) => ({ event: record(stream, BigInt(i), types[i]!, "{}") }))
+      })
+    ))
+    for (let round = 0; round < 2; round++) {
+      const page = decoded(Decode.readStreamEventsCompleted(bytes))
+      assert.deepStrictEqual(page.events.map((e) => e.stream), streams)
+      assert.deepStrictEqual(page.events.map((e) => e.type), types)
+    }
+  })
+
+  it("reads when an event was created from the epoch milliseconds, or from the ticks without them", () => {
+    assert.strictEqual(onePage({}).events[0]!.created.getTime(), 1_700_000_000_000)
+    // 621355968000000000 ticks is the Unix epoch; 10,000 ticks a millisecond.
+    const ticks = onePage({ createdEpoch: 0n, created: 621_355_968_000_000_000n + 10_000n * 1_234n })
+    assert.strictEqual(ticks.events[0]!.created.getTime(), 1_234)
   })
 
   it("reports bytes that are not the message instead of throwing", () => {

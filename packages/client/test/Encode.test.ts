@@ -117,4 +117,42 @@ describe("Encode", () => {
       Encode.writeEvents("ponies", -2n, events, true)
     )
   })
+
+  it("writes ReadStreamEvents and ReadAllEvents frames like the generated encoder, after room for the header", () => {
+    const numbers = [0n, 1n, 127n, 128n, 16_383n, 16_384n, 2n ** 35n, 2n ** 42n + 5n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 63n - 1n, -1n, -2n]
+    for (const stream of ["ponies", "stream-ü-名前", "$all-ish", ""]) {
+      for (const from of numbers) {
+        for (const [maxCount, flag] of [[1, true], [100, false], [4096, true]] as const) {
+          const frame = Encode.readStreamEventsFrame(stream, from, maxCount, flag, !flag)
+          const generated = toBinary(
+            Messages.ReadStreamEventsSchema,
+            create(Messages.ReadStreamEventsSchema, {
+              eventStreamId: stream,
+              fromEventNumber: from,
+              maxCount,
+              resolveLinkTos: flag,
+              requireLeader: !flag
+            })
+          )
+          assert.deepStrictEqual(frame.subarray(Encode.frameHeaderLength), generated)
+        }
+      }
+    }
+    for (const commit of numbers) {
+      for (const prepare of [0n, 300n, -1n]) {
+        const frame = Encode.readAllEventsFrame(commit, prepare, 500, false, true)
+        const generated = toBinary(
+          Messages.ReadAllEventsSchema,
+          create(Messages.ReadAllEventsSchema, {
+            commitPosition: commit,
+            preparePosition: prepare,
+            maxCount: 500,
+            resolveLinkTos: false,
+            requireLeader: true
+          })
+        )
+        assert.deepStrictEqual(frame.subarray(Encode.frameHeaderLength), generated)
+      }
+    }
+  })
 })

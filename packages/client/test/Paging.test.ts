@@ -1,86 +1,290 @@
 /**
- * The paging behind `iter` and `iterAll`, with a fetch function that counts its calls: the next page
- * is fetched while the consumer works on the current one, and never more than one page ahead.
+ * The paging behind `iter` and `iterAll`, over a source whose replies the test hands over itself (or
+ * lets a fake server send in a later microtask): the next page is asked for as soon as a reply arrives,
+ * before it is decoded; never more than the read-ahead waits; a consumer that stops or is interrupted
+ * leaves no request in flight; errors come after the pages before them.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import * as Paging from "../src/internal/Paging.ts"
 import { eventually } from "./Assertions.ts"
 
-/** Pages of `size` numbers up to `total`, counting the fetches started and finished. */
-const counted = (total: number, size: number) => {
-  const counts = { started: 0, finished: 0 }
-  const stream = Paging.pages(0, (from: number) =>
-    Effect.sync(() => {
-      counts.started++
-      const items = Array.from({ length: Math.min(size, total - from) }, (_, i) => from + i)
-      counts.finished++
-      return [items, from + size >= total ? undefined : from + size] as const
-    }))
-  return { counts, stream }
+/** A page as the fake server sends it: its items and where the next one starts. */
+interface Reply {
+  readonly items: ReadonlyArray<number>
+  readonly next: number | undefined
+}
+
+interface Sent {
+  readonly cursor: number
+  readonly settle: (exit: Exit.Exit<Reply, string>) => void
+  cancelled: boolean
+  answered: boolean
+}
+
+/**
+ * A source of pages of `size` numbers up to `total` (the page at cursor `n` holds n, n+1, ...). With
+ * `auto`, each request is answered in a later microtask; otherwise the test answers with `answer`.
+ * `failAt` makes the request of that cursor fail; `unsendable` makes it fail to be sent at all.
+ */
+const fakeSource = (options: {
+  readonly total: number
+  readonly size: number
+  readonly auto: boolean
+  readonly failAt?: number
+  readonly unsendable?: number
+  readonly errorReplyAt?: number
+  readonly guess?: (cursor: number) => number | undefined
+}) => {
+  const sent: Array<Sent> = []
+  const log: Array<string> = []
+  const page = (cursor: number): Reply => {
+    const end = Math.min(cursor + options.size, options.total)
+    return {
+      items: Array.from({ length: end - cursor }, (_, i) => cursor + i),
+      next: end >= options.total ? undefined : end
+    }
+  }
+  const answer = (entry: Sent): void => {
+    if (entry.cancelled || entry.answered) return
+    entry.answered = true
+    log.push(`reply ${entry.cursor}`)
+    entry.settle(entry.cursor === options.failAt ? Exit.fail(`request ${entry.cursor} failed`) : Exit.succeed(page(entry.cursor)))
+  }
+  const source: Paging.Source<Reply, number, number, string> = {
+    request: (cursor, settle) => {
+      if (cursor === options.unsendable) return Result.fail(`request ${cursor} could not be sent`)
+      log.push(`request ${cursor}`)
+      const entry: Sent = { cursor, settle, cancelled: false, answered: false }
+      sent.push(entry)
+      if (options.auto) queueMicrotask(() => answer(entry))
+      return Result.succeed({
+        cancel: () => {
+          if (!entry.answered) entry.cancelled = true
+        }
+      })
+    },
+    next: (reply) => reply.next,
+    decode: (reply, cursor) => {
+      log.push(`decode ${cursor}`)
+      return cursor === options.errorReplyAt ? Exit.fail(`page ${cursor} is an error`) : Exit.succeed(reply.items)
+    },
+    guess: options.guess
+  }
+  const inFlight = () => sent.filter((entry) => !entry.answered && !entry.cancelled).length
+  return { source, sent, log, inFlight, answer: (index: number) => answer(sent[index]!) }
 }
 
 describe("Paging", () => {
   it.effect("delivers every item of every page, in order", () =>
     Effect.gen(function*() {
-      const { counts, stream } = counted(95, 10)
-      const items = yield* Stream.runCollect(stream)
+      const fake = fakeSource({ total: 95, size: 10, auto: true })
+      const items = yield* Stream.runCollect(Paging.pages(0, fake.source))
       assert.deepStrictEqual(items, Array.from({ length: 95 }, (_, i) => i))
-      assert.strictEqual(counts.started, 10)
+      assert.strictEqual(fake.sent.length, 10)
     }))
 
   it.effect("skips empty pages without ending early", () =>
     Effect.gen(function*() {
-      const pages: Record<number, readonly [ReadonlyArray<string>, number | undefined]> = {
-        0: [["a"], 1],
-        1: [[], 2],
-        2: [[], 3],
-        3: [["b"], undefined]
+      const replies: Record<number, Reply> = {
+        0: { items: [100], next: 1 },
+        1: { items: [], next: 2 },
+        2: { items: [], next: 3 },
+        3: { items: [200], next: undefined }
       }
-      const items = yield* Stream.runCollect(Paging.pages(0, (n: number) => Effect.succeed(pages[n]!)))
-      assert.deepStrictEqual(items, ["a", "b"])
+      const source: Paging.Source<Reply, number, number, never> = {
+        request: (cursor, settle) => {
+          queueMicrotask(() => settle(Exit.succeed(replies[cursor]!)))
+          return Result.succeed({ cancel: () => {} })
+        },
+        next: (reply) => reply.next,
+        decode: (reply) => Exit.succeed(reply.items)
+      }
+      assert.deepStrictEqual(yield* Stream.runCollect(Paging.pages(0, source)), [100, 200])
     }))
 
-  it.live("fetches the next page while the consumer works, and no further", () =>
+  it.live("asks for the next page when a reply arrives, before decoding it", () =>
     Effect.gen(function*() {
-      const { counts, stream } = counted(1000, 10)
-      const consuming = yield* Deferred.make<void>()
+      const fake = fakeSource({ total: 30, size: 10, auto: false })
+      const fiber = yield* Effect.forkChild(Stream.runCollect(Paging.pages(0, fake.source)))
+      yield* eventually(() => fake.sent.length === 1, "the first request")
+      fake.answer(0)
+      // Asked for from the reply's callback itself: the first page is not decoded yet.
+      assert.deepStrictEqual(fake.log, ["request 0", "reply 0", "request 10"])
+      yield* eventually(() => fake.log.includes("decode 0"), "the first page decoded")
+      fake.answer(1)
+      assert.deepStrictEqual(fake.log.slice(4), ["reply 10", "request 20"])
+      fake.answer(2)
+      assert.deepStrictEqual(yield* Fiber.join(fiber), Array.from({ length: 30 }, (_, i) => i))
+      assert.strictEqual(fake.sent.length, 3)
+    }))
+
+  it.live("reads ahead at most `readAhead` pages while the consumer holds one", () =>
+    Effect.gen(function*() {
+      const fake = fakeSource({ total: 1000, size: 10, auto: true })
+      let holding = false
       const release = yield* Deferred.make<void>()
-      const fiber = yield* stream.pipe(
+      const fiber = yield* Paging.pages(0, fake.source).pipe(
         Stream.runForEach((n) =>
           n === 0
-            ? Effect.andThen(Deferred.succeed(consuming, undefined), Deferred.await(release))
+            ? Effect.andThen(
+              Effect.sync(() => {
+                holding = true
+              }),
+              Deferred.await(release)
+            )
             : Effect.void
         ),
         Effect.forkChild
       )
-      yield* Deferred.await(consuming)
-      // While the consumer holds the first item, the second page is fetched...
-      yield* eventually(() => counts.finished === 2, "the second page")
-      // ...and nothing beyond it, however long the consumer takes.
+      yield* eventually(() => holding && fake.sent.length === 3 && fake.inFlight() === 0, "two pages read ahead")
+      // However long the consumer takes, nothing more is asked for, and nothing more decoded.
       for (let i = 0; i < 20; i++) yield* Effect.yieldNow
-      assert.strictEqual(counts.started, 2)
+      assert.strictEqual(fake.sent.length, 3)
+      assert.deepStrictEqual(fake.log.filter((line) => line.startsWith("decode")), ["decode 0"])
       yield* Deferred.succeed(release, undefined)
       yield* Fiber.join(fiber)
-      assert.strictEqual(counts.started, 100)
+      assert.strictEqual(fake.sent.length, 100)
     }))
 
-  it.effect("stops fetching when the consumer stops", () =>
+  it.live("a consumer that stops after one page leaves no request in flight", () =>
     Effect.gen(function*() {
-      const { counts, stream } = counted(1000, 10)
-      const items = yield* Stream.runCollect(Stream.take(stream, 15))
-      assert.strictEqual(items.length, 15)
-      assert.isAtMost(counts.started, 3)
+      const fake = fakeSource({ total: 1000, size: 10, auto: false })
+      const fiber = yield* Effect.forkChild(Stream.runCollect(Stream.take(Paging.pages(0, fake.source), 10)))
+      yield* eventually(() => fake.sent.length === 1, "the first request")
+      fake.answer(0)
+      const items = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(items, Array.from({ length: 10 }, (_, i) => i))
+      // The second page was asked for when the first arrived; the consumer's end cancelled it.
+      assert.strictEqual(fake.sent.length, 2)
+      assert.isTrue(fake.sent[1]!.cancelled)
+      assert.strictEqual(fake.inFlight(), 0)
     }))
 
-  it.effect("fails the stream with the fetch's error", () =>
+  it.live("interrupting the consumer while it waits cancels the request in flight", () =>
     Effect.gen(function*() {
-      const stream = Paging.pages(0, (n: number) =>
-        n === 0 ? Effect.succeed([[1, 2], 1] as const) : Effect.fail("page two is gone" as const))
-      const error = yield* Effect.flip(Stream.runCollect(stream))
-      assert.strictEqual(error, "page two is gone")
+      const fake = fakeSource({ total: 1000, size: 10, auto: false })
+      const seen: Array<number> = []
+      const fiber = yield* Paging.pages(0, fake.source).pipe(
+        Stream.runForEach((n) =>
+          Effect.sync(() => {
+            seen.push(n)
+          })
+        ),
+        Effect.forkChild
+      )
+      yield* eventually(() => fake.sent.length === 1, "the first request")
+      fake.answer(0)
+      yield* eventually(() => seen.length === 10 && fake.sent.length === 2, "the first page, and the second asked for")
+      yield* Fiber.interrupt(fiber)
+      assert.isTrue(fake.sent[1]!.cancelled)
+      assert.strictEqual(fake.inFlight(), 0)
+      // A reply that would still come is ignored.
+      fake.answer(1)
+      assert.strictEqual(fake.sent.length, 2)
+    }))
+
+  it.effect("a failed request fails the stream after every item of the pages before it", () =>
+    Effect.gen(function*() {
+      const fake = fakeSource({ total: 1000, size: 10, auto: true, failAt: 20 })
+      const seen: Array<number> = []
+      const error = yield* Effect.flip(
+        Stream.runForEach(Paging.pages(0, fake.source), (n) =>
+          Effect.sync(() => {
+            seen.push(n)
+          }))
+      )
+      assert.strictEqual(error, "request 20 failed")
+      assert.deepStrictEqual(seen, Array.from({ length: 20 }, (_, i) => i))
+      // Nothing is asked for after a failure.
+      assert.strictEqual(fake.sent.length, 3)
+    }))
+
+  it.effect("a request that cannot be sent fails the stream in its place", () =>
+    Effect.gen(function*() {
+      const fake = fakeSource({ total: 1000, size: 10, auto: true, unsendable: 10 })
+      const seen: Array<number> = []
+      const error = yield* Effect.flip(
+        Stream.runForEach(Paging.pages(0, fake.source), (n) =>
+          Effect.sync(() => {
+            seen.push(n)
+          }))
+      )
+      assert.strictEqual(error, "request 10 could not be sent")
+      assert.deepStrictEqual(seen, Array.from({ length: 10 }, (_, i) => i))
+    }))
+
+  it.effect("a reply that decodes to an error fails the stream after the pages before it", () =>
+    Effect.gen(function*() {
+      const fake = fakeSource({ total: 1000, size: 10, auto: true, errorReplyAt: 10 })
+      const seen: Array<number> = []
+      const error = yield* Effect.flip(
+        Stream.runForEach(Paging.pages(0, fake.source), (n) =>
+          Effect.sync(() => {
+            seen.push(n)
+          }))
+      )
+      assert.strictEqual(error, "page 10 is an error")
+      assert.deepStrictEqual(seen, Array.from({ length: 10 }, (_, i) => i))
+      assert.strictEqual(fake.inFlight(), 0)
+    }))
+
+  it.live("with a guess, asks for the page after next before the next one arrives", () =>
+    Effect.gen(function*() {
+      const fake = fakeSource({ total: 40, size: 10, auto: false, guess: (cursor) => cursor + 10 })
+      const fiber = yield* Effect.forkChild(Stream.runCollect(Paging.pages(0, fake.source)))
+      yield* eventually(() => fake.sent.length === 2, "the first page and the guess after it")
+      assert.deepStrictEqual(fake.sent.map((entry) => entry.cursor), [0, 10])
+      // Replies out of order: the guessed page waits for the page before it.
+      fake.answer(1)
+      assert.deepStrictEqual(fake.sent.map((entry) => entry.cursor), [0, 10])
+      fake.answer(0)
+      yield* eventually(() => fake.sent.length === 4, "the next guesses")
+      fake.answer(2)
+      fake.answer(3)
+      assert.deepStrictEqual(yield* Fiber.join(fiber), Array.from({ length: 40 }, (_, i) => i))
+      // Nothing asked for twice, nothing past the end.
+      assert.deepStrictEqual(fake.sent.map((entry) => entry.cursor), [0, 10, 20, 30])
+    }))
+
+  it.effect("drops the pages of wrong guesses unseen, and asks for the right ones", () =>
+    Effect.gen(function*() {
+      const fake = fakeSource({ total: 95, size: 10, auto: true, guess: (cursor) => cursor + 7 })
+      const items = yield* Stream.runCollect(Paging.pages(0, fake.source))
+      assert.deepStrictEqual(items, Array.from({ length: 95 }, (_, i) => i))
+      const right = fake.sent.filter((entry) => entry.cursor % 10 === 0).map((entry) => entry.cursor)
+      assert.deepStrictEqual(right, Array.from({ length: 10 }, (_, i) => i * 10))
+      assert.strictEqual(fake.inFlight(), 0)
+    }))
+
+  it.live("with a guess, a consumer that stops leaves no request in flight", () =>
+    Effect.gen(function*() {
+      const fake = fakeSource({ total: 1000, size: 10, auto: false, guess: (cursor) => cursor + 10 })
+      const fiber = yield* Effect.forkChild(Stream.runCollect(Stream.take(Paging.pages(0, fake.source), 10)))
+      yield* eventually(() => fake.sent.length === 2, "the first page and the guess after it")
+      fake.answer(0)
+      assert.deepStrictEqual(yield* Fiber.join(fiber), Array.from({ length: 10 }, (_, i) => i))
+      assert.isAtLeast(fake.sent.length, 2)
+      assert.strictEqual(fake.inFlight(), 0)
+    }))
+
+  it.effect("a failed guessed page fails the stream only when the guess was right, in its place", () =>
+    Effect.gen(function*() {
+      const fake = fakeSource({ total: 1000, size: 10, auto: true, failAt: 30, guess: (cursor) => cursor + 10 })
+      const seen: Array<number> = []
+      const error = yield* Effect.flip(
+        Stream.runForEach(Paging.pages(0, fake.source), (n) =>
+          Effect.sync(() => {
+            seen.push(n)
+          }))
+      )
+      assert.strictEqual(error, "request 30 failed")
+      assert.deepStrictEqual(seen, Array.from({ length: 30 }, (_, i) => i))
+      assert.strictEqual(fake.inFlight(), 0)
     }))
 })

@@ -85,6 +85,19 @@ export interface Connection {
    */
   readonly submit: <A, E>(request: Request, pending: PendingRequest<A, E>) => void
   /**
+   * Sends a one-shot request and hands its reply (any package, as for `request`) or its failure
+   * (the connection died, the deadline passed) to `settle`, from the connection's dispatcher or its
+   * deadline timer: `settle` must not block. No fiber waits for the reply, so a caller can keep
+   * several requests going from plain callbacks (read-ahead). Returns the request in flight, to
+   * cancel (its late reply is then dropped), or why it could not be sent (`settle` is then not called).
+   */
+  readonly requestCallback: (
+    request: Request,
+    operation: string,
+    timeout: Duration.Duration,
+    settle: (exit: Exit.Exit<Package.InboundPackage, ConnectionError | Timeout>) => void
+  ) => Result.Result<InFlight, ConnectionError | BadRequest>
+  /**
    * Registers a long conversation under a new correlation id and sends its opening request. Returns the
    * correlation id.
    */
@@ -97,6 +110,16 @@ export interface Connection {
   readonly failure: () => ConnectionError | undefined
   /** Waits until the connection dies (or is closed), and returns why. */
   readonly closed: Effect.Effect<ConnectionError>
+}
+
+/**
+ * A one-shot request sent with `requestCallback`, not answered yet.
+ *
+ * @internal
+ */
+export interface InFlight {
+  /** Forgets the request: its reply, if it still comes, is dropped, and `settle` is never called. */
+  readonly cancel: () => void
 }
 
 const Command = CommandModule.Command
@@ -162,6 +185,27 @@ class DecodedRequest<A, E> extends PendingRequest<A, E> {
   }
   decode(pkg: Package.InboundPackage): Exit.Exit<A, E> {
     return this.decoder(pkg)
+  }
+}
+
+/**
+ * A request whose reply, or failure, goes to a callback (`requestCallback`). A failure while it is
+ * being sent is kept for the sender to return instead.
+ */
+class CallbackRequest extends PendingRequest<Package.InboundPackage, never> implements InFlight {
+  /** Its correlation id's counter, once sent, and the map it waits in (to forget it on `cancel`). */
+  id = -1
+  requests: Map<number, PendingRequest<any, any>> | undefined = undefined
+  failedToSend: ConnectionError | BadRequest | undefined = undefined
+  decode(pkg: Package.InboundPackage): Exit.Exit<Package.InboundPackage> {
+    return Exit.succeed(pkg)
+  }
+  override fail(error: ConnectionError | BadRequest): void {
+    if (this.id < 0) this.failedToSend = error
+    else super.fail(error)
+  }
+  cancel(): void {
+    if (this.requests !== undefined && this.requests.get(this.id) === this) this.requests.delete(this.id)
   }
 }
 
@@ -635,6 +679,26 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
       })
     })
 
+  const requestCallback = (
+    request: Request,
+    operation: string,
+    timeout: Duration.Duration,
+    settle: (exit: Exit.Exit<Package.InboundPackage, ConnectionError | Timeout>) => void
+  ): Result.Result<InFlight, ConnectionError | BadRequest> => {
+    // Once sent, the entry is failed only by the connection's death (a ConnectionError) or its
+    // deadline (a Timeout): never by a BadRequest, which `submit` reports before the id is set.
+    const entry = new CallbackRequest(
+      settle as (exit: Exit.Exit<Package.InboundPackage, ConnectionError | Timeout | BadRequest>) => void,
+      operation,
+      timeout
+    )
+    const id = submit(request, entry)
+    if (id < 0) return Result.fail(entry.failedToSend!)
+    entry.id = id
+    entry.requests = requests
+    return Result.succeed(entry)
+  }
+
   const request = (
     request: Request,
     operation: string,
@@ -675,6 +739,7 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
     request,
     requestDecoded,
     submit,
+    requestCallback,
     startConversation,
     send,
     endConversation: (correlationId) => {

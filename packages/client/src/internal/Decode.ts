@@ -35,17 +35,57 @@ export interface Malformed {
 }
 
 const emptyBytes: Uint8Array = new Uint8Array(0)
+
+/** The int64 whose two's complement halves are `low` (unsigned) and `high`. */
+const toBigInt = (low: number, high: number): bigint => {
+  if (high === 0) return BigInt(low)
+  if (high > 0 && high < 0x200000) return BigInt(high * two32 + low)
+  return BigInt.asIntN(64, (BigInt(high >>> 0) << 32n) | BigInt(low))
+}
 const utf8 = new TextDecoder("utf-8")
 const two32 = 4294967296
+
+/**
+ * Recently decoded strings of one field, by their bytes: a page repeats its stream id in every event,
+ * and usually a handful of event types. A hit costs a comparison of the bytes instead of a new string.
+ * Eight slots, picked by the length and the first and last bytes; a collision only replaces a slot.
+ */
+class StringCache {
+  readonly keys: Array<Uint8Array | undefined> = [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined]
+  readonly texts: Array<string> = ["", "", "", "", "", "", "", ""]
+}
+
+/** Longer strings are decoded every time. */
+const maxCachedLength = 64
+const streamIds = new StringCache()
+const eventTypes = new StringCache()
 
 class Reader {
   readonly bytes: Uint8Array
   offset: number
-  readonly end: number
+  /** Where the current message ends; moved by `enter` and `leave` for embedded messages. */
+  end: number
+  /** The two halves of the last `varint64`: the low 32 bits (unsigned) and the high 32 (signed). */
+  low = 0
+  high = 0
   constructor(bytes: Uint8Array, offset: number, end: number) {
     this.bytes = bytes
     this.offset = offset
     this.end = end
+  }
+
+  /** Reads an embedded message's length and narrows the reader to it; returns the outer end for `leave`. */
+  enter(): number {
+    const length = this.length()
+    const outer = this.end
+    this.end = this.offset + length
+    return outer
+  }
+
+  /** Leaves an embedded message entered with `enter`, after its last byte. */
+  leave(outer: number): void {
+    this.offset = this.end
+    this.end = outer
   }
 
   /** A varint that fits 32 bits (tags, lengths, enums, bools); larger ones are truncated. */
@@ -64,8 +104,8 @@ class Reader {
     }
   }
 
-  /** An int64 varint (two's complement, as the protocol writes negative numbers). */
-  int64(): bigint {
+  /** A 64-bit varint, left in `low` and `high` without making a number of it. */
+  varint64(): void {
     const bytes = this.bytes
     let low = 0
     let high = 0
@@ -85,10 +125,42 @@ class Reader {
       shift += 7
       if (shift > 63) throw new MalformedError("a varint is too long")
     }
-    low >>>= 0
-    if (high === 0) return BigInt(low)
-    if (high > 0 && high < 0x200000) return BigInt(high * two32 + low)
-    return BigInt.asIntN(64, (BigInt(high >>> 0) << 32n) | BigInt(low))
+    this.low = low >>> 0
+    this.high = high
+  }
+
+  /** An int64 varint (two's complement, as the protocol writes negative numbers). */
+  int64(): bigint {
+    this.varint64()
+    return toBigInt(this.low, this.high)
+  }
+
+  /** A string field, through `cache` when it is short. */
+  cachedString(cache: StringCache): string {
+    const length = this.length()
+    const start = this.offset
+    this.offset += length
+    if (length === 0) return ""
+    if (length > maxCachedLength) return this.text(start, length)
+    const bytes = this.bytes
+    const slot = (length + bytes[start]! + bytes[start + length - 1]!) & 7
+    const key = cache.keys[slot]
+    if (key !== undefined && key.length === length) {
+      let same = true
+      for (let i = 0; i < length; i++) {
+        if (key[i] !== bytes[start + i]) {
+          same = false
+          break
+        }
+      }
+      if (same) return cache.texts[slot]!
+    }
+    const text = this.text(start, length)
+    const copy = new Uint8Array(length)
+    for (let i = 0; i < length; i++) copy[i] = bytes[start + i]!
+    cache.keys[slot] = copy
+    cache.texts[slot] = text
+    return text
   }
 
   length(): number {
@@ -108,6 +180,10 @@ class Reader {
     const length = this.length()
     const start = this.offset
     this.offset += length
+    return this.text(start, length)
+  }
+
+  text(start: number, length: number): string {
     if (length < 48) {
       const bytes = this.bytes
       let ascii = true
@@ -134,9 +210,12 @@ class Reader {
       case 1:
         this.offset += 8
         break
-      case 2:
-        this.offset += this.length()
+      case 2: {
+        // Not `this.offset += this.length()`: that reads the offset before `length()` moves it.
+        const length = this.length()
+        this.offset += length
         return
+      }
       case 5:
         this.offset += 4
         break
@@ -162,7 +241,12 @@ class Reader {
  */
 let lastRecordIdBytes: Uint8Array = emptyBytes
 
-/** The fields of an `EventRecord`, or `undefined` when the record is empty (docs/protocol.md 3.3). */
+/**
+ * The fields of an `EventRecord`, or `undefined` when the record is empty (docs/protocol.md 3.3). The
+ * stream id and event type go through the string caches; `created` is kept as numbers (the epoch
+ * milliseconds as a plain number), and the .NET ticks become a bigint only for a record without the
+ * epoch field, the only case that reads them.
+ */
 const eventRecord = (reader: Reader): RecordedEvent | undefined => {
   let stream = ""
   let eventNumber = 0n
@@ -171,13 +255,15 @@ const eventRecord = (reader: Reader): RecordedEvent | undefined => {
   let dataContentType = 0
   let data = emptyBytes
   let metadata = emptyBytes
-  let created = 0n
-  let createdEpoch = 0n
+  let ticksLow = 0
+  let ticksHigh = 0
+  let epochLow = 0
+  let epochHigh = 0
   while (reader.offset < reader.end) {
     const tag = reader.uint32()
     switch (tag) {
       case 0x0a:
-        stream = reader.string()
+        stream = reader.cachedString(streamIds)
         break
       case 0x10:
         eventNumber = reader.int64()
@@ -186,7 +272,7 @@ const eventRecord = (reader: Reader): RecordedEvent | undefined => {
         id = reader.bytesField()
         break
       case 0x22:
-        type = reader.string()
+        type = reader.cachedString(eventTypes)
         break
       case 0x28:
         dataContentType = reader.uint32()
@@ -198,10 +284,14 @@ const eventRecord = (reader: Reader): RecordedEvent | undefined => {
         metadata = reader.bytesField()
         break
       case 0x48:
-        created = reader.int64()
+        reader.varint64()
+        ticksLow = reader.low
+        ticksHigh = reader.high
         break
       case 0x50:
-        createdEpoch = reader.int64()
+        reader.varint64()
+        epochLow = reader.low
+        epochHigh = reader.high
         break
       default:
         reader.skip(tag & 7)
@@ -209,6 +299,7 @@ const eventRecord = (reader: Reader): RecordedEvent | undefined => {
   }
   if (stream === "" && id.length === 0 && type === "") return undefined
   lastRecordIdBytes = id
+  const hasEpoch = epochLow !== 0 || epochHigh !== 0
   return new RecordedEvent({
     stream,
     eventNumber,
@@ -217,9 +308,21 @@ const eventRecord = (reader: Reader): RecordedEvent | undefined => {
     data,
     metadata,
     isJson: dataContentType === 1,
-    createdEpochMillis: createdEpoch === 0n ? undefined : createdEpoch,
-    createdTicks: created
+    createdEpochMillis: !hasEpoch
+      ? undefined
+      : epochHigh >= 0 && epochHigh < 0x200000
+      ? epochHigh * two32 + epochLow
+      : toBigInt(epochLow, epochHigh),
+    createdTicks: hasEpoch ? 0n : toBigInt(ticksLow, ticksHigh)
   })
+}
+
+/** An embedded `EventRecord`, read without a reader of its own. */
+const embeddedRecord = (reader: Reader): RecordedEvent | undefined => {
+  const outer = reader.enter()
+  const record = eventRecord(reader)
+  reader.leave(outer)
+  return record
 }
 
 const resolved = (
@@ -239,8 +342,8 @@ const resolvedIndexedEvent = (reader: Reader): ResolvedEvent | undefined => {
   let link: RecordedEvent | undefined
   while (reader.offset < reader.end) {
     const tag = reader.uint32()
-    if (tag === 0x0a) event = eventRecord(reader.message())
-    else if (tag === 0x12) link = eventRecord(reader.message())
+    if (tag === 0x0a) event = embeddedRecord(reader)
+    else if (tag === 0x12) link = embeddedRecord(reader)
     else reader.skip(tag & 7)
   }
   return resolved(event, link, undefined)
@@ -256,10 +359,10 @@ const resolvedEvent = (reader: Reader): ResolvedEvent | undefined => {
     const tag = reader.uint32()
     switch (tag) {
       case 0x0a:
-        event = eventRecord(reader.message())
+        event = embeddedRecord(reader)
         break
       case 0x12:
-        link = eventRecord(reader.message())
+        link = embeddedRecord(reader)
         break
       case 0x18:
         commit = reader.int64()
@@ -276,7 +379,10 @@ const resolvedEvent = (reader: Reader): ResolvedEvent | undefined => {
 
 const run = <A>(bytes: Uint8Array, decode: (reader: Reader) => A): A | Malformed => {
   try {
-    return decode(new Reader(bytes, 0, bytes.length))
+    // Received bytes are Node `Buffer`s, whose `subarray` (every event's id and data) costs a good
+    // deal more than a plain `Uint8Array`'s: the events' views are plain ones over the same memory.
+    const view = bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    return decode(new Reader(view, 0, view.length))
   } catch (error) {
     if (error instanceof MalformedError) return { _tag: "Malformed", reason: error.reason }
     throw error
@@ -325,7 +431,9 @@ export const readStreamEventsCompleted = (bytes: Uint8Array): StreamPage | Malfo
       const tag = reader.uint32()
       switch (tag) {
         case 0x0a: {
-          const event = resolvedIndexedEvent(reader.message())
+          const outer = reader.enter()
+          const event = resolvedIndexedEvent(reader)
+          reader.leave(outer)
           if (event !== undefined) events.push(event)
           break
         }
@@ -387,7 +495,9 @@ export const readAllEventsCompleted = (bytes: Uint8Array, filtered: boolean): Al
       const tag = reader.uint32()
       switch (tag) {
         case 0x1a: {
-          const event = resolvedEvent(reader.message())
+          const outer = reader.enter()
+          const event = resolvedEvent(reader)
+          reader.leave(outer)
           if (event !== undefined) events.push(event)
           break
         }
@@ -419,6 +529,97 @@ export const readAllEventsCompleted = (bytes: Uint8Array, filtered: boolean): Al
     }
     return { result, events, nextPosition: { commit: nextCommit, prepare: nextPrepare }, isEndOfStream, error }
   })
+
+/**
+ * Where the stream page after this `ReadStreamEventsCompleted` starts (its `next_event_number`), read
+ * from the reply's top-level fields without decoding its events, so that a read can ask for that page
+ * before decoding this one. `undefined` when there is no page after it: the end of the stream, a
+ * result other than a page (Success, NotModified), or bytes that do not decode (the decoder reports
+ * those).
+ *
+ * @internal
+ */
+export const streamPageNext = (bytes: Uint8Array): bigint | undefined => {
+  const reader = new Reader(bytes, 0, bytes.length)
+  let result = 0
+  let next = 0n
+  let isEndOfStream = false
+  try {
+    while (reader.offset < reader.end) {
+      const tag = reader.uint32()
+      switch (tag) {
+        case 0x10:
+          result = reader.uint32()
+          break
+        case 0x18:
+          next = reader.int64()
+          break
+        case 0x28:
+          isEndOfStream = reader.uint32() !== 0
+          break
+        default:
+          // The events (field 1) are skipped by their length.
+          reader.skip(tag & 7)
+      }
+    }
+  } catch {
+    return undefined
+  }
+  // Success 0, NotModified 3.
+  return isEndOfStream || (result !== 0 && result !== 3) ? undefined : next
+}
+
+/**
+ * Where the `$all` page after this `ReadAllEventsCompleted` (or, with `filtered`,
+ * `FilteredReadAllEventsCompleted`) starts, read without decoding its events. `undefined` when there
+ * is no page after it: an unfiltered page without events (unfiltered replies have no end-of-stream
+ * flag: the end is the first empty page), a filtered page flagged as the end, a next position equal to
+ * `from` (a server that does not move on would have the read ask for the same page forever), a result
+ * other than a page, or bytes that do not decode.
+ *
+ * @internal
+ */
+export const allPageNext = (bytes: Uint8Array, filtered: boolean, from: Position.Position): Position.Position | undefined => {
+  const reader = new Reader(bytes, 0, bytes.length)
+  let result = 0
+  let nextCommit = 0n
+  let nextPrepare = 0n
+  let isEndOfStream = false
+  let events = 0
+  try {
+    while (reader.offset < reader.end) {
+      const tag = reader.uint32()
+      switch (tag) {
+        case 0x1a:
+          events++
+          reader.skip(2)
+          break
+        case 0x20:
+          nextCommit = reader.int64()
+          break
+        case 0x28:
+          nextPrepare = reader.int64()
+          break
+        case 0x30:
+          if (filtered) isEndOfStream = reader.uint32() !== 0
+          else result = reader.uint32()
+          break
+        case 0x38:
+          if (filtered) result = reader.uint32()
+          else reader.skip(0)
+          break
+        default:
+          reader.skip(tag & 7)
+      }
+    }
+  } catch {
+    return undefined
+  }
+  // Success 0 and NotModified 1, in both messages.
+  if (result > 1 || (filtered ? isEndOfStream : events === 0)) return undefined
+  if (nextCommit === from.commit && nextPrepare === from.prepare) return undefined
+  return { commit: nextCommit, prepare: nextPrepare }
+}
 
 /**
  * A decoded `ReadEventCompleted`.

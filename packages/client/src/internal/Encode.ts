@@ -96,8 +96,18 @@ const varintLength = (value: number): number =>
 
 /** The varint of an int64: ten bytes for negative numbers (two's complement, not zig-zag). */
 const int64Bytes = (value: bigint): Uint8Array => {
-  let v = BigInt.asUintN(64, value)
   const out: Array<number> = []
+  // Event numbers and positions are non-negative and far below 2^53: no bigint arithmetic for them.
+  if (value >= 0n && value <= 0x1fffffffffffffn) {
+    let n = Number(value)
+    while (n >= 0x80) {
+      out.push((n % 0x80) | 0x80)
+      n = Math.floor(n / 0x80)
+    }
+    out.push(n)
+    return Uint8Array.from(out)
+  }
+  let v = BigInt.asUintN(64, value)
   while (v >= 0x80n) {
     out.push(Number(v & 0x7fn) | 0x80)
     v >>= 7n
@@ -279,6 +289,71 @@ export const transactionWrite = (
     writeEvent(writer, sized[i]!)
   }
   writer.byte(0x18)
+  writer.byte(requireLeader ? 1 : 0)
+  return writer.bytes
+}
+
+/**
+ * A `ReadStreamEvents` frame (1 event_stream_id, 2 from_event_number, 3 max_count, 4 resolve_link_tos,
+ * 5 require_leader), with `frameHeaderLength` free bytes before the message, as `writeEventsFrame`.
+ * The request of every page of a stream read.
+ *
+ * @internal
+ */
+export const readStreamEventsFrame = (
+  stream: string,
+  fromEventNumber: bigint,
+  maxCount: number,
+  resolveLinks: boolean,
+  requireLeader: boolean
+): Uint8Array => {
+  const streamBytes = utf8(stream)
+  const streamLength = stringLength(stream, streamBytes)
+  const from = int64Varint(fromEventNumber)
+  const writer = new Writer(
+    1 + varintLength(streamLength) + streamLength + 1 + from.length + 1 + varintLength(maxCount) + 4,
+    frameHeaderLength
+  )
+  writer.byte(0x0a)
+  writer.varint(streamLength)
+  writer.string(stream, streamBytes)
+  writer.byte(0x10)
+  writer.raw(from)
+  writer.byte(0x18)
+  writer.varint(maxCount)
+  writer.byte(0x20)
+  writer.byte(resolveLinks ? 1 : 0)
+  writer.byte(0x28)
+  writer.byte(requireLeader ? 1 : 0)
+  return writer.bytes
+}
+
+/**
+ * A `ReadAllEvents` frame (1 commit_position, 2 prepare_position, 3 max_count, 4 resolve_link_tos,
+ * 5 require_leader), with `frameHeaderLength` free bytes before the message. The request of every page
+ * of an unfiltered `$all` read.
+ *
+ * @internal
+ */
+export const readAllEventsFrame = (
+  commitPosition: bigint,
+  preparePosition: bigint,
+  maxCount: number,
+  resolveLinks: boolean,
+  requireLeader: boolean
+): Uint8Array => {
+  const commit = int64Varint(commitPosition)
+  const prepare = int64Varint(preparePosition)
+  const writer = new Writer(1 + commit.length + 1 + prepare.length + 1 + varintLength(maxCount) + 4, frameHeaderLength)
+  writer.byte(0x08)
+  writer.raw(commit)
+  writer.byte(0x10)
+  writer.raw(prepare)
+  writer.byte(0x18)
+  writer.varint(maxCount)
+  writer.byte(0x20)
+  writer.byte(resolveLinks ? 1 : 0)
+  writer.byte(0x28)
   writer.byte(requireLeader ? 1 : 0)
   return writer.bytes
 }

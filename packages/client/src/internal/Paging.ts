@@ -1,7 +1,23 @@
 /**
- * Streams that page themselves: while the consumer works on one page, the next one is already being
- * fetched, and never more than that one. A consumer that stops pulling stops the fetching after at most
- * one page; a consumer that stops altogether (its scope closes) interrupts the page in flight.
+ * Streams that page themselves, with the client and the server working at the same time: when a
+ * page's reply arrives, the cursor of the page after it is read from the reply's top-level fields
+ * (without decoding its events) and that page is asked for at once, so that the server prepares it
+ * while the client decodes and the consumer handles the current one.
+ *
+ * A source that can guess where the page after next starts (stream reads: a page further) has that
+ * page asked for too, before the next page's reply confirms the guess, so that the server finds the
+ * next request waiting when it has sent a reply; a page asked for on a wrong guess is dropped unseen.
+ *
+ * The read-ahead is bounded: at most `readAhead` pages are asked for or waiting undecoded. When they
+ * are all waiting, the next request is held back until the consumer takes one, so a slow consumer
+ * holds at most that many pages (plus the one it works on) and memory stays flat however long the
+ * stream is.
+ *
+ * Requests are callbacks through the connection (`Connection.requestCallback`), with no fiber per
+ * page. A consumer that stops (its scope closes: `Stream.take` has what it wants, an error, an
+ * interruption) cancels the request in flight and drops the replies waiting: nothing is left behind.
+ * Errors keep their place: a failed request or an error reply fails the stream after every event of
+ * the pages before it.
  *
  * @internal
  */
@@ -9,48 +25,243 @@ import type * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Channel from "effect/Channel"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
+import * as Exit from "effect/Exit"
 import type * as Pull from "effect/Pull"
+import * as Result from "effect/Result"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
 /**
- * One page and where the next one starts (`undefined` after the last page).
+ * A request in flight, as the source's `request` returns it.
  *
  * @internal
  */
-export type Page<A, S> = readonly [items: ReadonlyArray<A>, next: S | undefined]
+export interface InFlight {
+  /** Forgets the request: `settle` is not called for it after this. */
+  readonly cancel: () => void
+}
 
 /**
- * A stream of the items of successive pages, starting at `first`.
+ * Where pages come from: how to ask for one, where the next one starts, and how to read one.
  *
  * @internal
  */
-export const pages = <A, S, E>(first: S, fetch: (cursor: S) => Effect.Effect<Page<A, S>, E>): Stream.Stream<A, E> =>
+export interface Source<R, S, A, E> {
+  /**
+   * Asks for the page at `cursor`; its reply (or why there is none) goes to `settle`, later, from a
+   * callback that must not block (never from within `request` itself). Fails when the request cannot
+   * be sent.
+   */
+  readonly request: (cursor: S, settle: (exit: Exit.Exit<R, E>) => void) => Result.Result<InFlight, E>
+  /**
+   * Where the page after this reply starts, read cheaply (before `decode`); `undefined` when there is
+   * none: the last page, or a reply that is not a page (`decode` reports it).
+   */
+  readonly next: (reply: R, cursor: S) => S | undefined
+  /** The reply's items, or the error it stands for. */
+  readonly decode: (reply: R, cursor: S) => Exit.Exit<ReadonlyArray<A>, E>
+  /**
+   * Where the page after the page at `cursor` probably starts, before its reply says (for a stream
+   * read forwards: `cursor` plus the page size, unless events are missing). With it, the pages after
+   * the next one are asked for ahead, so that the server always has the next request waiting; a page
+   * asked for on a wrong guess is dropped unseen, and the right one asked for. Cursors are compared
+   * with `===`: primitives only.
+   */
+  readonly guess?: ((cursor: S) => S | undefined) | undefined
+}
+
+/**
+ * Options of `pages`.
+ *
+ * @internal
+ */
+export interface Options<A, E> {
+  /** The most pages asked for or waiting undecoded (default 2). */
+  readonly readAhead?: number | undefined
+  /** Wraps every pull (a tracing span, for instance). */
+  readonly wrap?: ((pull: Pull.Pull<Arr.NonEmptyReadonlyArray<A>, E>) => Pull.Pull<Arr.NonEmptyReadonlyArray<A>, E>) | undefined
+}
+
+/**
+ * A stream of the items of successive pages, starting at `first`. The first page is asked for when the
+ * stream starts.
+ *
+ * @internal
+ */
+export const pages = <R, S, A, E>(first: S, source: Source<R, S, A, E>, options?: Options<A, E>): Stream.Stream<A, E> =>
   Stream.fromChannel(
     Channel.fromTransform((_upstream, scope) =>
-      Effect.map(Effect.forkIn(fetch(first), scope), (firstFetch) => {
-        let ahead: Fiber.Fiber<Page<A, S>, E> | undefined = firstFetch
-        const pull: Pull.Pull<Arr.NonEmptyReadonlyArray<A>, E> = Effect.suspend(function next(): Pull.Pull<
-          Arr.NonEmptyReadonlyArray<A>,
-          E
-        > {
-          const current = ahead
-          if (current === undefined) return Cause.done()
-          return Effect.flatMap(Fiber.join(current), ([items, cursor]) => {
-            const prefetch = cursor === undefined
-              ? Effect.sync(() => {
-                ahead = undefined
-              })
-              : Effect.map(Effect.forkIn(fetch(cursor), scope), (fiber) => {
-                ahead = fiber
-              })
-            return Effect.flatMap(
-              prefetch,
-              () => items.length > 0 ? Effect.succeed(items as Arr.NonEmptyReadonlyArray<A>) : next()
-            )
-          })
+      Effect.suspend(() => {
+        const pager = new Pager(source, options?.readAhead ?? 2)
+        const wrap = options?.wrap
+        return Effect.map(Scope.addFinalizer(scope, pager.close), () => {
+          pager.start(first)
+          return wrap === undefined ? pager.pull : wrap(pager.pull)
         })
-        return pull
       })
     )
   )
+
+/** A reply received and not decoded yet, or the failure of a request. */
+class Received<R, S, E> {
+  readonly exit: Exit.Exit<R, E>
+  readonly cursor: S
+  constructor(exit: Exit.Exit<R, E>, cursor: S) {
+    this.exit = exit
+    this.cursor = cursor
+  }
+}
+
+type PagePull<A, E> = Pull.Pull<Arr.NonEmptyReadonlyArray<A>, E>
+
+/** A page asked for: its request, and its reply when it came before the replies of the pages before it. */
+class Asked<R, S, E> {
+  readonly cursor: S
+  request: InFlight | undefined = undefined
+  exit: Exit.Exit<R, E> | undefined = undefined
+  constructor(cursor: S) {
+    this.cursor = cursor
+  }
+}
+
+class Pager<R, S, A, E> {
+  readonly source: Source<R, S, A, E>
+  readonly readAhead: number
+  /** Replies received, in order, not handed to the consumer yet. */
+  readonly received: Array<Received<R, S, E>> = []
+  /**
+   * Pages asked for and not handed over to `received` yet, in order: the first is the page after the
+   * last one received; the others (with `guess`) are guesses, confirmed or dropped as replies come.
+   */
+  readonly asked: Array<Asked<R, S, E>> = []
+  /** The next page's cursor, known and not asked for yet (the read-ahead was full). */
+  heldBack: S | undefined = undefined
+  /** No page after the last one received (its end, or a failure). */
+  ended = false
+  closed = false
+  /** The consumer, when it waits for a reply. */
+  waiter: ((pull: PagePull<A, E>) => void) | undefined = undefined
+
+  constructor(source: Source<R, S, A, E>, readAhead: number) {
+    this.source = source
+    this.readAhead = Math.max(1, readAhead)
+  }
+
+  readonly pull: PagePull<A, E> = Effect.suspend(() => this.take())
+
+  readonly #stopWaiting = Effect.sync(() => {
+    this.waiter = undefined
+  })
+
+  readonly #wait: PagePull<A, E> = Effect.callback<Arr.NonEmptyReadonlyArray<A>, E | Cause.Done>((resume) => {
+    this.waiter = resume
+    return this.#stopWaiting
+  })
+
+  readonly close: Effect.Effect<void> = Effect.sync(() => {
+    this.closed = true
+    this.cancelAsked()
+    this.heldBack = undefined
+    this.received.length = 0
+    this.waiter = undefined
+  })
+
+  start(first: S): void {
+    this.heldBack = first
+    this.fill()
+  }
+
+  cancelAsked(): void {
+    const asked = this.asked
+    for (let i = 0; i < asked.length; i++) asked[i]!.request?.cancel()
+    asked.length = 0
+  }
+
+  /**
+   * Asks for pages while the read-ahead has room: the next page when it is known, then, with `guess`,
+   * the pages after it. A guess that cannot be sent is given up quietly; the next page's failure to be
+   * sent takes its place in the stream.
+   */
+  fill(): void {
+    const guess = this.source.guess
+    while (!this.ended && !this.closed && this.received.length + this.asked.length < this.readAhead) {
+      const heldBack = this.heldBack
+      let cursor: S | undefined
+      if (heldBack !== undefined) {
+        cursor = heldBack
+        this.heldBack = undefined
+      } else if (guess !== undefined && this.asked.length > 0) {
+        cursor = guess(this.asked[this.asked.length - 1]!.cursor)
+        if (cursor === undefined) return
+      } else {
+        return
+      }
+      const entry = new Asked<R, S, E>(cursor)
+      this.asked.push(entry)
+      const sent = this.source.request(cursor, (exit) => this.settle(entry, exit))
+      if (Result.isFailure(sent)) {
+        this.asked.pop()
+        if (heldBack === undefined) return
+        this.received.push(new Received(Exit.fail(sent.failure), cursor))
+        this.ended = true
+        this.wake()
+        return
+      }
+      entry.request = sent.success
+    }
+  }
+
+  settle(entry: Asked<R, S, E>, exit: Exit.Exit<R, E>): void {
+    if (this.closed) return
+    const asked = this.asked
+    const index = asked.indexOf(entry)
+    if (index < 0) return
+    entry.exit = exit
+    // A reply that came before the replies of the pages before it waits for them.
+    if (index > 0) return
+    while (asked.length > 0 && asked[0]!.exit !== undefined) {
+      const first = asked.shift()!
+      const firstExit = first.exit!
+      this.received.push(new Received(firstExit, first.cursor))
+      const next = Exit.isSuccess(firstExit) ? this.source.next(firstExit.value, first.cursor) : undefined
+      if (next === undefined) {
+        this.ended = true
+        this.cancelAsked()
+        break
+      }
+      // The guess was right: its page is the next one.
+      if (asked.length > 0 && asked[0]!.cursor === next) continue
+      this.cancelAsked()
+      this.heldBack = next
+    }
+    this.fill()
+    this.wake()
+  }
+
+  /**
+   * Resumes a waiting consumer, in a microtask rather than at once: resumed here, it would decode the
+   * page before the connection's writer (woken by `fill`) has sent the next request.
+   */
+  wake(): void {
+    const waiter = this.waiter
+    if (waiter === undefined) return
+    this.waiter = undefined
+    queueMicrotask(() => waiter(this.pull))
+  }
+
+  take(): PagePull<A, E> {
+    while (true) {
+      const entry = this.received.shift()
+      if (entry === undefined) {
+        return this.asked.length === 0 && this.heldBack === undefined ? Cause.done() : this.#wait
+      }
+      // A place in the read-ahead is free: ask for the next page before decoding this one.
+      this.fill()
+      const exit = entry.exit
+      if (Exit.isFailure(exit)) return Exit.failCause(exit.cause)
+      const items = this.source.decode(exit.value, entry.cursor)
+      if (Exit.isFailure(items)) return Exit.failCause(items.cause)
+      if (items.value.length > 0) return items as Exit.Exit<Arr.NonEmptyReadonlyArray<A>, E>
+    }
+  }
+}
