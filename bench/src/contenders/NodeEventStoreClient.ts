@@ -16,7 +16,7 @@ import EventStore from "node-eventstore-client"
 import type { Implementations } from "../Contender.ts"
 import * as Events from "../Events.ts"
 import { LatencyRecorder, MemorySampler, type RunContext, TimedSection } from "../Measurement.ts"
-import { type AppendParams, warmupOperations } from "../Workload.ts"
+import { type AppendParams, type LiveLatencyParams, type PersistentParams, warmupOperations } from "../Workload.ts"
 
 type Connection = EventStore.EventStoreNodeConnection
 
@@ -160,6 +160,125 @@ const catchUp = (connection: Connection, stream: string, count: number, readBatc
   })
 
 /**
+ * A volatile subscription (`subscribeToStream`) to a fresh stream, and a writer that appends each
+ * event once the one before is both confirmed and received: the subscriber stamps each arrival, the
+ * writer waits for the stamp after its append is confirmed.
+ */
+const liveLatency = (params: LiveLatencyParams, context: RunContext) =>
+  withConnection(context, async (connection) => {
+    const stream = `bench-live-${randomUUID()}`
+    const arrivals: Array<number> = []
+    let waiting: ((arrivedAt: number) => void) | undefined
+    let dropped: Error | undefined
+    const subscription = await connection.subscribeToStream(
+      stream,
+      false,
+      () => {
+        const arrivedAt = performance.now()
+        if (waiting === undefined) {
+          arrivals.push(arrivedAt)
+        } else {
+          const resume = waiting
+          waiting = undefined
+          resume(arrivedAt)
+        }
+      },
+      (_, reason, error) => {
+        dropped = new Error(`${stream}: subscription dropped (${reason}): ${error}`)
+      }
+    )
+    const nextArrival = () =>
+      arrivals.length > 0
+        ? Promise.resolve(arrivals.shift()!)
+        : new Promise<number>((resolve) => {
+          waiting = resolve
+        })
+    const latencies = new LatencyRecorder(params.events)
+    let sequence = 0
+    const oneByOne = async (events: number) => {
+      for (let i = 0; i < events; i++) {
+        if (dropped !== undefined) throw dropped
+        const startedAt = performance.now()
+        await connection.appendToStream(
+          stream,
+          EventStore.expectedVersion.any,
+          EventStore.createJsonEventData(randomUUID(), Events.body(sequence++), undefined, Events.eventType)
+        )
+        latencies.record((await nextArrival()) - startedAt)
+      }
+    }
+    await oneByOne(params.warmupEvents)
+    latencies.reset()
+    const section = new TimedSection(context)
+    await section.begin()
+    await oneByOne(params.events)
+    const measurement = await section.end({ events: params.events, requests: params.events, latency: latencies.summary() })
+    subscription.unsubscribe()
+    return measurement
+  })
+
+/** The group settings photonpump's defaults give (those of the .NET client), starting from event 0. */
+const groupSettings = new EventStore.PersistentSubscriptionSettings(
+  false,
+  0,
+  false,
+  30_000,
+  10,
+  500,
+  20,
+  500,
+  2_000,
+  10,
+  1_000,
+  0,
+  EventStore.SystemConsumerStrategies.RoundRobin
+)
+
+/**
+ * Consumes `count` events of a persistent subscription group with explicit acks (autoAck off), then
+ * reads one event on the same connection: the server handles a connection's frames in order, so that
+ * reply comes once the last ack has been processed (the client has no ping).
+ */
+const consumeGroup = (connection: Connection, stream: string, group: string, count: number, bufferSize: number) =>
+  new Promise<{ events: number; requests: number }>((resolve, reject) => {
+    let events = 0
+    void connection.connectToPersistentSubscription(
+      stream,
+      group,
+      (subscription, event) => {
+        subscription.acknowledge(event)
+        events++
+        if (events === count) {
+          connection.readStreamEventsForward(stream, 0, 1, false).then(() => {
+            subscription.stop()
+            resolve({ events, requests: events })
+          }, reject)
+        }
+      },
+      (_, reason, error) => {
+        if (events < count) reject(new Error(`${stream}: subscription dropped (${reason}) after ${events} events: ${error}`))
+      },
+      admin,
+      bufferSize,
+      false
+    ).catch(reject)
+  })
+
+const persistent = (params: PersistentParams, context: RunContext) =>
+  withConnection(context, async (connection) => {
+    for (const seed of [params.warmup, params]) {
+      await connection.createPersistentSubscription(seed.stream, params.group, groupSettings, admin)
+    }
+    await consumeGroup(connection, params.warmup.stream, params.group, params.warmup.events, params.bufferSize)
+    const section = new TimedSection(context)
+    await section.begin()
+    const counted = await consumeGroup(connection, params.stream, params.group, params.events, params.bufferSize)
+    const measurement = await section.end(counted)
+    expectCount(params.stream, counted.events, params.events)
+    return measurement
+  })
+
+/**
  * node-eventstore-client's implementations.
  *
  * @since 0.1.0
@@ -200,6 +319,10 @@ export const implementations: Implementations = {
       expectCount(params.stream, counted.events, params.events)
       return measurement
     }),
+
+  liveLatency,
+
+  persistent,
 
   memoryRead: (params, context) =>
     withConnection(context, async (connection) => {

@@ -7,14 +7,16 @@
  */
 import { randomUUID } from "node:crypto"
 import { performance } from "node:perf_hooks"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { Credentials, EventStore, NewEvent, Subscription } from "@photonpump/client"
 import type { Implementations } from "../Contender.ts"
 import * as Events from "../Events.ts"
 import { LatencyRecorder, MemorySampler, type RunContext, TimedSection } from "../Measurement.ts"
-import { type AppendParams, warmupOperations } from "../Workload.ts"
+import { type AppendParams, type LiveLatencyParams, type PersistentParams, warmupOperations } from "../Workload.ts"
 
 const connect = (context: RunContext) =>
   EventStore.connect({ host: context.host, port: context.port, credentials: Credentials.defaultAdmin })
@@ -128,6 +130,83 @@ const catchUp = (es: EventStore.Service, stream: string, count: number, readBatc
   })
 
 /**
+ * A volatile subscription (`subscribeTo` without `from`) to a fresh stream, and a writer that appends
+ * each event once the one before is both confirmed and received: the subscriber stamps each event's
+ * arrival into a queue, the writer takes that stamp after its append is confirmed.
+ */
+const liveLatency = (params: LiveLatencyParams, context: RunContext) =>
+  run(Effect.gen(function*() {
+    const es = yield* connect(context)
+    const stream = `bench-live-${randomUUID()}`
+    const confirmed = yield* Deferred.make<void>()
+    const arrivals = yield* Queue.unbounded<number>()
+    yield* es.subscribeTo(stream).pipe(
+      Stream.runForEach((item) =>
+        Subscription.isEvent(item)
+          ? Queue.offer(arrivals, performance.now())
+          : Subscription.isCaughtUp(item)
+          ? Deferred.succeed(confirmed, undefined)
+          : Effect.void
+      ),
+      Effect.forkScoped
+    )
+    yield* Deferred.await(confirmed)
+    const latencies = new LatencyRecorder(params.events)
+    let sequence = 0
+    const oneByOne = (events: number) =>
+      Effect.gen(function*() {
+        for (let i = 0; i < events; i++) {
+          const startedAt = performance.now()
+          yield* es.publishEvent(stream, Events.eventType, { body: Events.body(sequence++) })
+          const arrivedAt = yield* Queue.take(arrivals)
+          latencies.record(arrivedAt - startedAt)
+        }
+      })
+    yield* oneByOne(params.warmupEvents)
+    latencies.reset()
+    const section = new TimedSection(context)
+    yield* Effect.promise(() => section.begin())
+    yield* oneByOne(params.events)
+    return yield* Effect.promise(() =>
+      section.end({ events: params.events, requests: params.events, latency: latencies.summary() })
+    )
+  }))
+
+/**
+ * Consumes `count` events of a persistent subscription group, acking each, then leaves the group (the
+ * stream's end sends the queued acks first) and pings: the server handles a connection's frames in
+ * order, so the pong comes once the last ack has been processed.
+ */
+const consumeGroup = (es: EventStore.Service, stream: string, group: string, count: number, bufferSize: number) =>
+  Effect.gen(function*() {
+    let events = 0
+    yield* es.connectSubscription(stream, group, { bufferSize }).pipe(
+      Stream.take(count),
+      Stream.runForEach((event) => {
+        events++
+        return event.ack()
+      })
+    )
+    yield* es.ping()
+    return { events, requests: events }
+  })
+
+const persistent = (params: PersistentParams, context: RunContext) =>
+  run(Effect.gen(function*() {
+    const es = yield* connect(context)
+    for (const seed of [params.warmup, params]) {
+      yield* es.createSubscription(seed.stream, params.group, { startFrom: 0 })
+    }
+    yield* consumeGroup(es, params.warmup.stream, params.group, params.warmup.events, params.bufferSize)
+    const section = new TimedSection(context)
+    yield* Effect.promise(() => section.begin())
+    const counted = yield* consumeGroup(es, params.stream, params.group, params.events, params.bufferSize)
+    const measurement = yield* Effect.promise(() => section.end(counted))
+    yield* expectCount(params.stream, counted.events, params.events)
+    return measurement
+  }))
+
+/**
  * photonpump's implementations.
  *
  * @since 0.1.0
@@ -173,6 +252,10 @@ export const implementations: Implementations = {
       yield* expectCount(params.stream, counted.events, params.events)
       return measurement
     })),
+
+  liveLatency,
+
+  persistent,
 
   memoryRead: (params, context) =>
     run(Effect.gen(function*() {
