@@ -130,11 +130,26 @@ export const tables = (
   }
 
   if (memory.length > 0) {
+    const restarts = memory.some((w) => contenders.some((c) => find(w.id, c)?.restarts !== undefined))
     result.push({
-      title: "Memory while reading a stream to its end",
-      note: "Each in a fresh process; heap after a full GC before reading, peaks sampled every 5 ms while reading " +
-        "(peak RSS also from the kernel's maxRSS).",
-      headers: ["workload", "contender", "events/s", "heap before", "peak heap", "heap after (GC)", "RSS before", "peak RSS"],
+      title: "Memory of the reading or subscribing process",
+      note: "Each in a fresh process; heap after a full GC before the work, peaks sampled every 5 ms during it " +
+        "(peak RSS also from the kernel's maxRSS)." +
+        (restarts
+          ? " Restarts: times the slow subscriber started over (node-eventstore-client: dropped on queue " +
+            "overflow and resubscribed from its last event; photonpump: fell behind and re-read history)."
+          : ""),
+      headers: [
+        "workload",
+        "contender",
+        "events/s",
+        "heap before",
+        "peak heap",
+        "heap after (GC)",
+        "RSS before",
+        "peak RSS",
+        ...(restarts ? ["restarts"] : [])
+      ],
       rows: memory.flatMap((w) =>
         contenders.flatMap((c) => {
           const s = find(w.id, c)
@@ -147,7 +162,8 @@ export const tables = (
             megabytes(s.memory.peakHeapUsed),
             megabytes(s.memory.finalHeapUsed),
             megabytes(s.memory.baselineRss),
-            megabytes(s.memory.peakRss)
+            megabytes(s.memory.peakRss),
+            ...(restarts ? [s.restarts === undefined ? "–" : integer(s.restarts)] : [])
           ]]
         })
       )

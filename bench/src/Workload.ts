@@ -125,6 +125,25 @@ export interface PersistentParams {
 }
 
 /**
+ * A slow subscriber falling behind a fast writer, its process's heap and RSS sampled: a catch-up
+ * subscription from the start of a fresh stream; once it is live, the server's own process appends
+ * `events` events (straight into its store, as fast as it can); the subscriber pauses `pauseMillis`
+ * after every `pauseEvery` events. Done when it has processed every event. A subscriber that drops
+ * (node-eventstore-client's queue overflow) restarts from the last event it processed, and the
+ * restarts are counted; photonpump's catch-up lets go of its live events and reads history again
+ * instead (`FellBehind`), counted the same way.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SlowSubscriberParams {
+  readonly family: "slowSubscriber"
+  readonly events: number
+  readonly pauseEvery: number
+  readonly pauseMillis: number
+}
+
+/**
  * The parameters of any workload.
  *
  * @since 0.1.0
@@ -138,6 +157,7 @@ export type Params =
   | CatchUpParams
   | LiveLatencyParams
   | PersistentParams
+  | SlowSubscriberParams
 
 /**
  * The kinds of work a contender may implement.
@@ -243,6 +263,9 @@ const persistentStreams = (scale: Scale): readonly [Seed, Seed] => {
   const events = scale === "full" ? 100_000 : 500
   return [{ stream: "bench-persistent", events }, { stream: "bench-persistent-warmup", events: events / 10 }]
 }
+
+/** Events the fast writer appends behind the slow subscriber: 0.05 ms of pause per event, 10 s in all. */
+const slowWriterEvents = (scale: Scale): number => (scale === "full" ? 200_000 : 3_000)
 
 /*
  * No append measurement writes more than 150,000 events, warm-up included: past that many the
@@ -353,6 +376,16 @@ export const workloads = (scale: Scale): ReadonlyArray<Workload> => {
       isolated: true,
       params: { family: "memoryRead", stream: seed.stream, events: seed.events, pageSize },
       seeds: [seed]
-    }))
+    })),
+    {
+      id: "memory-slow-subscriber",
+      title: `memory, slow subscriber behind a fast writer of ${
+        slowWriterEvents(scale).toLocaleString("en-US")
+      } events`,
+      kind: "memory",
+      isolated: true,
+      params: { family: "slowSubscriber", events: slowWriterEvents(scale), pauseEvery: 100, pauseMillis: 5 },
+      seeds: []
+    }
   ]
 }

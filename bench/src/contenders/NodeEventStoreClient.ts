@@ -16,7 +16,13 @@ import EventStore from "node-eventstore-client"
 import type { Implementations } from "../Contender.ts"
 import * as Events from "../Events.ts"
 import { LatencyRecorder, MemorySampler, type RunContext, TimedSection } from "../Measurement.ts"
-import { type AppendParams, type LiveLatencyParams, type PersistentParams, warmupOperations } from "../Workload.ts"
+import {
+  type AppendParams,
+  type LiveLatencyParams,
+  type PersistentParams,
+  type SlowSubscriberParams,
+  warmupOperations
+} from "../Workload.ts"
 
 type Connection = EventStore.EventStoreNodeConnection
 
@@ -278,6 +284,66 @@ const persistent = (params: PersistentParams, context: RunContext) =>
     return measurement
   })
 
+const sleep = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis))
+
+/**
+ * A catch-up subscription (`subscribeToStreamFrom`) from the start of a fresh stream that pauses
+ * every `pauseEvery` events (its handler returns a promise, which the client awaits) while the server
+ * appends as fast as it can, from the moment the subscription is live. The client drops the
+ * subscription (ProcessingQueueOverflow) once 10,000 live events wait; the subscriber then restarts
+ * from the last event it processed, and the restarts are counted.
+ */
+const slowSubscriber = (params: SlowSubscriberParams, context: RunContext) =>
+  withConnection(context, async (connection) => {
+    const stream = `bench-slow-${randomUUID()}`
+    const section = new TimedSection(context)
+    const sampler = new MemorySampler()
+    await section.begin()
+    sampler.start()
+    let writer: Promise<void> | undefined
+    let processed = 0
+    let restarts = 0
+    let checkpoint: EventStore.ResolvedEvent["originalEventNumber"] | null = null
+    await new Promise<void>((resolve, reject) => {
+      const subscribe = () => {
+        const subscription = connection.subscribeToStreamFrom(
+          stream,
+          checkpoint,
+          false,
+          (_, event) => {
+            processed++
+            checkpoint = event.originalEventNumber
+            if (processed === params.events) {
+              subscription.stop()
+              resolve()
+              return
+            }
+            return processed % params.pauseEvery === 0 ? sleep(params.pauseMillis) : undefined
+          },
+          () => {
+            writer ??= context.appendInServer(stream, params.events)
+          },
+          (_, reason, error) => {
+            if (processed >= params.events) return
+            // The reason as the client spells it (its typings do not export the enumeration).
+            if (reason === "processingQueueOverflow") {
+              restarts++
+              subscribe()
+            } else {
+              reject(new Error(`${stream}: subscription dropped (${reason}) after ${processed} events: ${error}`))
+            }
+          }
+        )
+      }
+      subscribe()
+    })
+    await (writer ?? Promise.resolve())
+    const memory = sampler.stop()
+    const measurement = await section.end({ events: processed, requests: processed, memory, restarts })
+    expectCount(stream, processed, params.events)
+    return measurement
+  })
+
 /**
  * node-eventstore-client's implementations.
  *
@@ -323,6 +389,8 @@ export const implementations: Implementations = {
   liveLatency,
 
   persistent,
+
+  slowSubscriber,
 
   memoryRead: (params, context) =>
     withConnection(context, async (connection) => {

@@ -16,7 +16,13 @@ import { Credentials, EventStore, NewEvent, Subscription } from "@photonpump/cli
 import type { Implementations } from "../Contender.ts"
 import * as Events from "../Events.ts"
 import { LatencyRecorder, MemorySampler, type RunContext, TimedSection } from "../Measurement.ts"
-import { type AppendParams, type LiveLatencyParams, type PersistentParams, warmupOperations } from "../Workload.ts"
+import {
+  type AppendParams,
+  type LiveLatencyParams,
+  type PersistentParams,
+  type SlowSubscriberParams,
+  warmupOperations
+} from "../Workload.ts"
 
 const connect = (context: RunContext) =>
   EventStore.connect({ host: context.host, port: context.port, credentials: Credentials.defaultAdmin })
@@ -207,6 +213,46 @@ const persistent = (params: PersistentParams, context: RunContext) =>
   }))
 
 /**
+ * A catch-up subscription from the start of a fresh stream that pauses every `pauseEvery` events while
+ * the server appends as fast as it can, from the moment the subscription is live. The subscription's
+ * live buffer is bounded (10,000 events by default): when the subscriber falls that far behind, the
+ * client lets the live events go and reads history again (`FellBehind`, counted as a restart).
+ */
+const slowSubscriber = (params: SlowSubscriberParams, context: RunContext) =>
+  run(Effect.gen(function*() {
+    const es = yield* connect(context)
+    const stream = `bench-slow-${randomUUID()}`
+    const section = new TimedSection(context)
+    const sampler = new MemorySampler()
+    yield* Effect.promise(() => section.begin())
+    sampler.start()
+    let writer: Promise<void> | undefined
+    let processed = 0
+    let restarts = 0
+    // takeUntil looks at a whole chunk before runForEach sees its first item: it keeps its own count.
+    let delivered = 0
+    yield* es.subscribeTo(stream, { from: "start" }).pipe(
+      Stream.takeUntil((item) => Subscription.isEvent(item) && ++delivered === params.events),
+      Stream.runForEach((item) => {
+        if (Subscription.isEvent(item)) {
+          processed++
+          return processed % params.pauseEvery === 0 ? Effect.sleep(params.pauseMillis) : Effect.void
+        }
+        if (Subscription.isCaughtUp(item)) writer ??= context.appendInServer(stream, params.events)
+        else if (Subscription.isFellBehind(item)) restarts++
+        return Effect.void
+      })
+    )
+    yield* Effect.promise(() => writer ?? Promise.resolve())
+    const memory = sampler.stop()
+    const measurement = yield* Effect.promise(() =>
+      section.end({ events: processed, requests: processed, memory, restarts })
+    )
+    yield* expectCount(stream, processed, params.events)
+    return measurement
+  }))
+
+/**
  * photonpump's implementations.
  *
  * @since 0.1.0
@@ -256,6 +302,8 @@ export const implementations: Implementations = {
   liveLatency,
 
   persistent,
+
+  slowSubscriber,
 
   memoryRead: (params, context) =>
     run(Effect.gen(function*() {
