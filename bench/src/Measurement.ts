@@ -54,6 +54,8 @@ export interface Measurement {
   readonly memory?: Memory | undefined
   /** Times a subscriber had to start over (dropped and resubscribed, or fell behind and re-read). */
   readonly restarts?: number | undefined
+  /** The subscriber stopped receiving before the end and the run was cut short (`events` processed). */
+  readonly stalled?: boolean | undefined
 }
 
 /**
@@ -182,6 +184,7 @@ export interface Counted {
   readonly latency?: Latency | undefined
   readonly memory?: Memory | undefined
   readonly restarts?: number | undefined
+  readonly stalled?: boolean | undefined
 }
 
 /**
@@ -221,7 +224,8 @@ export class TimedSection {
       clientCpuMillis: (client.user + client.system) / 1000,
       serverCpuMillis: (serverCpu - this.serverCpuAtStart) / 1000,
       memory: counted.memory,
-      restarts: counted.restarts
+      restarts: counted.restarts,
+      stalled: counted.stalled
     }
   }
 }

@@ -137,7 +137,8 @@ export const tables = (
         "(peak RSS also from the kernel's maxRSS)." +
         (restarts
           ? " Restarts: times the slow subscriber started over (node-eventstore-client: dropped on queue " +
-            "overflow and resubscribed from its last event; photonpump: fell behind and re-read history)."
+            "overflow and resubscribed from its last event; photonpump: fell behind and re-read history); " +
+            "stalled: the run was cut short (connection closed under the flood, or nothing received for 10 s)."
           : ""),
       headers: [
         "workload",
@@ -163,7 +164,15 @@ export const tables = (
             megabytes(s.memory.finalHeapUsed),
             megabytes(s.memory.baselineRss),
             megabytes(s.memory.peakRss),
-            ...(restarts ? [s.restarts === undefined ? "–" : integer(s.restarts)] : [])
+            ...(restarts
+              ? [
+                s.restarts === undefined
+                  ? "–"
+                  : `${integer(s.restarts)}${
+                    s.stalledRounds === undefined ? "" : `, stalled in ${s.stalledRounds} of ${s.rounds}`
+                  }`
+              ]
+              : [])
           ]]
         })
       )

@@ -62,6 +62,8 @@ export interface Summary {
   } | undefined
   /** Median restarts of a subscriber per run (slow-subscriber workload). */
   readonly restarts?: number | undefined
+  /** Rounds in which the subscriber stalled before the end (cut short). */
+  readonly stalledRounds?: number | undefined
 }
 
 /**
@@ -123,7 +125,8 @@ export const summarise = (
         serverCpuMicrosPerRequest: medianOf(mine, (r) => (r.serverCpuMillis * 1000) / r.requests)!,
         serverBusy: medianOf(mine, (r) => r.serverCpuMillis / 1000 / r.seconds)!,
         memory,
-        restarts: medianOf(mine, (r) => r.restarts)
+        restarts: medianOf(mine, (r) => r.restarts),
+        stalledRounds: mine.some((r) => r.stalled === true) ? mine.filter((r) => r.stalled === true).length : undefined
       })
     }
   }
