@@ -113,6 +113,7 @@ const main = async (options: Options.Options) => {
     const child = fork("Runner.js", [name], name, options.cpuProf)
     child.peer.handle("serverCpu", () => currentServer().child.peer.call("cpu"))
     child.peer.handle("lastEventNumber", (stream: string) => currentServer().child.peer.call("lastEventNumber", stream))
+    child.peer.handle("append", (seed: Seed) => currentServer().child.peer.call("append", seed))
     return child
   }
 

@@ -52,6 +52,10 @@ export interface Measurement {
   /** CPU time of the server's process in the timed section, in milliseconds. */
   readonly serverCpuMillis: number
   readonly memory?: Memory | undefined
+  /** Times a subscriber had to start over (dropped and resubscribed, or fell behind and re-read). */
+  readonly restarts?: number | undefined
+  /** The subscriber stopped receiving before the end and the run was cut short (`events` processed). */
+  readonly stalled?: boolean | undefined
 }
 
 /**
@@ -161,6 +165,11 @@ export interface RunContext {
   readonly serverCpu: () => Promise<number>
   /** The last event number of a stream, read from the server's store (-1 when it has none). */
   readonly lastEventNumber: (stream: string) => Promise<number>
+  /**
+   * Has the server's own process append `events` events to `stream` straight into its store (no
+   * client, no wire), as fast as it can; resolves once they are all written.
+   */
+  readonly appendInServer: (stream: string, events: number) => Promise<void>
 }
 
 /**
@@ -174,6 +183,8 @@ export interface Counted {
   readonly requests: number
   readonly latency?: Latency | undefined
   readonly memory?: Memory | undefined
+  readonly restarts?: number | undefined
+  readonly stalled?: boolean | undefined
 }
 
 /**
@@ -212,7 +223,9 @@ export class TimedSection {
       latency: counted.latency,
       clientCpuMillis: (client.user + client.system) / 1000,
       serverCpuMillis: (serverCpu - this.serverCpuAtStart) / 1000,
-      memory: counted.memory
+      memory: counted.memory,
+      restarts: counted.restarts,
+      stalled: counted.stalled
     }
   }
 }

@@ -49,6 +49,7 @@ export const tables = (
   const find = (workload: string, contender: Contender.Name) =>
     summaries.find((s) => s.workload === workload && s.contender === contender)
   const throughput = workloads.filter((w) => w.kind === "throughput" && contenders.some((c) => find(w.id, c)))
+  const latencyOnly = workloads.filter((w) => w.kind === "latency" && contenders.some((c) => find(w.id, c)))
   const memory = workloads.filter((w) => w.kind === "memory" && contenders.some((c) => find(w.id, c)))
   const has = (name: Contender.Name) => contenders.includes(name)
   const result: Array<Table> = []
@@ -88,11 +89,14 @@ export const tables = (
     })
   }
 
-  const latencyWorkloads = throughput.filter((w) => contenders.some((c) => find(w.id, c)?.latencyP50Millis !== undefined))
+  const latencyWorkloads = [...throughput, ...latencyOnly].filter((w) =>
+    contenders.some((c) => find(w.id, c)?.latencyP50Millis !== undefined)
+  )
   if (latencyWorkloads.length > 0) {
     result.push({
       title: "Latency per request, milliseconds (p50 / p99)",
-      note: "Median over the rounds of each round's percentiles.",
+      note: "Median over the rounds of each round's percentiles. Live delivery latency: append sent → event " +
+        "received by the subscriber, one event in flight.",
       headers: ["workload", ...contenders.map((c) => Contender.labels[c])],
       rows: latencyWorkloads.map((w) => [
         w.title,
@@ -106,13 +110,14 @@ export const tables = (
     })
   }
 
-  if (throughput.length > 0) {
+  const timed = [...throughput, ...latencyOnly]
+  if (timed.length > 0) {
     result.push({
       title: "CPU per event, microseconds: client process / server process (server busy)",
       note: "Server busy = the server process's CPU time over wall time; near 100% the server is the limit (it can " +
         "pass 100%: V8's garbage collector has helper threads).",
       headers: ["workload", ...contenders.map((c) => Contender.labels[c])],
-      rows: throughput.map((w) => [
+      rows: timed.map((w) => [
         w.title,
         ...contenders.map((c) => {
           const s = find(w.id, c)
@@ -125,11 +130,27 @@ export const tables = (
   }
 
   if (memory.length > 0) {
+    const restarts = memory.some((w) => contenders.some((c) => find(w.id, c)?.restarts !== undefined))
     result.push({
-      title: "Memory while reading a stream to its end",
-      note: "Each in a fresh process; heap after a full GC before reading, peaks sampled every 5 ms while reading " +
-        "(peak RSS also from the kernel's maxRSS).",
-      headers: ["workload", "contender", "events/s", "heap before", "peak heap", "heap after (GC)", "RSS before", "peak RSS"],
+      title: "Memory of the reading or subscribing process",
+      note: "Each in a fresh process; heap after a full GC before the work, peaks sampled every 5 ms during it " +
+        "(peak RSS also from the kernel's maxRSS)." +
+        (restarts
+          ? " Restarts: times the slow subscriber started over (node-eventstore-client: dropped on queue " +
+            "overflow and resubscribed from its last event; photonpump: fell behind and re-read history); " +
+            "stalled: the run was cut short (connection closed under the flood, or nothing received for 10 s)."
+          : ""),
+      headers: [
+        "workload",
+        "contender",
+        "events/s",
+        "heap before",
+        "peak heap",
+        "heap after (GC)",
+        "RSS before",
+        "peak RSS",
+        ...(restarts ? ["restarts"] : [])
+      ],
       rows: memory.flatMap((w) =>
         contenders.flatMap((c) => {
           const s = find(w.id, c)
@@ -142,7 +163,16 @@ export const tables = (
             megabytes(s.memory.peakHeapUsed),
             megabytes(s.memory.finalHeapUsed),
             megabytes(s.memory.baselineRss),
-            megabytes(s.memory.peakRss)
+            megabytes(s.memory.peakRss),
+            ...(restarts
+              ? [
+                s.restarts === undefined
+                  ? "–"
+                  : `${integer(s.restarts)}${
+                    s.stalledRounds === undefined ? "" : `, stalled in ${s.stalledRounds} of ${s.rounds}`
+                  }`
+              ]
+              : [])
           ]]
         })
       )

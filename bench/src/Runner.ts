@@ -30,7 +30,8 @@ parent.handle("run", ({ params, host, port }: { params: Params; host: string; po
     host,
     port,
     serverCpu: () => parent.call<number>("serverCpu"),
-    lastEventNumber: (stream) => parent.call<number>("lastEventNumber", stream)
+    lastEventNumber: (stream) => parent.call<number>("lastEventNumber", stream),
+    appendInServer: (stream, events) => parent.call<void>("append", { stream, events })
   }))
 
 process.on("disconnect", () => {

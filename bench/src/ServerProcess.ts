@@ -3,8 +3,8 @@
  * never shares an event loop or a heap with the contender being measured, its CPU time can be read
  * on its own (`process.cpuUsage`), and it can be profiled on its own (`--cpu-prof`).
  *
- * The orchestrator calls `start`, `seed` (streams written straight into the store, no wire), `cpu`
- * and `lastEventNumber`; disconnecting the IPC channel stops the server and ends the process.
+ * The orchestrator calls `start`, `seed` (streams written straight into the store, no wire), `append`
+ * (the same, for a runner, while its subscriber runs), `cpu` and `lastEventNumber`; disconnecting the IPC channel stops the server and ends the process.
  *
  * @since 0.1.0
  */
@@ -26,7 +26,8 @@ parent.handle("start", async () => {
   return { host: server.host, port: server.port }
 })
 
-parent.handle("seed", ({ stream, events }: { stream: string; events: number }) => {
+/** Appends `events` events to `stream` in batches of 1,000, calling `between` after each batch. */
+const appendBatches = async (stream: string, events: number, between: () => Promise<void> | void) => {
   const store = running().store
   const batch = 1_000
   for (let first = 0; first < events; first += batch) {
@@ -43,10 +44,18 @@ parent.handle("seed", ({ stream, events }: { stream: string; events: number }) =
       })
     }
     const result = store.append(stream, Store.ExpectedVersion.Any, proposed)
-    if (result.status !== "Success") throw new Error(`seeding ${stream}: ${result.status}`)
+    if (result.status !== "Success") throw new Error(`appending to ${stream}: ${result.status}`)
+    await between()
   }
   return store.lastEventNumber(stream)
-})
+}
+
+parent.handle("seed", ({ stream, events }: { stream: string; events: number }) => appendBatches(stream, events, () => {}))
+
+// A writer racing live subscribers: the event loop turns between batches, so that the server sends
+// what each batch gave its subscribers while the writer goes on.
+parent.handle("append", ({ stream, events }: { stream: string; events: number }) =>
+  appendBatches(stream, events, () => new Promise<void>((resolve) => setImmediate(resolve))))
 
 parent.handle("cpu", () => {
   const usage = process.cpuUsage()

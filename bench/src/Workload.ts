@@ -91,12 +91,73 @@ export interface CatchUpParams {
 }
 
 /**
+ * Live delivery latency: a volatile subscription to a fresh stream, and a writer that appends event
+ * `i` only once event `i - 1` is both confirmed and received by the subscriber, so one event is in
+ * flight and each sample is pure latency (append sent → event received). `warmupEvents` go the same
+ * way first, unrecorded.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LiveLatencyParams {
+  readonly family: "liveLatency"
+  readonly events: number
+  readonly warmupEvents: number
+}
+
+/**
+ * A persistent subscription consuming and acking a seeded stream: the group (starting from event 0)
+ * is created before the clock starts; the clock runs from connecting to the group until the server
+ * has processed the last ack (a round trip on the same connection after it: the server handles a
+ * connection's frames in order). The same on the `warmup` stream comes first, untimed. `bufferSize`
+ * is the in-flight limit the consumer asks for.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PersistentParams {
+  readonly family: "persistent"
+  readonly stream: string
+  readonly events: number
+  readonly warmup: Seed
+  readonly group: string
+  readonly bufferSize: number
+}
+
+/**
+ * A slow subscriber falling behind a fast writer, its process's heap and RSS sampled: a catch-up
+ * subscription from the start of a fresh stream; once it is live, the server's own process appends
+ * `events` events (straight into its store, as fast as it can); the subscriber pauses `pauseMillis`
+ * after every `pauseEvery` events. Done when it has processed every event. A subscriber that drops
+ * (node-eventstore-client's queue overflow) restarts from the last event it processed, and the
+ * restarts are counted; photonpump's catch-up lets go of its live events and reads history again
+ * instead (`FellBehind`), counted the same way.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SlowSubscriberParams {
+  readonly family: "slowSubscriber"
+  readonly events: number
+  readonly pauseEvery: number
+  readonly pauseMillis: number
+}
+
+/**
  * The parameters of any workload.
  *
  * @since 0.1.0
  * @category models
  */
-export type Params = AppendParams | StreamReadParams | AllReadParams | MemoryReadParams | CatchUpParams
+export type Params =
+  | AppendParams
+  | StreamReadParams
+  | AllReadParams
+  | MemoryReadParams
+  | CatchUpParams
+  | LiveLatencyParams
+  | PersistentParams
+  | SlowSubscriberParams
 
 /**
  * The kinds of work a contender may implement.
@@ -127,8 +188,11 @@ export interface Seed {
 export interface Workload {
   readonly id: string
   readonly title: string
-  /** `throughput` rows are timed and charted; `memory` rows report heap and RSS. */
-  readonly kind: "throughput" | "memory"
+  /**
+   * `throughput` rows are timed and charted; `latency` rows report latency only (their rate is one
+   * event in flight, not a throughput); `memory` rows report heap and RSS.
+   */
+  readonly kind: "throughput" | "latency" | "memory"
   /**
    * Run in a fresh runner process, after the other workloads, against one server shared by every
    * measurement of these workloads (they only read); the others run in each contender's long-lived
@@ -186,6 +250,23 @@ export const pageSize = 100
  */
 export const catchUpBatchSize = 500
 
+/**
+ * Events a persistent subscription consumer may hold unacked: 10, both clients' default.
+ *
+ * @since 0.1.0
+ * @category workloads
+ */
+export const persistentBufferSize = 10
+
+/** The streams the persistent subscription consumes: the timed one and its warm-up, ten times shorter. */
+const persistentStreams = (scale: Scale): readonly [Seed, Seed] => {
+  const events = scale === "full" ? 100_000 : 500
+  return [{ stream: "bench-persistent", events }, { stream: "bench-persistent-warmup", events: events / 10 }]
+}
+
+/** Events the fast writer appends behind the slow subscriber: 0.05 ms of pause per event, 10 s in all. */
+const slowWriterEvents = (scale: Scale): number => (scale === "full" ? 200_000 : 3_000)
+
 /*
  * No append measurement writes more than 150,000 events, warm-up included: past that many the
  * server's idempotency cache starts evicting, and each eviction costs time that grows with the
@@ -215,6 +296,7 @@ export const workloads = (scale: Scale): ReadonlyArray<Workload> => {
   const read = readStream(scale)
   const warmup = warmupStream(scale)
   const [small, large] = memoryStreams(scale)
+  const [persistent, persistentWarmup] = persistentStreams(scale)
   return [
     appends(scale, 1, 4_000),
     appends(scale, 10, 20_000),
@@ -260,6 +342,33 @@ export const workloads = (scale: Scale): ReadonlyArray<Workload> => {
       params: { family: "catchUp", stream: read.stream, events: read.events, warmup, readBatchSize: catchUpBatchSize },
       seeds: [read, warmup]
     },
+    {
+      id: "live-latency",
+      title: "live delivery latency, volatile subscription, one event in flight",
+      kind: "latency",
+      isolated: false,
+      params: {
+        family: "liveLatency",
+        events: scale === "full" ? 2_000 : 50,
+        warmupEvents: scale === "full" ? 200 : 10
+      },
+      seeds: []
+    },
+    {
+      id: "persistent-ack",
+      title: `persistent subscription, consume and ack (buffer ${persistentBufferSize})`,
+      kind: "throughput",
+      isolated: false,
+      params: {
+        family: "persistent",
+        stream: persistent.stream,
+        events: persistent.events,
+        warmup: persistentWarmup,
+        group: "bench-group",
+        bufferSize: persistentBufferSize
+      },
+      seeds: [persistent, persistentWarmup]
+    },
     ...[small, large].map((seed): Workload => ({
       id: `memory-${seed.events >= 1_000_000 ? `${seed.events / 1_000_000}m` : `${seed.events / 1_000}k`}`,
       title: `memory, iter over ${seed.events.toLocaleString("en-US")} events`,
@@ -267,6 +376,16 @@ export const workloads = (scale: Scale): ReadonlyArray<Workload> => {
       isolated: true,
       params: { family: "memoryRead", stream: seed.stream, events: seed.events, pageSize },
       seeds: [seed]
-    }))
+    })),
+    {
+      id: "memory-slow-subscriber",
+      title: `memory, slow subscriber behind a fast writer of ${
+        slowWriterEvents(scale).toLocaleString("en-US")
+      } events`,
+      kind: "memory",
+      isolated: true,
+      params: { family: "slowSubscriber", events: slowWriterEvents(scale), pauseEvery: 100, pauseMillis: 5 },
+      seeds: []
+    }
   ]
 }

@@ -7,14 +7,22 @@
  */
 import { randomUUID } from "node:crypto"
 import { performance } from "node:perf_hooks"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { Credentials, EventStore, NewEvent, Subscription } from "@photonpump/client"
 import type { Implementations } from "../Contender.ts"
 import * as Events from "../Events.ts"
 import { LatencyRecorder, MemorySampler, type RunContext, TimedSection } from "../Measurement.ts"
-import { type AppendParams, warmupOperations } from "../Workload.ts"
+import {
+  type AppendParams,
+  type LiveLatencyParams,
+  type PersistentParams,
+  type SlowSubscriberParams,
+  warmupOperations
+} from "../Workload.ts"
 
 const connect = (context: RunContext) =>
   EventStore.connect({ host: context.host, port: context.port, credentials: Credentials.defaultAdmin })
@@ -128,6 +136,123 @@ const catchUp = (es: EventStore.Service, stream: string, count: number, readBatc
   })
 
 /**
+ * A volatile subscription (`subscribeTo` without `from`) to a fresh stream, and a writer that appends
+ * each event once the one before is both confirmed and received: the subscriber stamps each event's
+ * arrival into a queue, the writer takes that stamp after its append is confirmed.
+ */
+const liveLatency = (params: LiveLatencyParams, context: RunContext) =>
+  run(Effect.gen(function*() {
+    const es = yield* connect(context)
+    const stream = `bench-live-${randomUUID()}`
+    const confirmed = yield* Deferred.make<void>()
+    const arrivals = yield* Queue.unbounded<number>()
+    yield* es.subscribeTo(stream).pipe(
+      Stream.runForEach((item) =>
+        Subscription.isEvent(item)
+          ? Queue.offer(arrivals, performance.now())
+          : Subscription.isCaughtUp(item)
+          ? Deferred.succeed(confirmed, undefined)
+          : Effect.void
+      ),
+      Effect.forkScoped
+    )
+    yield* Deferred.await(confirmed)
+    const latencies = new LatencyRecorder(params.events)
+    let sequence = 0
+    const oneByOne = (events: number) =>
+      Effect.gen(function*() {
+        for (let i = 0; i < events; i++) {
+          const startedAt = performance.now()
+          yield* es.publishEvent(stream, Events.eventType, { body: Events.body(sequence++) })
+          const arrivedAt = yield* Queue.take(arrivals)
+          latencies.record(arrivedAt - startedAt)
+        }
+      })
+    yield* oneByOne(params.warmupEvents)
+    latencies.reset()
+    const section = new TimedSection(context)
+    yield* Effect.promise(() => section.begin())
+    yield* oneByOne(params.events)
+    return yield* Effect.promise(() =>
+      section.end({ events: params.events, requests: params.events, latency: latencies.summary() })
+    )
+  }))
+
+/**
+ * Consumes `count` events of a persistent subscription group, acking each, then leaves the group (the
+ * stream's end sends the queued acks first) and pings: the server handles a connection's frames in
+ * order, so the pong comes once the last ack has been processed.
+ */
+const consumeGroup = (es: EventStore.Service, stream: string, group: string, count: number, bufferSize: number) =>
+  Effect.gen(function*() {
+    let events = 0
+    yield* es.connectSubscription(stream, group, { bufferSize }).pipe(
+      Stream.take(count),
+      Stream.runForEach((event) => {
+        events++
+        return event.ack()
+      })
+    )
+    yield* es.ping()
+    return { events, requests: events }
+  })
+
+const persistent = (params: PersistentParams, context: RunContext) =>
+  run(Effect.gen(function*() {
+    const es = yield* connect(context)
+    for (const seed of [params.warmup, params]) {
+      yield* es.createSubscription(seed.stream, params.group, { startFrom: 0 })
+    }
+    yield* consumeGroup(es, params.warmup.stream, params.group, params.warmup.events, params.bufferSize)
+    const section = new TimedSection(context)
+    yield* Effect.promise(() => section.begin())
+    const counted = yield* consumeGroup(es, params.stream, params.group, params.events, params.bufferSize)
+    const measurement = yield* Effect.promise(() => section.end(counted))
+    yield* expectCount(params.stream, counted.events, params.events)
+    return measurement
+  }))
+
+/**
+ * A catch-up subscription from the start of a fresh stream that pauses every `pauseEvery` events while
+ * the server appends as fast as it can, from the moment the subscription is live. The subscription's
+ * live buffer is bounded (10,000 events by default): when the subscriber falls that far behind, the
+ * client lets the live events go and reads history again (`FellBehind`, counted as a restart).
+ */
+const slowSubscriber = (params: SlowSubscriberParams, context: RunContext) =>
+  run(Effect.gen(function*() {
+    const es = yield* connect(context)
+    const stream = `bench-slow-${randomUUID()}`
+    const section = new TimedSection(context)
+    const sampler = new MemorySampler()
+    yield* Effect.promise(() => section.begin())
+    sampler.start()
+    let writer: Promise<void> | undefined
+    let processed = 0
+    let restarts = 0
+    // takeUntil looks at a whole chunk before runForEach sees its first item: it keeps its own count.
+    let delivered = 0
+    yield* es.subscribeTo(stream, { from: "start" }).pipe(
+      Stream.takeUntil((item) => Subscription.isEvent(item) && ++delivered === params.events),
+      Stream.runForEach((item) => {
+        if (Subscription.isEvent(item)) {
+          processed++
+          return processed % params.pauseEvery === 0 ? Effect.sleep(params.pauseMillis) : Effect.void
+        }
+        if (Subscription.isCaughtUp(item)) writer ??= context.appendInServer(stream, params.events)
+        else if (Subscription.isFellBehind(item)) restarts++
+        return Effect.void
+      })
+    )
+    yield* Effect.promise(() => writer ?? Promise.resolve())
+    const memory = sampler.stop()
+    const measurement = yield* Effect.promise(() =>
+      section.end({ events: processed, requests: processed, memory, restarts })
+    )
+    yield* expectCount(stream, processed, params.events)
+    return measurement
+  }))
+
+/**
  * photonpump's implementations.
  *
  * @since 0.1.0
@@ -173,6 +298,12 @@ export const implementations: Implementations = {
       yield* expectCount(params.stream, counted.events, params.events)
       return measurement
     })),
+
+  liveLatency,
+
+  persistent,
+
+  slowSubscriber,
 
   memoryRead: (params, context) =>
     run(Effect.gen(function*() {

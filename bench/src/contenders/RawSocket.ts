@@ -24,7 +24,7 @@ import { Command as CommandModule, Frame, Messages, Package } from "@photonpump/
 import type { Implementations } from "../Contender.ts"
 import * as Events from "../Events.ts"
 import { LatencyRecorder, type RunContext, TimedSection } from "../Measurement.ts"
-import { type AppendParams, warmupOperations } from "../Workload.ts"
+import { type AppendParams, type LiveLatencyParams, type PersistentParams, warmupOperations } from "../Workload.ts"
 
 const Command = CommandModule.Command
 
@@ -203,6 +203,48 @@ class RawConnection {
     })
   }
 
+  /**
+   * Hands every frame received to `onFrame` (command, then the frame's body from the package header
+   * on), answering heartbeats, until `onFrame` settles the promise through `done` or `fail`; `start`
+   * runs once the handler is in place, to send the first request.
+   */
+  converse(
+    onFrame: (command: number, body: Uint8Array, done: () => void, fail: (error: Error) => void) => void,
+    start: () => void
+  ): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.failure !== undefined) return reject(this.failure)
+      this.failed = reject
+      const parser = Frame.makeParser()
+      let settled = false
+      const done = () => {
+        settled = true
+        resolve()
+      }
+      const fail = (error: Error) => {
+        settled = true
+        reject(error)
+      }
+      this.onData = (chunk) => {
+        for (const body of unwrap(parser.push(chunk))) {
+          if (settled) return
+          const command = body[0]!
+          if (command === Command.HeartbeatRequest) {
+            this.socket.write(encodeFrame(Command.HeartbeatResponse, 0, new Uint8Array(0)))
+            continue
+          }
+          onFrame(command, body, done, fail)
+        }
+      }
+      start()
+    })
+  }
+
+  /** Writes bytes as they are. */
+  write(bytes: Uint8Array): void {
+    this.socket.write(bytes)
+  }
+
   close(): Promise<void> {
     return new Promise((resolve) => {
       this.failed = () => {}
@@ -289,6 +331,219 @@ const readAllPayload = (commit: bigint, prepare: bigint, pageSize: number): Uint
     })
   ))
 
+const encodeMessage = <Desc extends Parameters<typeof Messages.encode>[0]>(
+  schema: Desc,
+  value: Parameters<typeof create<Desc>>[1]
+): Uint8Array => unwrap(Messages.encode(schema, create(schema, value)))
+
+/**
+ * Live latency over one socket: SubscribeToStream, then each pre-encoded WriteEvents once the one
+ * before is both confirmed (WriteEventsCompleted) and delivered (StreamEventAppeared); a sample is
+ * WriteEvents sent → StreamEventAppeared received.
+ */
+const liveLatency = (params: LiveLatencyParams, context: RunContext) =>
+  withConnection(context, async (connection) => {
+    const stream = `bench-live-${randomUUID()}`
+    const subscribe = encodeFrame(
+      Command.SubscribeToStream,
+      0,
+      encodeMessage(Messages.SubscribeToStreamSchema, { eventStreamId: stream, resolveLinkTos: false })
+    )
+    const writes = encodeWrites(
+      stream,
+      { family: "appends", concurrency: 1, operations: params.warmupEvents + params.events, eventsPerOperation: 1 },
+      0,
+      params.warmupEvents + params.events
+    )
+    await connection.converse((command, _, done, fail) => {
+      if (command === Command.SubscriptionConfirmation) done()
+      else fail(new Error(`expected SubscriptionConfirmation, got ${CommandModule.name(command)}`))
+    }, () => connection.write(subscribe))
+    const latencies = new LatencyRecorder(params.events)
+    let next = 0
+    const oneByOne = (events: number) => {
+      const last = next + events
+      let sentAt = 0
+      let appearedAt = 0
+      let confirmed = false
+      const send = () => {
+        confirmed = false
+        appearedAt = 0
+        sentAt = performance.now()
+        connection.write(writes.bytes.subarray(writes.starts[next]!, writes.starts[next + 1]!))
+        next++
+      }
+      return connection.converse((command, _, done, fail) => {
+        if (command === Command.StreamEventAppeared) appearedAt = performance.now()
+        else if (command === Command.WriteEventsCompleted) confirmed = true
+        else return fail(new Error(`unexpected ${CommandModule.name(command)}`))
+        if (!confirmed || appearedAt === 0) return
+        latencies.record(appearedAt - sentAt)
+        if (next === last) done()
+        else send()
+      }, send)
+    }
+    await oneByOne(params.warmupEvents)
+    latencies.reset()
+    const section = new TimedSection(context)
+    await section.begin()
+    await oneByOne(params.events)
+    return section.end({ events: params.events, requests: params.events, latency: latencies.summary() })
+  })
+
+/** Reads a protobuf varint at `at`: its value (below 2^53 for every length and field here) and its end. */
+const readVarint = (bytes: Uint8Array, at: number): [value: number, end: number] => {
+  let value = 0
+  let scale = 1
+  while (true) {
+    const byte = bytes[at++]!
+    value += (byte & 0x7f) * scale
+    if (byte < 0x80) return [value, at]
+    scale *= 128
+  }
+}
+
+/**
+ * The offset of the event id in a PersistentSubscriptionStreamEventAppeared payload, found without
+ * decoding the rest: field 1 (ResolvedIndexedEvent) → its field 1 (EventRecord) → its field 3 (bytes).
+ */
+const eventIdOffset = (payload: Uint8Array, from: number): number => {
+  let at = from
+  for (let depth = 0; depth < 2; depth++) {
+    // Field 1, length-delimited, comes first at both levels: skip its tag and length.
+    if (payload[at] !== 0x0a) throw new Error("unexpected PersistentSubscriptionStreamEventAppeared layout")
+    at = readVarint(payload, at + 1)[1]
+  }
+  while (true) {
+    const [tag, afterTag] = readVarint(payload, at)
+    const field = tag >>> 3
+    const wire = tag & 7
+    if (field === 3 && wire === 2) return afterTag + 1 // a 16-byte id: its length is one byte
+    if (wire === 0) at = readVarint(payload, afterTag)[1]
+    else if (wire === 2) {
+      const [length, afterLength] = readVarint(payload, afterTag)
+      at = afterLength + length
+    } else throw new Error(`unexpected wire type ${wire} in EventRecord`)
+  }
+}
+
+/** The group settings photonpump's defaults give (those of the .NET client), starting from event 0. */
+const createGroup = (stream: string, group: string): Uint8Array =>
+  encodeMessage(Messages.CreatePersistentSubscriptionSchema, {
+    subscriptionGroupName: group,
+    eventStreamId: stream,
+    resolveLinkTos: false,
+    startFrom: 0n,
+    messageTimeoutMilliseconds: 30_000,
+    recordStatistics: false,
+    liveBufferSize: 500,
+    readBatchSize: 20,
+    bufferSize: 500,
+    maxRetryCount: 10,
+    preferRoundRobin: true,
+    checkpointAfterTime: 2_000,
+    checkpointMaxCount: 1_000,
+    checkpointMinCount: 10,
+    subscriberMaxCount: 0,
+    namedConsumerStrategy: "RoundRobin"
+  })
+
+/** Index of the connect's correlation id; acks reuse it, the closing ping has its own. */
+const connectIndex = 1
+const pingIndex = 2
+
+/**
+ * Consumes `count` events of a group: the pre-encoded connect, then one ack frame (hand-encoded: the
+ * subscription id, then each 16-byte id) per burst of events received, then a Ping once the last is
+ * acked; done when the Pong comes back.
+ */
+const consumeGroup = (connection: RawConnection, stream: string, group: string, count: number, bufferSize: number) => {
+  const connect = encodeFrame(
+    Command.ConnectToPersistentSubscription,
+    connectIndex,
+    encodeMessage(Messages.ConnectToPersistentSubscriptionSchema, {
+      subscriptionId: group,
+      eventStreamId: stream,
+      allowedInFlightMessages: bufferSize
+    })
+  )
+  const ping = encodeFrame(Command.Ping, pingIndex, new Uint8Array(0))
+  const ackHeader = encodeFrame(Command.PersistentSubscriptionAckEvents, connectIndex, new Uint8Array(0))
+  const subscriptionId = Buffer.from(`${stream}::${group}`)
+  const idField = Buffer.concat([Buffer.from([0x0a, subscriptionId.length]), subscriptionId])
+  if (subscriptionId.length > 127) throw new Error("subscription id too long for a one-byte length")
+  const ids: Array<Uint8Array> = []
+  let events = 0
+  const flushAcks = () => {
+    if (ids.length === 0) return
+    const frame = Buffer.allocUnsafe(ackHeader.length + idField.length + ids.length * 18)
+    frame.set(ackHeader, 0)
+    frame.writeUInt32LE(frame.length - Frame.prefixLength, 0)
+    frame.set(idField, ackHeader.length)
+    let at = ackHeader.length + idField.length
+    for (const id of ids) {
+      frame[at] = 0x12
+      frame[at + 1] = 16
+      frame.set(id, at + 2)
+      at += 18
+    }
+    ids.length = 0
+    connection.write(frame)
+  }
+  let scheduled = false
+  return connection.converse((command, body, done, fail) => {
+    switch (command) {
+      case Command.PersistentSubscriptionConfirmation:
+      // The warm-up's leaving the group, answered here.
+      case Command.SubscriptionDropped:
+        return
+      case Command.PersistentSubscriptionStreamEventAppeared: {
+        const at = eventIdOffset(body, Package.headerLength)
+        ids.push(body.subarray(at, at + 16))
+        events++
+        if (events === count) {
+          flushAcks()
+          connection.write(ping)
+        } else if (!scheduled) {
+          // The acks of one burst of events (one socket read) go in one frame.
+          scheduled = true
+          setImmediate(() => {
+            scheduled = false
+            flushAcks()
+          })
+        }
+        return
+      }
+      case Command.Pong:
+        return done()
+      default:
+        return fail(new Error(`unexpected ${CommandModule.name(command)}`))
+    }
+  }, () => connection.write(connect)).then(() => ({ events, requests: events }))
+}
+
+/**
+ * A persistent subscription over one socket: groups created untimed (decoded replies), then the
+ * warm-up group and the timed one consumed by `consumeGroup`, each followed by leaving the group.
+ */
+const persistent = (params: PersistentParams, context: RunContext) =>
+  withConnection(context, async (connection) => {
+    for (const seed of [params.warmup, params]) {
+      const reply = await connection.ask(Command.CreatePersistentSubscription, createGroup(seed.stream, params.group))
+      if (reply.command !== Command.CreatePersistentSubscriptionCompleted) {
+        throw new Error(`creating ${params.group}: ${CommandModule.name(reply.command)}`)
+      }
+    }
+    await consumeGroup(connection, params.warmup.stream, params.group, params.warmup.events, params.bufferSize)
+    connection.write(encodeFrame(Command.UnsubscribeFromStream, connectIndex, new Uint8Array(0)))
+    const section = new TimedSection(context)
+    await section.begin()
+    const counted = await consumeGroup(connection, params.stream, params.group, params.events, params.bufferSize)
+    const measurement = await section.end(counted)
+    if (counted.events !== params.events) throw new Error(`${params.stream}: ${counted.events} events, expected ${params.events}`)
+    return measurement
+  })
+
 /**
  * The raw socket's implementations.
  *
@@ -340,6 +595,10 @@ export const implementations: Implementations = {
       await connection.pipeline(frames, readWindow, Command.ReadStreamEventsForwardCompleted)
       return section.end({ events: params.events, requests: frames.count })
     }),
+
+  liveLatency,
+
+  persistent,
 
   allRead: (params, context) =>
     withConnection(context, async (connection) => {
