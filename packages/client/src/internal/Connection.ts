@@ -193,7 +193,7 @@ class DecodedRequest<A, E> extends PendingRequest<A, E> {
  * being sent is kept for the sender to return instead.
  */
 class CallbackRequest extends PendingRequest<Package.InboundPackage, never> implements InFlight {
-  /** Its correlation id's counter, once sent, and the map it waits in (to forget it on `cancel`). */
+  /** Its correlation id's counter once `submit` has returned (-1 while sending), and the map it waits in. */
   id = -1
   requests: Map<number, PendingRequest<any, any>> | undefined = undefined
   failedToSend: ConnectionError | BadRequest | undefined = undefined
@@ -693,7 +693,11 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
       timeout
     )
     const id = submit(request, entry)
-    if (id < 0) return Result.fail(entry.failedToSend!)
+    const early = entry.failedToSend
+    if (early !== undefined) {
+      if (id >= 0 && requests.get(id) === entry) requests.delete(id)
+      return Result.fail(early)
+    }
     entry.id = id
     entry.requests = requests
     return Result.succeed(entry)
