@@ -186,7 +186,7 @@ export const tables = (
       rows: checks.map((t) => [
         t.description,
         ratio(t.value),
-        t.description.startsWith("memory") ? `≤ ${ratio(t.goal)}` : `≥ ${ratio(t.goal)}`,
+        t.atMost ? `≤ ${ratio(t.goal)}` : `≥ ${ratio(t.goal)}`,
         t.met ? "yes" : "no"
       ])
     })
