@@ -349,12 +349,41 @@ const resolvedIndexedEvent = (reader: Reader): ResolvedEvent | undefined => {
   return resolved(event, link, undefined)
 }
 
+/**
+ * A `$all` event whose position is kept as the two numbers the wire gave and made a `Position` (two
+ * bigints and an object) only when asked for: most consumers never look at it, and building it for
+ * every event was most of what a `$all` event cost over a stream's. Used only when both offsets are
+ * numbers a double holds exactly (below 2^53, not negative); others get an eager `Position`.
+ */
+class ResolvedEventInAll extends ResolvedEvent {
+  readonly #commit: number
+  readonly #prepare: number
+  #position: Position.Position | undefined = undefined
+
+  constructor(event: RecordedEvent, link: RecordedEvent | undefined, isResolved: boolean, commit: number, prepare: number) {
+    super(event, link, undefined, isResolved)
+    this.#commit = commit
+    this.#prepare = prepare
+  }
+
+  override get position(): Position.Position {
+    if (this.#position === undefined) this.#position = { commit: BigInt(this.#commit), prepare: BigInt(this.#prepare) }
+    return this.#position
+  }
+}
+
+/** Whether the last `varint64` of `reader` is a number a double holds exactly (and not negative). */
+const isSafeNumber = (reader: Reader): boolean => reader.high >= 0 && reader.high < 0x200000
+
 /** `ResolvedEvent`: 1 event, 2 link, 3 commit_position, 4 prepare_position. */
 const resolvedEvent = (reader: Reader): ResolvedEvent | undefined => {
   let event: RecordedEvent | undefined
   let link: RecordedEvent | undefined
-  let commit = 0n
-  let prepare = 0n
+  let commit = 0
+  let prepare = 0
+  // Set when an offset does not fit a double (or is negative): then the position is built at once.
+  let commitBig: bigint | undefined
+  let prepareBig: bigint | undefined
   while (reader.offset < reader.end) {
     const tag = reader.uint32()
     switch (tag) {
@@ -365,16 +394,34 @@ const resolvedEvent = (reader: Reader): ResolvedEvent | undefined => {
         link = embeddedRecord(reader)
         break
       case 0x18:
-        commit = reader.int64()
+        reader.varint64()
+        if (isSafeNumber(reader)) {
+          commit = reader.high * two32 + reader.low
+          commitBig = undefined
+        } else {
+          commitBig = toBigInt(reader.low, reader.high)
+        }
         break
       case 0x20:
-        prepare = reader.int64()
+        reader.varint64()
+        if (isSafeNumber(reader)) {
+          prepare = reader.high * two32 + reader.low
+          prepareBig = undefined
+        } else {
+          prepareBig = toBigInt(reader.low, reader.high)
+        }
         break
       default:
         reader.skip(tag & 7)
     }
   }
-  return resolved(event, link, { commit, prepare })
+  const original = event ?? link
+  if (original === undefined) return undefined
+  if (commitBig === undefined && prepareBig === undefined) {
+    return new ResolvedEventInAll(original, link, event !== undefined, commit, prepare)
+  }
+  const position = { commit: commitBig ?? BigInt(commit), prepare: prepareBig ?? BigInt(prepare) }
+  return new ResolvedEvent(original, link, position, event !== undefined)
 }
 
 const run = <A>(bytes: Uint8Array, decode: (reader: Reader) => A): A | Malformed => {
