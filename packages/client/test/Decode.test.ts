@@ -262,6 +262,19 @@ describe("Decode", () => {
       assert.deepStrictEqual(unresolved.position, { commit: 5000000000n, prepare: 12n })
     })
 
+    it("reads each event's id from where it lies in the reply; ids not 16 bytes long read as the empty GUID", () => {
+      const ids = ["00000000-0000-0000-0000-000000000001", "fedcba98-7654-3210-fedc-ba9876543210"]
+      const bytes = streamPage(encode, {
+        events: [
+          ...ids.map((uuid, n) => ({ event: record("s", BigInt(n), "T", "{}", { eventId: id(uuid) }) })),
+          { event: record("s", 2n, "T", "{}", { eventId: new Uint8Array(0) }) },
+          { event: record("s", 3n, "T", "{}", { eventId: new Uint8Array(15).fill(7) }) }
+        ]
+      })
+      const page = decoded(Decode.readStreamEventsCompleted(bytes))
+      assert.deepStrictEqual(page.events.map((event) => event.id), [...ids, Guid.empty, Guid.empty])
+    })
+
     it("reads the next page's cursor without decoding the events", () => {
       const Results = Messages.ReadStreamEventsCompleted_ReadStreamResult
       assert.strictEqual(Decode.streamPageNext(streamPage(encode, {})), 2n)

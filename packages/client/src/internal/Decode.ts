@@ -235,11 +235,17 @@ class Reader {
 }
 
 /**
- * The raw id of the last record `eventRecord` decoded. A persistent subscription acknowledges events by
- * these bytes; keeping them here spares every other record an extra field and the subscription a
- * round trip through the UUID string.
+ * Where the raw id of the last record `eventRecord` decoded lies in the reader's bytes (its start and
+ * length). A persistent subscription acknowledges events by these bytes (`lastRecordIdBytes`); keeping
+ * them here spares every other record an extra field and the subscription a round trip through the
+ * UUID string.
  */
-let lastRecordIdBytes: Uint8Array = emptyBytes
+let lastRecordIdStart = 0
+let lastRecordIdLength = 0
+
+/** The raw id of the last record `eventRecord` decoded from `reader`'s bytes. */
+const lastRecordIdBytes = (reader: Reader): Uint8Array =>
+  lastRecordIdLength === 0 ? emptyBytes : reader.bytes.subarray(lastRecordIdStart, lastRecordIdStart + lastRecordIdLength)
 
 /**
  * The fields of an `EventRecord`, or `undefined` when the record is empty (docs/protocol.md 3.3). The
@@ -250,7 +256,9 @@ let lastRecordIdBytes: Uint8Array = emptyBytes
 const eventRecord = (reader: Reader): RecordedEvent | undefined => {
   let stream = ""
   let eventNumber = 0n
-  let id = emptyBytes
+  // The id stays where it is in the reply (no view of its own per event): its start and length.
+  let idStart = 0
+  let idLength = 0
   let type = ""
   let dataContentType = 0
   let data = emptyBytes
@@ -269,7 +277,9 @@ const eventRecord = (reader: Reader): RecordedEvent | undefined => {
         eventNumber = reader.int64()
         break
       case 0x1a:
-        id = reader.bytesField()
+        idLength = reader.length()
+        idStart = reader.offset
+        reader.offset += idLength
         break
       case 0x22:
         type = reader.cachedString(eventTypes)
@@ -297,13 +307,16 @@ const eventRecord = (reader: Reader): RecordedEvent | undefined => {
         reader.skip(tag & 7)
     }
   }
-  if (stream === "" && id.length === 0 && type === "") return undefined
-  lastRecordIdBytes = id
+  if (stream === "" && idLength === 0 && type === "") return undefined
+  lastRecordIdStart = idStart
+  lastRecordIdLength = idLength
   const hasEpoch = epochLow !== 0 || epochHigh !== 0
   return new RecordedEvent({
     stream,
     eventNumber,
-    idBytes: id,
+    // An id that is not 16 bytes reads as the empty GUID, as the generic path reads it.
+    idBytes: idLength === 16 ? reader.bytes : emptyBytes,
+    idOffset: idLength === 16 ? idStart : undefined,
     type,
     data,
     metadata,
@@ -785,10 +798,10 @@ export const persistentEventAppeared = (bytes: Uint8Array): PersistentDelivery |
           const inner = indexed.uint32()
           if (inner === 0x0a) {
             event = eventRecord(indexed.message())
-            if (event !== undefined) eventId = lastRecordIdBytes
+            if (event !== undefined) eventId = lastRecordIdBytes(indexed)
           } else if (inner === 0x12) {
             link = eventRecord(indexed.message())
-            if (link !== undefined) linkId = lastRecordIdBytes
+            if (link !== undefined) linkId = lastRecordIdBytes(indexed)
           } else {
             indexed.skip(inner & 7)
           }
