@@ -23,6 +23,11 @@ export interface Fields {
   readonly eventNumber: bigint
   /** The event id in .NET GUID byte order, as on the wire. */
   readonly idBytes: Uint8Array
+  /**
+   * Where the 16 bytes of the id start in `idBytes`, when `idBytes` holds more than the id (the client
+   * passes the whole reply rather than a view of it per event); absent when `idBytes` is just the id.
+   */
+  readonly idOffset?: number | undefined
   readonly type: string
   readonly data: Uint8Array
   readonly metadata: Uint8Array
@@ -53,6 +58,8 @@ export class RecordedEvent {
   /** Whether the data was written as JSON. */
   readonly isJson: boolean
   readonly #idBytes: Uint8Array
+  /** Where the id starts in `#idBytes`; -1 when `#idBytes` is the id field itself (any length). */
+  readonly #idOffset: number
   readonly #createdEpochMillis: bigint | number | undefined
   readonly #createdTicks: bigint
   #id: string | undefined
@@ -65,6 +72,7 @@ export class RecordedEvent {
     this.metadata = fields.metadata
     this.isJson = fields.isJson
     this.#idBytes = fields.idBytes
+    this.#idOffset = fields.idOffset ?? -1
     this.#createdEpochMillis = fields.createdEpochMillis
     this.#createdTicks = fields.createdTicks
   }
@@ -72,7 +80,12 @@ export class RecordedEvent {
   /** The event id, a UUID. */
   get id(): string {
     if (this.#id === undefined) {
-      this.#id = this.#idBytes.length === 16 ? Guid.readUnsafe(this.#idBytes, 0) : Guid.empty
+      const offset = this.#idOffset
+      this.#id = offset >= 0
+        ? Guid.readUnsafe(this.#idBytes, offset)
+        : this.#idBytes.length === 16
+        ? Guid.readUnsafe(this.#idBytes, 0)
+        : Guid.empty
     }
     return this.#id
   }

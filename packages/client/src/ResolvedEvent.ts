@@ -34,8 +34,7 @@ export class ResolvedEvent {
   readonly event: RecordedEvent
   /** The link the event was reached through, when links were resolved and the record was a link. */
   readonly link: RecordedEvent | undefined
-  /** The position in `$all` of the record that was read (the link, if any); `$all` reads only. */
-  readonly position: Position.Position | undefined
+  readonly #position: Position.Position | undefined
   /** False for a link whose target could not be read. */
   readonly isResolved: boolean
 
@@ -47,8 +46,13 @@ export class ResolvedEvent {
   ) {
     this.event = event
     this.link = link
-    this.position = position
+    this.#position = position
     this.isResolved = isResolved
+  }
+
+  /** The position in `$all` of the record that was read (the link, if any); `$all` reads only. */
+  get position(): Position.Position | undefined {
+    return this.#position
   }
 
   /**
@@ -120,13 +124,12 @@ export class ResolvedEvent {
   }
 
   toJSON(): unknown {
+    const position = this.position
     return {
       _id: "ResolvedEvent",
       event: this.event.toJSON(),
       link: this.link?.toJSON(),
-      position: this.position === undefined
-        ? undefined
-        : { commit: this.position.commit.toString(), prepare: this.position.prepare.toString() },
+      position: position === undefined ? undefined : { commit: position.commit.toString(), prepare: position.prepare.toString() },
       isResolved: this.isResolved
     }
   }

@@ -226,6 +226,55 @@ describe("Decode", () => {
       assert.strictEqual(filtered.error, "Access Denied")
     })
 
+    it("reads $all positions of every size, kept as numbers until asked for, equal to the generated decoder's", () => {
+      // Zero (left out by 22.6+), small, past 32 bits, the largest exact double, past it, and negative.
+      const offsets = [0n, 1n, 300n, 4294967296n + 7n, 9007199254740991n, 9007199254740993n, -1n]
+      const events = offsets.flatMap((commit) =>
+        offsets.map((prepare) => ({ event: record("a", 0n, "A", "{}"), commitPosition: commit, preparePosition: prepare }))
+      )
+      // One event resolved only through its link, which keeps its position too.
+      events.push({ link: record("$ce-a", 3n, "$>", "0@a"), commitPosition: 5000000000n, preparePosition: 12n } as never)
+      const bytes = encodeWith(encode, Messages.ReadAllEventsCompletedSchema, {
+        commitPosition: 0n,
+        preparePosition: 0n,
+        events,
+        nextCommitPosition: 0n,
+        nextPreparePosition: 0n,
+        result: Messages.ReadAllEventsCompleted_ReadAllResult.Success,
+        error: ""
+      })
+      const generated = Result.getOrThrow(Messages.decode(Messages.ReadAllEventsCompletedSchema, bytes))
+      const page = decoded(Decode.readAllEventsCompleted(bytes, false))
+      assert.strictEqual(page.events.length, generated.events.length)
+      page.events.forEach((event, i) => {
+        const expected = { commit: generated.events[i]!.commitPosition, prepare: generated.events[i]!.preparePosition }
+        assert.deepStrictEqual(event.position, expected)
+        // Built once: the same object on every access, and in what `toJSON` shows.
+        assert.strictEqual(event.position, event.position)
+        assert.deepStrictEqual((event.toJSON() as { position: unknown }).position, {
+          commit: expected.commit.toString(),
+          prepare: expected.prepare.toString()
+        })
+      })
+      const unresolved = page.events[page.events.length - 1]!
+      assert.strictEqual(unresolved.isResolved, false)
+      assert.strictEqual(unresolved.eventNumber, 3n)
+      assert.deepStrictEqual(unresolved.position, { commit: 5000000000n, prepare: 12n })
+    })
+
+    it("reads each event's id from where it lies in the reply; ids not 16 bytes long read as the empty GUID", () => {
+      const ids = ["00000000-0000-0000-0000-000000000001", "fedcba98-7654-3210-fedc-ba9876543210"]
+      const bytes = streamPage(encode, {
+        events: [
+          ...ids.map((uuid, n) => ({ event: record("s", BigInt(n), "T", "{}", { eventId: id(uuid) }) })),
+          { event: record("s", 2n, "T", "{}", { eventId: new Uint8Array(0) }) },
+          { event: record("s", 3n, "T", "{}", { eventId: new Uint8Array(15).fill(7) }) }
+        ]
+      })
+      const page = decoded(Decode.readStreamEventsCompleted(bytes))
+      assert.deepStrictEqual(page.events.map((event) => event.id), [...ids, Guid.empty, Guid.empty])
+    })
+
     it("reads the next page's cursor without decoding the events", () => {
       const Results = Messages.ReadStreamEventsCompleted_ReadStreamResult
       assert.strictEqual(Decode.streamPageNext(streamPage(encode, {})), 2n)

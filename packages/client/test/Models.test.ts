@@ -80,6 +80,14 @@ describe("RecordedEvent", () => {
     assert.strictEqual(event.text(), `{"Pony":"Derpy Hooves","Height":10}`)
   })
 
+  it("reads its id at idOffset when idBytes holds more than the id", () => {
+    const id = Result.getOrThrow(Guid.toWire("01234567-89ab-cdef-0123-456789abcdef"))
+    const reply = new Uint8Array(40)
+    reply.set(id, 9)
+    assert.strictEqual(recorded("{}", { idBytes: reply, idOffset: 9 }).id, "01234567-89ab-cdef-0123-456789abcdef")
+    assert.strictEqual(recorded("{}", { idBytes: new Uint8Array(3) }).id, Guid.empty)
+  })
+
   it("falls back to .NET ticks for the creation date", () => {
     const event = recorded("{}", { createdEpochMillis: undefined, createdTicks: 621_355_968_000_000_000n + 10_000n * 42n })
     assert.strictEqual(event.created.getTime(), 42)

@@ -235,11 +235,17 @@ class Reader {
 }
 
 /**
- * The raw id of the last record `eventRecord` decoded. A persistent subscription acknowledges events by
- * these bytes; keeping them here spares every other record an extra field and the subscription a
- * round trip through the UUID string.
+ * Where the raw id of the last record `eventRecord` decoded lies in the reader's bytes (its start and
+ * length). A persistent subscription acknowledges events by these bytes (`lastRecordIdBytes`); keeping
+ * them here spares every other record an extra field and the subscription a round trip through the
+ * UUID string.
  */
-let lastRecordIdBytes: Uint8Array = emptyBytes
+let lastRecordIdStart = 0
+let lastRecordIdLength = 0
+
+/** The raw id of the last record `eventRecord` decoded from `reader`'s bytes. */
+const lastRecordIdBytes = (reader: Reader): Uint8Array =>
+  lastRecordIdLength === 0 ? emptyBytes : reader.bytes.subarray(lastRecordIdStart, lastRecordIdStart + lastRecordIdLength)
 
 /**
  * The fields of an `EventRecord`, or `undefined` when the record is empty (docs/protocol.md 3.3). The
@@ -250,7 +256,9 @@ let lastRecordIdBytes: Uint8Array = emptyBytes
 const eventRecord = (reader: Reader): RecordedEvent | undefined => {
   let stream = ""
   let eventNumber = 0n
-  let id = emptyBytes
+  // The id stays where it is in the reply (no view of its own per event): its start and length.
+  let idStart = 0
+  let idLength = 0
   let type = ""
   let dataContentType = 0
   let data = emptyBytes
@@ -269,7 +277,9 @@ const eventRecord = (reader: Reader): RecordedEvent | undefined => {
         eventNumber = reader.int64()
         break
       case 0x1a:
-        id = reader.bytesField()
+        idLength = reader.length()
+        idStart = reader.offset
+        reader.offset += idLength
         break
       case 0x22:
         type = reader.cachedString(eventTypes)
@@ -297,13 +307,16 @@ const eventRecord = (reader: Reader): RecordedEvent | undefined => {
         reader.skip(tag & 7)
     }
   }
-  if (stream === "" && id.length === 0 && type === "") return undefined
-  lastRecordIdBytes = id
+  if (stream === "" && idLength === 0 && type === "") return undefined
+  lastRecordIdStart = idStart
+  lastRecordIdLength = idLength
   const hasEpoch = epochLow !== 0 || epochHigh !== 0
   return new RecordedEvent({
     stream,
     eventNumber,
-    idBytes: id,
+    // An id that is not 16 bytes reads as the empty GUID, as the generic path reads it.
+    idBytes: idLength === 16 ? reader.bytes : emptyBytes,
+    idOffset: idLength === 16 ? idStart : undefined,
     type,
     data,
     metadata,
@@ -349,12 +362,41 @@ const resolvedIndexedEvent = (reader: Reader): ResolvedEvent | undefined => {
   return resolved(event, link, undefined)
 }
 
+/**
+ * A `$all` event whose position is kept as the two numbers the wire gave and made a `Position` (two
+ * bigints and an object) only when asked for: most consumers never look at it, and building it for
+ * every event was most of what a `$all` event cost over a stream's. Used only when both offsets are
+ * numbers a double holds exactly (below 2^53, not negative); others get an eager `Position`.
+ */
+class ResolvedEventInAll extends ResolvedEvent {
+  readonly #commit: number
+  readonly #prepare: number
+  #position: Position.Position | undefined = undefined
+
+  constructor(event: RecordedEvent, link: RecordedEvent | undefined, isResolved: boolean, commit: number, prepare: number) {
+    super(event, link, undefined, isResolved)
+    this.#commit = commit
+    this.#prepare = prepare
+  }
+
+  override get position(): Position.Position {
+    if (this.#position === undefined) this.#position = { commit: BigInt(this.#commit), prepare: BigInt(this.#prepare) }
+    return this.#position
+  }
+}
+
+/** Whether the last `varint64` of `reader` is a number a double holds exactly (and not negative). */
+const isSafeNumber = (reader: Reader): boolean => reader.high >= 0 && reader.high < 0x200000
+
 /** `ResolvedEvent`: 1 event, 2 link, 3 commit_position, 4 prepare_position. */
 const resolvedEvent = (reader: Reader): ResolvedEvent | undefined => {
   let event: RecordedEvent | undefined
   let link: RecordedEvent | undefined
-  let commit = 0n
-  let prepare = 0n
+  let commit = 0
+  let prepare = 0
+  // Set when an offset does not fit a double (or is negative): then the position is built at once.
+  let commitBig: bigint | undefined
+  let prepareBig: bigint | undefined
   while (reader.offset < reader.end) {
     const tag = reader.uint32()
     switch (tag) {
@@ -365,16 +407,34 @@ const resolvedEvent = (reader: Reader): ResolvedEvent | undefined => {
         link = embeddedRecord(reader)
         break
       case 0x18:
-        commit = reader.int64()
+        reader.varint64()
+        if (isSafeNumber(reader)) {
+          commit = reader.high * two32 + reader.low
+          commitBig = undefined
+        } else {
+          commitBig = toBigInt(reader.low, reader.high)
+        }
         break
       case 0x20:
-        prepare = reader.int64()
+        reader.varint64()
+        if (isSafeNumber(reader)) {
+          prepare = reader.high * two32 + reader.low
+          prepareBig = undefined
+        } else {
+          prepareBig = toBigInt(reader.low, reader.high)
+        }
         break
       default:
         reader.skip(tag & 7)
     }
   }
-  return resolved(event, link, { commit, prepare })
+  const original = event ?? link
+  if (original === undefined) return undefined
+  if (commitBig === undefined && prepareBig === undefined) {
+    return new ResolvedEventInAll(original, link, event !== undefined, commit, prepare)
+  }
+  const position = { commit: commitBig ?? BigInt(commit), prepare: prepareBig ?? BigInt(prepare) }
+  return new ResolvedEvent(original, link, position, event !== undefined)
 }
 
 const run = <A>(bytes: Uint8Array, decode: (reader: Reader) => A): A | Malformed => {
@@ -738,10 +798,10 @@ export const persistentEventAppeared = (bytes: Uint8Array): PersistentDelivery |
           const inner = indexed.uint32()
           if (inner === 0x0a) {
             event = eventRecord(indexed.message())
-            if (event !== undefined) eventId = lastRecordIdBytes
+            if (event !== undefined) eventId = lastRecordIdBytes(indexed)
           } else if (inner === 0x12) {
             link = eventRecord(indexed.message())
-            if (link !== undefined) linkId = lastRecordIdBytes
+            if (link !== undefined) linkId = lastRecordIdBytes(indexed)
           } else {
             indexed.skip(inner & 7)
           }
