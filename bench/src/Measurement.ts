@@ -97,11 +97,21 @@ export class LatencyRecorder {
 export const percentile = (sorted: ArrayLike<number>, q: number): number =>
   sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
 
+/**
+ * A full collection, twice (the first may leave finalised objects for the second). Asked for as
+ * `{ type: "major" }`, not as a plain `gc()`: V8 treats a plain `gc()` as a memory-reducing collection,
+ * which also forgets the hidden classes it otherwise keeps for optimised code, and so deoptimises most of
+ * a contender's hot code at the start of every timed section (seen with `--trace-deopt`: "weak objects"
+ * on the decoders, the Effect run loop, the bench's own loop). A running application meets that only
+ * when it goes idle, not while it is busy: measured after it, a client spends its timed section
+ * compiling itself again, the more so the more of its work is JavaScript, which is not what the bench
+ * is after. A plain major collection frees the same garbage and leaves the code alone.
+ */
 const collectGarbage = (): void => {
-  const gc = (globalThis as { gc?: () => void }).gc
+  const gc = (globalThis as { gc?: (options?: { type: "major" | "minor"; execution: "sync" }) => void }).gc
   if (gc !== undefined) {
-    gc()
-    gc()
+    gc({ type: "major", execution: "sync" })
+    gc({ type: "major", execution: "sync" })
   }
 }
 
