@@ -511,3 +511,49 @@ describe("Hand-written codecs", () => {
     }
   })
 })
+
+/** Writes a frame whose payload is `size` bytes of `fill`. */
+const frameOf = (out: Protobuf.Writer, fill: number, size: number): void => {
+  out.frame(Command.Command.Pong, Guid.empty, size)
+  out.buffer.fill(fill, out.position, out.position + size)
+  out.position += size
+}
+
+/** Whether two batches lie in the same memory (small buffers share node's pool: compare offsets too). */
+const sameMemory = (a: Uint8Array, b: Uint8Array): boolean => a.buffer === b.buffer && a.byteOffset === b.byteOffset
+
+describe("Protobuf.Writer", () => {
+  it("hands out each batch in a buffer of its own unless told to reuse it", () => {
+    const out = new Protobuf.Writer()
+    frameOf(out, 1, 100)
+    const first = out.take()!
+    frameOf(out, 2, 100)
+    const second = out.take()!
+    assert.isFalse(sameMemory(second, first))
+    assert.isTrue(first.subarray(22).every((byte) => byte === 1))
+    // The socket is done with the second batch: the third goes over it.
+    out.reuse()
+    frameOf(out, 3, 100)
+    const third = out.take()!
+    assert.isTrue(sameMemory(third, second))
+    assert.isTrue(third.subarray(22).every((byte) => byte === 3))
+  })
+
+  it("reuses nothing once new frames are written, and no buffer over 64 KiB", () => {
+    const out = new Protobuf.Writer()
+    frameOf(out, 1, 100)
+    const first = out.take()!
+    frameOf(out, 2, 100)
+    out.reuse()
+    const second = out.take()!
+    assert.isFalse(sameMemory(second, first))
+    assert.isTrue(first.subarray(22).every((byte) => byte === 1))
+    frameOf(out, 4, 100 * 1024)
+    const large = out.take()!
+    out.reuse()
+    frameOf(out, 5, 100)
+    const after = out.take()!
+    assert.isFalse(sameMemory(after, large))
+    assert.isTrue(large.subarray(22).every((byte) => byte === 4))
+  })
+})

@@ -7,8 +7,9 @@ import { assert, describe, it, layer } from "@effect/vitest"
 import { Guid, Messages } from "@photonpump/protocol"
 import { EventStoreServer, ServerError } from "@photonpump/server"
 import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
 import * as Net from "node:net"
-import { append, C, connect, newEvent, streamName } from "./RawClient.ts"
+import { append, C, connect, eventId, newEvent, streamName } from "./RawClient.ts"
 
 /** Polls a condition until it holds, failing after `timeout` ms. */
 const eventually = (condition: () => boolean, timeout = 10_000) =>
@@ -198,5 +199,57 @@ describe("Lifecycle", () => {
       const error = yield* Effect.flip(Effect.scoped(EventStoreServer.make({ port: first.port })))
       assert.strictEqual(error.port, first.port)
       assert.strictEqual(error.host, "127.0.0.1")
+    }))
+})
+
+const Roomy = EventStoreServer.layer({ port: 0, maxSendQueueBytes: 64 * 1024 * 1024 })
+
+layer(Roomy, { excludeTestServices: true })("Replies the socket has not sent yet", (it) => {
+  it.effect("stay intact while the client reads nothing, and after", () =>
+    Effect.gen(function*() {
+      const server = yield* EventStoreServer.EventStoreServer
+      const client = yield* connect(server.port)
+      const stream = streamName("unsent")
+      const events = 32
+      const size = 32 * 1024
+      // Every event's data is one byte value, its own: a reply overwritten by a later one shows.
+      const written = yield* append(
+        client,
+        stream,
+        -1n,
+        Array.from({ length: events }, (_, i) => ({
+          eventId: eventId(),
+          eventType: "blob",
+          dataContentType: 0,
+          metadataContentType: 0,
+          data: new Uint8Array(size).fill(i + 1)
+        }))
+      )
+      assert.strictEqual(written.result, Messages.OperationResult.Success)
+      client.socket.pause()
+      // 16 MiB of replies, each read in a batch of its own: the first ones the kernel takes at once,
+      // the later ones wait in the server's socket.
+      const expected = new Map<string, number>()
+      for (let i = 0; i < 512; i++) {
+        const eventNumber = i % events
+        const correlationId = client.sendMessage(C.ReadEvent, Messages.ReadEventSchema, {
+          eventStreamId: stream,
+          eventNumber: BigInt(eventNumber),
+          resolveLinkTos: false,
+          requireLeader: false
+        })
+        expected.set(correlationId, eventNumber)
+        yield* yieldToIo
+      }
+      client.socket.resume()
+      yield* eventually(() => client.inbox.length >= expected.size, 30_000)
+      for (const pkg of client.inbox) {
+        assert.strictEqual(pkg.command, C.ReadEventCompleted)
+        const eventNumber = expected.get(pkg.correlationId)!
+        const reply = Result.getOrThrow(Messages.decode(Messages.ReadEventCompletedSchema, pkg.payload))
+        const data = reply.event!.event!.data
+        assert.strictEqual(data.length, size)
+        assert.isTrue(data.every((byte) => byte === eventNumber + 1), `the reply to a read of event ${eventNumber}`)
+      }
     }))
 })

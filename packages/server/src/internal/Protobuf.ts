@@ -167,9 +167,12 @@ export const copyBytes = (target: Uint8Array, at: number, source: Uint8Array): n
   return at + length
 }
 
+/** The largest buffer a `Writer` keeps for its next frames. */
+const maxReusedSize = 64 * 1024
+
 /**
  * A growing output buffer for frames. `take` hands out what was written and starts afresh, so the
- * bytes handed to the socket are never written again.
+ * bytes handed to the socket are never written again, unless `reuse` says the socket is done with them.
  *
  * @since 0.1.0
  * @category writing
@@ -180,14 +183,28 @@ export class Writer {
   /** The size of the next buffer: twice what the last batch needed, so small batches take small buffers. */
   #nextSize = 1024
 
+  /** The buffer of the last `take`, while `reuse` may give it back. */
+  #taken: Buffer | undefined = undefined
+
   /** The bytes written since the last `take`, or `undefined` if there are none. */
   take(): Buffer | undefined {
     if (this.position === 0) return undefined
     const written = this.buffer.subarray(0, this.position)
-    this.#nextSize = Math.min(64 * 1024, Math.max(256, this.position * 2))
+    this.#nextSize = Math.min(maxReusedSize, Math.max(256, this.position * 2))
+    this.#taken = this.buffer
     this.buffer = empty
     this.position = 0
     return written
+  }
+
+  /**
+   * Writes the next frames over the bytes of the last `take`, instead of a new buffer: for when their
+   * reader is done with them (the socket took them at once). A buffer larger than 64 KiB is not kept.
+   */
+  reuse(): void {
+    const taken = this.#taken
+    this.#taken = undefined
+    if (taken !== undefined && this.position === 0 && taken.length <= maxReusedSize) this.buffer = taken
   }
 
   /** Drops what was written since `position` (used when a reply is abandoned). */

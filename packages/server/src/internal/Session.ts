@@ -298,6 +298,9 @@ export class Session {
     if (bytes === undefined || this.#socket.destroyed) return
     this.#lastSentAt = Date.now()
     this.#socket.write(bytes)
+    // Nothing left unsent: the kernel has copied the bytes, and the next replies may go in the same
+    // buffer. Otherwise the socket still holds them, and the next replies take a buffer of their own.
+    if (this.#socket.writableLength === 0) this.#out.reuse()
   }
 
   /** Sends BadRequest and closes the connection (after what was already queued). */
