@@ -40,6 +40,8 @@ const fakeSource = (options: {
   readonly unsendable?: number
   readonly errorReplyAt?: number
   readonly guess?: (cursor: number) => number | undefined
+  /** Logs `written <cursor>` from a microtask queued by each request, as the connection's writer runs. */
+  readonly writer?: boolean
 }) => {
   const sent: Array<Sent> = []
   const log: Array<string> = []
@@ -62,6 +64,7 @@ const fakeSource = (options: {
       log.push(`request ${cursor}`)
       const entry: Sent = { cursor, settle, cancelled: false, answered: false }
       sent.push(entry)
+      if (options.writer) queueMicrotask(() => log.push(`written ${cursor}`))
       if (options.auto) queueMicrotask(() => answer(entry))
       return Result.succeed({
         cancel: () => {
@@ -150,6 +153,42 @@ describe("Paging", () => {
       yield* Deferred.succeed(release, undefined)
       yield* Fiber.join(fiber)
       assert.strictEqual(fake.sent.length, 100)
+    }))
+
+  it.live("a page taken from the read-ahead is decoded only once the request it made room for is written", () =>
+    Effect.gen(function*() {
+      const fake = fakeSource({ total: 1000, size: 10, auto: false, writer: true })
+      let holding = false
+      const release = yield* Deferred.make<void>()
+      const fiber = yield* Paging.pages(0, fake.source).pipe(
+        Stream.take(30),
+        Stream.runForEach((n) =>
+          n === 0
+            ? Effect.andThen(
+              Effect.sync(() => {
+                holding = true
+              }),
+              Deferred.await(release)
+            )
+            : Effect.void
+        ),
+        Effect.forkChild
+      )
+      yield* eventually(() => fake.sent.length === 1, "the first request")
+      fake.answer(0)
+      yield* eventually(() => holding, "the consumer holding the first page")
+      // The next two pages arrive while the consumer holds the first: the read-ahead is full.
+      fake.answer(1)
+      fake.answer(2)
+      assert.strictEqual(fake.sent.length, 3)
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(fiber)
+      // Taking the second page made room for the fourth: its request is written before the second
+      // page is decoded, not once the consumer has gone through it.
+      const requested = fake.log.indexOf("request 30")
+      const written = fake.log.indexOf("written 30")
+      const decoded = fake.log.indexOf("decode 10")
+      assert.isTrue(requested >= 0 && requested < written && written < decoded, fake.log.join(", "))
     }))
 
   it.live("a consumer that stops after one page leaves no request in flight", () =>

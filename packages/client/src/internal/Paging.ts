@@ -141,6 +141,8 @@ class Pager<R, S, A, E> {
   closed = false
   /** The consumer, when it waits for a reply. */
   waiter: ((pull: PagePull<A, E>) => void) | undefined = undefined
+  /** A reply taken by the consumer, to decode once the request it made room for has been written. */
+  taken: Received<R, S, E> | undefined = undefined
 
   constructor(source: Source<R, S, A, E>, readAhead: number) {
     this.source = source
@@ -158,11 +160,22 @@ class Pager<R, S, A, E> {
     return this.#stopWaiting
   })
 
+  /**
+   * Lets the connection's writer send the request just made before the consumer decodes: the writer
+   * runs in a microtask, and the consumer, once it has a page, goes on through the page and every
+   * event of it without giving way; the server would wait for the request all that time. Resumed in a
+   * microtask queued after the writer's, the consumer then decodes while the server reads.
+   */
+  readonly #letWriterGo: PagePull<A, E> = Effect.callback<Arr.NonEmptyReadonlyArray<A>, E | Cause.Done>((resume) => {
+    queueMicrotask(() => resume(this.pull))
+  })
+
   readonly close: Effect.Effect<void> = Effect.sync(() => {
     this.closed = true
     this.cancelAsked()
     this.heldBack = undefined
     this.received.length = 0
+    this.taken = undefined
     this.waiter = undefined
   })
 
@@ -251,12 +264,22 @@ class Pager<R, S, A, E> {
 
   take(): PagePull<A, E> {
     while (true) {
-      const entry = this.received.shift()
-      if (entry === undefined) {
-        return this.asked.length === 0 && this.heldBack === undefined ? Cause.done() : this.#wait
+      let entry = this.taken
+      if (entry !== undefined) {
+        this.taken = undefined
+      } else {
+        entry = this.received.shift()
+        if (entry === undefined) {
+          return this.asked.length === 0 && this.heldBack === undefined ? Cause.done() : this.#wait
+        }
+        // A place in the read-ahead is free: ask for the next page before decoding this one.
+        const asked = this.asked.length
+        this.fill()
+        if (this.asked.length > asked) {
+          this.taken = entry
+          return this.#letWriterGo
+        }
       }
-      // A place in the read-ahead is free: ask for the next page before decoding this one.
-      this.fill()
       const exit = entry.exit
       if (Exit.isFailure(exit)) return Exit.failCause(exit.cause)
       const items = this.source.decode(exit.value, entry.cursor)
