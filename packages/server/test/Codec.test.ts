@@ -539,7 +539,16 @@ describe("Protobuf.Writer", () => {
     assert.isTrue(third.subarray(22).every((byte) => byte === 3))
   })
 
-  it("reuses nothing once new frames are written, and no buffer over 64 KiB", () => {
+  it("keeps a buffer grown for a large batch (a page of 500 events) for the next ones", () => {
+    const out = new Protobuf.Writer()
+    frameOf(out, 1, 200 * 1024)
+    const large = out.take()!
+    out.reuse()
+    frameOf(out, 2, 100)
+    assert.isTrue(sameMemory(out.take()!, large))
+  })
+
+  it("reuses nothing once new frames are written, and no buffer over 1 MiB", () => {
     const out = new Protobuf.Writer()
     frameOf(out, 1, 100)
     const first = out.take()!
@@ -548,7 +557,7 @@ describe("Protobuf.Writer", () => {
     const second = out.take()!
     assert.isFalse(sameMemory(second, first))
     assert.isTrue(first.subarray(22).every((byte) => byte === 1))
-    frameOf(out, 4, 100 * 1024)
+    frameOf(out, 4, 1536 * 1024)
     const large = out.take()!
     out.reuse()
     frameOf(out, 5, 100)

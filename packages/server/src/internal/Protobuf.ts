@@ -167,8 +167,14 @@ export const copyBytes = (target: Uint8Array, at: number, source: Uint8Array): n
   return at + length
 }
 
-/** The largest buffer a `Writer` keeps for its next frames. */
-const maxReusedSize = 64 * 1024
+/** The largest buffer a `Writer` starts a batch with; a batch that needs more grows it. */
+const maxStartSize = 64 * 1024
+/**
+ * The largest buffer a `Writer` keeps for its next batches: room for a page of 4,096 small events. A
+ * buffer this large that is not kept costs more than the frames in it, every batch (the allocator maps
+ * and faults in fresh pages); one that is kept costs its memory for as long as the connection lasts.
+ */
+const maxKeptSize = 1024 * 1024
 
 /**
  * A growing output buffer for frames. `take` hands out what was written and starts afresh, so the
@@ -190,7 +196,7 @@ export class Writer {
   take(): Buffer | undefined {
     if (this.position === 0) return undefined
     const written = this.buffer.subarray(0, this.position)
-    this.#nextSize = Math.min(maxReusedSize, Math.max(256, this.position * 2))
+    this.#nextSize = Math.min(maxStartSize, Math.max(256, this.position * 2))
     this.#taken = this.buffer
     this.buffer = empty
     this.position = 0
@@ -199,12 +205,12 @@ export class Writer {
 
   /**
    * Writes the next frames over the bytes of the last `take`, instead of a new buffer: for when their
-   * reader is done with them (the socket took them at once). A buffer larger than 64 KiB is not kept.
+   * reader is done with them (the socket took them at once). A buffer larger than 1 MiB is not kept.
    */
   reuse(): void {
     const taken = this.#taken
     this.#taken = undefined
-    if (taken !== undefined && this.position === 0 && taken.length <= maxReusedSize) this.buffer = taken
+    if (taken !== undefined && this.position === 0 && taken.length <= maxKeptSize) this.buffer = taken
   }
 
   /** Drops what was written since `position` (used when a reply is abandoned). */
