@@ -626,6 +626,11 @@ export interface CatchUpOptions<Cursor, E> extends LiveOptions {
   readonly checkpointEveryPages: number
 }
 
+/** Resumes in a microtask: after the connection's writer, woken by a request just made, has run. */
+const letWriterGo: Effect.Effect<void> = Effect.callback<void>((resume) => {
+  queueMicrotask(() => resume(Effect.void))
+})
+
 /** Reading history, with or without a live subscription queueing behind. */
 const Reading = 0
 /** Delivering live events. */
@@ -650,9 +655,14 @@ export const catchUp = <Cursor, E>(
 
     const leave = Effect.suspend(() => live === undefined ? Effect.void : live.close(options.timeout))
 
+    // The next page is asked for before this one is handed over, by a fiber started at once (its
+    // request goes into the connection's queue now); the consumer then gives way for a microtask, so
+    // that the connection's writer sends the request before the consumer goes through the page and the
+    // server waits for it.
     const prefetch = (): Effect.Effect<void> =>
-      Effect.map(Effect.forkIn(options.read(cursor), scope), (fiber) => {
+      Effect.flatMap(Effect.forkIn(options.read(cursor), scope, { startImmediately: true }), (fiber) => {
         ahead = fiber
+        return letWriterGo
       })
 
     const nextPage = (): Effect.Effect<Page<Cursor>, E> => {
