@@ -83,6 +83,32 @@ const fakeSource = (options: {
   return { source, sent, log, inFlight, answer: (index: number) => answer(sent[index]!) }
 }
 
+/**
+ * Consumes `stream` in a fiber of its own, holding on to its first item until `release`, which then
+ * lets it go on to the end and waits for it.
+ */
+const holdingTheFirstItem = Effect.fnUntraced(function*(stream: Stream.Stream<number, string>) {
+  let holding = false
+  const released = yield* Deferred.make<void>()
+  const fiber = yield* stream.pipe(
+    Stream.runForEach((n) =>
+      n === 0
+        ? Effect.andThen(
+          Effect.sync(() => {
+            holding = true
+          }),
+          Deferred.await(released)
+        )
+        : Effect.void
+    ),
+    Effect.forkChild
+  )
+  return {
+    holding: () => holding,
+    release: Effect.andThen(Deferred.succeed(released, undefined), Fiber.join(fiber))
+  }
+})
+
 describe("Paging", () => {
   it.effect("delivers every item of every page, in order", () =>
     Effect.gen(function*() {
@@ -130,59 +156,28 @@ describe("Paging", () => {
   it.live("reads ahead at most `readAhead` pages while the consumer holds one", () =>
     Effect.gen(function*() {
       const fake = fakeSource({ total: 1000, size: 10, auto: true })
-      let holding = false
-      const release = yield* Deferred.make<void>()
-      const fiber = yield* Paging.pages(0, fake.source).pipe(
-        Stream.runForEach((n) =>
-          n === 0
-            ? Effect.andThen(
-              Effect.sync(() => {
-                holding = true
-              }),
-              Deferred.await(release)
-            )
-            : Effect.void
-        ),
-        Effect.forkChild
-      )
-      yield* eventually(() => holding && fake.sent.length === 3 && fake.inFlight() === 0, "two pages read ahead")
+      const consumer = yield* holdingTheFirstItem(Paging.pages(0, fake.source))
+      yield* eventually(() => consumer.holding() && fake.sent.length === 3 && fake.inFlight() === 0, "two pages read ahead")
       // However long the consumer takes, nothing more is asked for, and nothing more decoded.
       for (let i = 0; i < 20; i++) yield* Effect.yieldNow
       assert.strictEqual(fake.sent.length, 3)
       assert.deepStrictEqual(fake.log.filter((line) => line.startsWith("decode")), ["decode 0"])
-      yield* Deferred.succeed(release, undefined)
-      yield* Fiber.join(fiber)
+      yield* consumer.release
       assert.strictEqual(fake.sent.length, 100)
     }))
 
   it.live("a page taken from the read-ahead is decoded only once the request it made room for is written", () =>
     Effect.gen(function*() {
       const fake = fakeSource({ total: 1000, size: 10, auto: false, writer: true })
-      let holding = false
-      const release = yield* Deferred.make<void>()
-      const fiber = yield* Paging.pages(0, fake.source).pipe(
-        Stream.take(30),
-        Stream.runForEach((n) =>
-          n === 0
-            ? Effect.andThen(
-              Effect.sync(() => {
-                holding = true
-              }),
-              Deferred.await(release)
-            )
-            : Effect.void
-        ),
-        Effect.forkChild
-      )
+      const consumer = yield* holdingTheFirstItem(Stream.take(Paging.pages(0, fake.source), 30))
       yield* eventually(() => fake.sent.length === 1, "the first request")
       fake.answer(0)
-      yield* eventually(() => holding, "the consumer holding the first page")
+      yield* eventually(consumer.holding, "the consumer holding the first page")
       // The next two pages arrive while the consumer holds the first: the read-ahead is full.
       fake.answer(1)
       fake.answer(2)
       assert.strictEqual(fake.sent.length, 3)
-      yield* Deferred.succeed(release, undefined)
-      yield* Fiber.join(fiber)
+      yield* consumer.release
       // Taking the second page made room for the fourth: its request is written before the second
       // page is decoded, not once the consumer has gone through it.
       const requested = fake.log.indexOf("request 30")
