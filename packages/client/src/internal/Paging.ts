@@ -13,6 +13,9 @@
  * holds at most that many pages (plus the one it works on) and memory stays flat however long the
  * stream is.
  *
+ * A request made while the consumer takes a page is written before the page is decoded: the consumer
+ * gives way for one microtask, after the connection's writer (see `Pager.#letWriterGo`).
+ *
  * Requests are callbacks through the connection (`Connection.requestCallback`), with no fiber per
  * page. A consumer that stops (its scope closes: `Stream.take` has what it wants, an error, an
  * interruption) cancels the request in flight and drops the replies waiting: nothing is left behind.

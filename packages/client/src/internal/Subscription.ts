@@ -9,7 +9,8 @@
  *
  * The consumer's side is a `Pull` run by the consumer's own fiber: it takes whatever the buffer holds
  * (up to a batch) as one chunk, or waits for the conversation to wake it. There is no fiber per
- * subscription or per event; a catch-up subscription forks one fiber per page it reads ahead.
+ * subscription or per event; a catch-up subscription forks one fiber per page it reads ahead, started
+ * at once and given a microtask to be written before the page it follows is handed over.
  *
  * Catch-up (docs/protocol.md 5.3): read pages from the checkpoint (exclusive) to the end; subscribe
  * while live events queue in the buffer; read again up to the confirmation's last event; then drain
