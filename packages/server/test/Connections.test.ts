@@ -9,20 +9,7 @@ import { EventStoreServer, ServerError } from "@photonpump/server"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Net from "node:net"
-import { append, C, connect, eventId, newEvent, streamName } from "./RawClient.ts"
-
-/** Polls a condition until it holds, failing after `timeout` ms. */
-const eventually = (condition: () => boolean, timeout = 10_000) =>
-  Effect.callback<void, Error>((resume) => {
-    const deadline = Date.now() + timeout
-    const check = () => {
-      if (condition()) return resume(Effect.void)
-      if (Date.now() > deadline) return resume(Effect.fail(new Error("The condition did not hold in time")))
-      timer = setTimeout(check, 10)
-    }
-    let timer = setTimeout(check, 0)
-    return Effect.sync(() => clearTimeout(timer))
-  })
+import { append, C, connect, eventId, eventually, newEvent, streamName } from "./RawClient.ts"
 
 const yieldToIo = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
 
