@@ -326,6 +326,18 @@ const connectionScheduler = new Scheduler.MixedScheduler("sync")
 const flushEvery = 32
 
 /**
+ * Resumes in a microtask queued now, so after the connection's writer, which a request queued just
+ * before woke in a microtask of its own (the connection's scheduler), has written it. A fiber that has
+ * made a request and is about to work for a while (decode a page, hand it to its consumer) yields this
+ * first: otherwise the request waits for the work, and the server for the request.
+ *
+ * @internal
+ */
+export const yieldToWriter: Effect.Effect<void> = Effect.callback<void>((resume) => {
+  queueMicrotask(() => resume(Effect.void))
+})
+
+/**
  * Opens a connection and performs the handshake: Authenticate when default credentials are set, then
  * IdentifyClient. The connection lives as long as the current scope.
  *

@@ -14,7 +14,7 @@
  * stream is.
  *
  * A request made while the consumer takes a page is written before the page is decoded: the consumer
- * gives way for one microtask, after the connection's writer (see `Pager.#letWriterGo`).
+ * gives way for one microtask, after the connection's writer (`Connection.yieldToWriter`).
  *
  * Requests are callbacks through the connection (`Connection.requestCallback`), with no fiber per
  * page. A consumer that stops (its scope closes: `Stream.take` has what it wants, an error, an
@@ -33,6 +33,7 @@ import type * as Pull from "effect/Pull"
 import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Connection from "./Connection.ts"
 
 /**
  * A request in flight, as the source's `request` returns it.
@@ -164,14 +165,11 @@ class Pager<R, S, A, E> {
   })
 
   /**
-   * Lets the connection's writer send the request just made before the consumer decodes: the writer
-   * runs in a microtask, and the consumer, once it has a page, goes on through the page and every
-   * event of it without giving way; the server would wait for the request all that time. Resumed in a
-   * microtask queued after the writer's, the consumer then decodes while the server reads.
+   * Lets the connection's writer send the request just made before the consumer decodes: once it has a
+   * page, the consumer goes on through the page and every event of it without giving way, and the
+   * server would wait for the request all that time.
    */
-  readonly #letWriterGo: PagePull<A, E> = Effect.callback<Arr.NonEmptyReadonlyArray<A>, E | Cause.Done>((resume) => {
-    queueMicrotask(() => resume(this.pull))
-  })
+  readonly #letWriterGo: PagePull<A, E> = Effect.andThen(Connection.yieldToWriter, this.pull)
 
   readonly close: Effect.Effect<void> = Effect.sync(() => {
     this.closed = true

@@ -44,7 +44,7 @@ import {
 import * as Position from "../Position.ts"
 import type { ResolvedEvent } from "../ResolvedEvent.ts"
 import * as Subscription from "../Subscription.ts"
-import type { Connection } from "./Connection.ts"
+import * as Connection from "./Connection.ts"
 import type { Conversation, Request } from "./Conversation.ts"
 import * as Decode from "./Decode.ts"
 import * as Replies from "./Replies.ts"
@@ -236,7 +236,7 @@ const wakeUp = Effect.void
  */
 export abstract class SubscriptionConversation<A> implements Conversation {
   readonly request: Request
-  readonly connection: Connection
+  readonly connection: Connection.Connection
   readonly target: Target
   readonly capacity: number
   readonly probe: Probe | undefined
@@ -253,7 +253,7 @@ export abstract class SubscriptionConversation<A> implements Conversation {
   private waiter: ((effect: Effect.Effect<void>) => void) | undefined = undefined
   private timer: ReturnType<typeof setTimeout> | undefined = undefined
 
-  constructor(connection: Connection, request: Request, target: Target, capacity: number, probe: Probe | undefined) {
+  constructor(connection: Connection.Connection, request: Request, target: Target, capacity: number, probe: Probe | undefined) {
     this.connection = connection
     this.request = request
     this.target = target
@@ -466,7 +466,7 @@ export class LiveConversation extends SubscriptionConversation<ResolvedEvent | S
  * @internal
  */
 export interface LiveOptions {
-  readonly connection: Connection
+  readonly connection: Connection.Connection
   readonly target: Target
   readonly request: Request
   /** The most events (and checkpoints) waiting for the consumer. */
@@ -627,11 +627,6 @@ export interface CatchUpOptions<Cursor, E> extends LiveOptions {
   readonly checkpointEveryPages: number
 }
 
-/** Resumes in a microtask: after the connection's writer, woken by a request just made, has run. */
-const letWriterGo: Effect.Effect<void> = Effect.callback<void>((resume) => {
-  queueMicrotask(() => resume(Effect.void))
-})
-
 /** Reading history, with or without a live subscription queueing behind. */
 const Reading = 0
 /** Delivering live events. */
@@ -663,7 +658,7 @@ export const catchUp = <Cursor, E>(
     const prefetch = (): Effect.Effect<void> =>
       Effect.flatMap(Effect.forkIn(options.read(cursor), scope, { startImmediately: true }), (fiber) => {
         ahead = fiber
-        return letWriterGo
+        return Connection.yieldToWriter
       })
 
     const nextPage = (): Effect.Effect<Page<Cursor>, E> => {
