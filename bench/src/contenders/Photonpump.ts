@@ -1,7 +1,10 @@
 /**
  * photonpump, used as its README shows: one `EventStore.connect` per run (authenticated as admin in
  * the handshake, so requests carry no credentials), `publishEvent`/`publish` from `concurrency` fibers
- * that each await their own request, `iter`/`get`/`iterAll` consumed with `Stream.runForEach`.
+ * that each await their own request, `iter`/`iterAll` and catch-up subscriptions consumed with
+ * `Stream.runForEachArray`: the events are counted a chunk (a page) at a time, as the other contenders
+ * count a page at a time, so that the loop measures the client and not an effect run per event by the
+ * bench's own consumer (`Stream.runForEach` adds ~0.15 µs per event once warm, ~1 µs cold).
  *
  * @since 0.1.0
  */
@@ -84,9 +87,9 @@ const appends = (params: AppendParams, context: RunContext) =>
 const iterate = (es: EventStore.Service, stream: string, pageSize: number) =>
   Effect.suspend(() => {
     let events = 0
-    return Stream.runForEach(es.iter(stream, { batchSize: pageSize }), () =>
+    return Stream.runForEachArray(es.iter(stream, { batchSize: pageSize }), (chunk) =>
       Effect.sync(() => {
-        events++
+        events += chunk.length
       })).pipe(Effect.map(() => ({ events, requests: Math.ceil(events / pageSize) })))
   })
 
@@ -110,9 +113,9 @@ const iterateAll = (es: EventStore.Service, count: number, pageSize: number) =>
     let events = 0
     return es.iterAll({ batchSize: pageSize }).pipe(
       Stream.take(count),
-      Stream.runForEach(() =>
+      Stream.runForEachArray((chunk) =>
         Effect.sync(() => {
-          events++
+          events += chunk.length
         })
       ),
       Effect.map(() => ({ events, requests: Math.ceil(events / pageSize) }))
@@ -126,9 +129,9 @@ const catchUp = (es: EventStore.Service, stream: string, count: number, readBatc
     return es.subscribeTo(stream, { from: "start", readBatchSize }).pipe(
       Subscription.events,
       Stream.take(count),
-      Stream.runForEach(() =>
+      Stream.runForEachArray((chunk) =>
         Effect.sync(() => {
-          events++
+          events += chunk.length
         })
       ),
       Effect.map(() => ({ events, requests: Math.ceil(events / readBatchSize) }))
