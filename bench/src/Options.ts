@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import * as Contender from "./Contender.ts"
-import type { Scale } from "./Workload.ts"
+import { type Scale, workloads } from "./Workload.ts"
 
 /**
  * A run's options.
@@ -31,6 +31,29 @@ export interface Options {
   readonly docs: boolean
 }
 
+/** `words` joined by ", ", in lines of at most `width` characters, each line after the first indented. */
+const wrap = (words: ReadonlyArray<string>, indent: number, width: number): string => {
+  const lines: Array<string> = []
+  let line = ""
+  for (const word of words) {
+    const next = line === "" ? word : `${line}, ${word}`
+    if (indent + next.length + 1 > width && line !== "") {
+      lines.push(`${line},`)
+      line = word
+    } else {
+      line = next
+    }
+  }
+  lines.push(line)
+  return lines.join(`\n${" ".repeat(indent)}`)
+}
+
+/** Workload ids of the smoke run that the full run names otherwise (the memory reads, by their size). */
+const smokeOnlyIds = (() => {
+  const full = new Set(workloads("full").map((w) => w.id))
+  return workloads("smoke").map((w) => w.id).filter((id) => !full.has(id))
+})()
+
 /**
  * What `--help` prints.
  *
@@ -43,8 +66,9 @@ export const usage = `Usage: npm run bench -- [options]
   --rounds <n>            rounds reported (default 5)
   --warmup <n>            rounds run first and discarded (default 1)
   --memory-rounds <n>     rounds of the memory workloads, each in a fresh process (default 1)
-  --only <id,...>         only these workloads (appends-c1, appends-c10, appends-c100, appends-c1000,
-                          appends-batch100, read-iter, read-get, read-all, memory-100k, memory-1m)
+  --only <id,...>         only these workloads, of:
+                          ${wrap(workloads("full").map((w) => w.id), 26, 106)}
+                          (with --smoke: ${smokeOnlyIds.join(", ")})
   --contenders <name,...> only these contenders (${Contender.names.join(", ")})
   --out <dir>             where to write results.json and throughput.svg
                           (default: bench/results/latest.json and bench/results/throughput.svg for a full,
