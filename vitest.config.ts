@@ -31,7 +31,7 @@ export default defineConfig({
     alias: [source("protocol"), source("server"), source("client")]
   },
   test: {
-    include: ["packages/*/test/**/*.test.ts"],
+    include: ["packages/*/test/**/*.test.ts", "bench/test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000
   }

@@ -1,0 +1,145 @@
+import { assert, describe, it } from "@effect/vitest"
+import { throughputSvg } from "../src/Chart.ts"
+import type * as Contender from "../src/Contender.ts"
+import * as Report from "../src/Report.ts"
+import * as Summary from "../src/Summary.ts"
+import { workloads } from "../src/Workload.ts"
+
+const all = workloads("full")
+const contenders: ReadonlyArray<Contender.Name> = ["photonpump", "node-eventstore-client", "raw-socket"]
+
+const sample = (workload: string, contender: Contender.Name, round: number, eventsPerSecond: number): Summary.Sample => ({
+  workload,
+  contender,
+  round,
+  events: 1_000,
+  requests: 10,
+  seconds: 1_000 / eventsPerSecond,
+  eventsPerSecond,
+  clientCpuMillis: 2,
+  serverCpuMillis: 1,
+  ...(workload.startsWith("appends") || workload === "live-latency"
+    ? { latency: { p50: 0.5, p99: 2, max: 4 } }
+    : {})
+})
+
+/** Two rounds of read-iter and appends-c1 (every contender but node-eventstore-client on read-iter), one of live-latency. */
+const summaries = Summary.summarise([
+  sample("read-iter", "photonpump", 0, 400_000),
+  sample("read-iter", "photonpump", 1, 600_000),
+  sample("read-iter", "raw-socket", 0, 1_000_000),
+  sample("read-iter", "raw-socket", 1, 1_000_000),
+  sample("appends-c1", "photonpump", 0, 8_000),
+  sample("appends-c1", "node-eventstore-client", 0, 4_000),
+  sample("appends-c1", "raw-socket", 0, 10_000),
+  sample("live-latency", "photonpump", 0, 5_000),
+  sample("live-latency", "node-eventstore-client", 0, 5_000)
+], all, contenders)
+
+const tableTitled = (tables: ReadonlyArray<Report.Table>, title: string) => {
+  const table = tables.find((t) => t.title.startsWith(title))
+  if (table === undefined) throw new Error(`no table "${title}"`)
+  return table
+}
+
+describe("Report.tables", () => {
+  const tables = Report.tables(summaries, all, contenders, Summary.targets(summaries, all))
+
+  it("shows each throughput workload's median, its spread, and photonpump's ratios to the others", () => {
+    const throughput = tableTitled(tables, "Throughput")
+    assert.deepStrictEqual(throughput.headers, [
+      "workload",
+      "photonpump",
+      "node-eventstore-client",
+      "raw socket (ceiling)",
+      "photonpump ÷ nes",
+      "photonpump ÷ raw"
+    ])
+    const iter = throughput.rows.find((row) => row[0] === all.find((w) => w.id === "read-iter")!.title)
+    assert.deepStrictEqual(iter, ["stream read, iter (pages of 100)", "500,000 ±20%", "–", "1,000,000 ±0%", "–", "50%"])
+    const appends = throughput.rows.find((row) => row[0] === "appends, concurrency 1")
+    assert.deepStrictEqual(appends, ["appends, concurrency 1", "8,000", "4,000", "10,000", "2.00×", "80%"])
+    assert.isFalse(throughput.rows.some((row) => row[0]!.startsWith("live delivery")), "a latency row has no throughput")
+  })
+
+  it("shows latency where it was measured, and the targets with whether each is met", () => {
+    const latency = tableTitled(tables, "Latency")
+    assert.deepStrictEqual(latency.rows.map((row) => row[0]), [
+      "appends, concurrency 1",
+      "live delivery latency, volatile subscription, one event in flight"
+    ])
+    assert.deepStrictEqual(latency.rows[0]!.slice(1), ["0.50 / 2.00", "0.50 / 2.00", "0.50 / 2.00"])
+    const targets = tableTitled(tables, "Targets")
+    const iter = targets.rows.find((row) => row[0] === "stream read, iter (pages of 100): photonpump ÷ raw socket")
+    assert.deepStrictEqual(iter, ["stream read, iter (pages of 100): photonpump ÷ raw socket", "0.50×", "≥ 0.60×", "no"])
+  })
+})
+
+describe("Report rendering", () => {
+  const table: Report.Table = {
+    title: "Title",
+    note: "A note.",
+    headers: ["name", "value"],
+    rows: [["a | b", "1"], ["longer name", "1,000"]]
+  }
+
+  it("aligns text: the first column to the left, the others to the right", () => {
+    assert.strictEqual(
+      Report.toText(table),
+      [
+        "Title",
+        "A note.",
+        "name         value",
+        "-----------  -----",
+        "a | b            1",
+        "longer name  1,000"
+      ].join("\n")
+    )
+  })
+
+  it("writes Markdown with the numbers right-aligned and pipes in cells escaped", () => {
+    assert.strictEqual(
+      Report.toMarkdown(table),
+      [
+        "### Title",
+        "",
+        "A note.",
+        "",
+        "| name | value |",
+        "| --- | ---: |",
+        "| a \\| b | 1 |",
+        "| longer name | 1,000 |"
+      ].join("\n")
+    )
+  })
+})
+
+describe("throughputSvg", () => {
+  const svg = throughputSvg(summaries, all, contenders, "subtitle <with> \"marks\" & more")
+
+  it("draws one bar per contender and throughput workload measured, and none for latency or memory rows", () => {
+    const bars = [...svg.matchAll(/<title>([^<]*)<\/title>/g)].map((match) => match[1])
+    assert.deepStrictEqual(bars, [
+      "photonpump, appends, concurrency 1: 8,000 events/s",
+      "node-eventstore-client, appends, concurrency 1: 4,000 events/s",
+      "raw socket (ceiling), appends, concurrency 1: 10,000 events/s",
+      "photonpump, stream read, iter (pages of 100): 500,000 events/s",
+      "raw socket (ceiling), stream read, iter (pages of 100): 1,000,000 events/s"
+    ])
+  })
+
+  it("makes a taller bar of a higher throughput, and escapes its text", () => {
+    const heights = [...svg.matchAll(/<rect x="[\d.]+" y="[\d.]+" width="28" height="([\d.]+)"/g)].map((match) =>
+      Number(match[1])
+    )
+    assert.strictEqual(heights.length, 5)
+    const [pp, nes, raw, ppIter, rawIter] = heights as [number, number, number, number, number]
+    assert.isAbove(pp, nes)
+    assert.isAbove(raw, pp)
+    assert.isAbove(ppIter, raw)
+    assert.isAbove(rawIter, ppIter)
+    assert.include(svg, "subtitle &lt;with&gt; &quot;marks&quot; &amp; more")
+    assert.isTrue(svg.startsWith("<svg xmlns=\"http://www.w3.org/2000/svg\""))
+    assert.isTrue(svg.trimEnd().endsWith("</svg>"))
+  })
+})

@@ -1,0 +1,231 @@
+import { assert, describe, it } from "@effect/vitest"
+import type * as Contender from "../src/Contender.ts"
+import type { Measurement } from "../src/Measurement.ts"
+import * as Summary from "../src/Summary.ts"
+import { type Workload, workloads } from "../src/Workload.ts"
+
+const all = workloads("full")
+
+const workload = (id: string): Workload => {
+  const found = all.find((w) => w.id === id)
+  if (found === undefined) throw new Error(`no workload ${id}`)
+  return found
+}
+
+/** A measurement of `events` events at `eventsPerSecond`, with round figures for everything else. */
+const sample = (
+  id: string,
+  contender: Contender.Name,
+  round: number,
+  eventsPerSecond: number,
+  extra: Partial<Measurement> = {}
+): Summary.Sample => ({
+  workload: id,
+  contender,
+  round,
+  events: 100_000,
+  requests: 1_000,
+  seconds: 100_000 / eventsPerSecond,
+  eventsPerSecond,
+  clientCpuMillis: 100,
+  serverCpuMillis: 50,
+  ...extra
+})
+
+const summaryOf = (summaries: ReadonlyArray<Summary.Summary>, id: string, contender: Contender.Name) => {
+  const found = summaries.find((s) => s.workload === id && s.contender === contender)
+  if (found === undefined) throw new Error(`no summary for ${id}, ${contender}`)
+  return found
+}
+
+/** One round of every throughput workload of issue 5's targets, at the given rates per contender. */
+const roundAt = (rates: Record<Contender.Name, number>, latencyP50: Record<Contender.Name, number> = {
+  "photonpump": 1,
+  "node-eventstore-client": 1,
+  "raw-socket": 1
+}): Array<Summary.Sample> =>
+  ["appends-c100", "read-iter", "read-get", "read-all"].flatMap((id) =>
+    (Object.keys(rates) as Array<Contender.Name>).map((contender) =>
+      sample(id, contender, 0, rates[contender], {
+        latency: { p50: latencyP50[contender], p99: latencyP50[contender] * 10, max: latencyP50[contender] * 20 }
+      })
+    )
+  )
+
+const check = (checks: ReadonlyArray<Summary.Target>, starting: string) => {
+  const found = checks.find((c) => c.description.startsWith(starting))
+  if (found === undefined) throw new Error(`no check starting with "${starting}"`)
+  return found
+}
+
+/** A memory measurement with the given peaks and round figures for the rest. */
+const memory = (peakHeapUsed: number, peakRss: number) => ({
+  baselineHeapUsed: 10,
+  peakHeapUsed,
+  baselineRss: 50,
+  peakRss,
+  finalHeapUsed: 11
+})
+
+/** The memory targets when reading 100,000 events peaks at 100 bytes of heap and 200 of RSS. */
+const memoryChecks = (largeHeap: number, largeRss: number) =>
+  Summary.targets(
+    Summary.summarise([
+      sample("memory-100k", "photonpump", 0, 200_000, { memory: memory(100, 200) }),
+      sample("memory-1m", "photonpump", 0, 600_000, { memory: memory(largeHeap, largeRss) })
+    ], all, ["photonpump"]),
+    all
+  )
+
+describe("median", () => {
+  it("takes the middle value of an odd count and the mean of the middle two of an even one", () => {
+    assert.strictEqual(Summary.median([3, 1, 2]), 2)
+    assert.strictEqual(Summary.median([4, 1, 3, 2]), 2.5)
+    assert.strictEqual(Summary.median([7]), 7)
+  })
+
+  it("sorts numerically, not as text, and leaves its input alone", () => {
+    const values = [100, 9, 20]
+    assert.strictEqual(Summary.median(values), 20)
+    assert.deepStrictEqual(values, [100, 9, 20])
+  })
+})
+
+describe("summarise", () => {
+  it("gives each workload and contender the median of its rounds, and the range of its throughput", () => {
+    const records = [
+      sample("read-iter", "photonpump", 0, 300_000),
+      sample("read-iter", "photonpump", 1, 500_000),
+      sample("read-iter", "photonpump", 2, 400_000),
+      sample("read-iter", "raw-socket", 0, 900_000)
+    ]
+    const summaries = Summary.summarise(records, all, ["photonpump", "node-eventstore-client", "raw-socket"])
+    assert.strictEqual(summaries.length, 2, "no summary for a contender without records")
+    const photonpump = summaryOf(summaries, "read-iter", "photonpump")
+    assert.strictEqual(photonpump.rounds, 3)
+    assert.deepStrictEqual(photonpump.eventsPerSecond, { median: 400_000, min: 300_000, max: 500_000 })
+    assert.strictEqual(summaryOf(summaries, "read-iter", "raw-socket").rounds, 1)
+  })
+
+  it("works out CPU per event and per request in microseconds, and the server's busy share of the wall time", () => {
+    const records = [
+      sample("read-get", "photonpump", 0, 200_000, {
+        events: 100_000,
+        requests: 1_000,
+        seconds: 0.5,
+        clientCpuMillis: 150,
+        serverCpuMillis: 250
+      })
+    ]
+    const summary = summaryOf(Summary.summarise(records, all, ["photonpump"]), "read-get", "photonpump")
+    assert.strictEqual(summary.clientCpuMicrosPerEvent, 1.5)
+    assert.strictEqual(summary.serverCpuMicrosPerEvent, 2.5)
+    assert.strictEqual(summary.serverCpuMicrosPerRequest, 250)
+    assert.strictEqual(summary.serverBusy, 0.5)
+  })
+
+  it("keeps latency, memory and restarts only where they were measured, and counts stalled rounds", () => {
+    const records = [
+      sample("appends-c1", "photonpump", 0, 8_000, { latency: { p50: 0.1, p99: 0.9, max: 2 } }),
+      sample("appends-c1", "photonpump", 1, 8_000, { latency: { p50: 0.3, p99: 1.1, max: 2 } }),
+      sample("memory-slow-subscriber", "node-eventstore-client", 0, 7_000, {
+        memory: memory(200, 80),
+        restarts: 1,
+        stalled: true
+      }),
+      sample("memory-slow-subscriber", "node-eventstore-client", 1, 7_000, { memory: memory(300, 80), restarts: 3 }),
+      sample("read-iter", "photonpump", 0, 400_000)
+    ]
+    const summaries = Summary.summarise(records, all, ["photonpump", "node-eventstore-client"])
+    const appends = summaryOf(summaries, "appends-c1", "photonpump")
+    assert.strictEqual(appends.latencyP50Millis, 0.2)
+    assert.strictEqual(appends.latencyP99Millis, 1)
+    assert.isUndefined(appends.memory)
+    const slow = summaryOf(summaries, "memory-slow-subscriber", "node-eventstore-client")
+    assert.strictEqual(slow.memory?.peakHeapUsed, 250)
+    assert.strictEqual(slow.restarts, 2)
+    assert.strictEqual(slow.stalledRounds, 1)
+    const read = summaryOf(summaries, "read-iter", "photonpump")
+    assert.isUndefined(read.latencyP50Millis)
+    assert.isUndefined(read.restarts)
+    assert.isUndefined(read.stalledRounds)
+  })
+})
+
+describe("targets", () => {
+  it("compares photonpump with node-eventstore-client (≥ 1.5×) and the raw socket (≥ 60%) on each target workload", () => {
+    const records = roundAt({ "photonpump": 600, "node-eventstore-client": 400, "raw-socket": 1_000 })
+    const checks = Summary.targets(Summary.summarise(records, all, ["photonpump", "node-eventstore-client", "raw-socket"]), all)
+    for (const id of ["appends-c100", "read-iter", "read-get", "read-all"]) {
+      const title = workload(id).title
+      const nes = check(checks, `${title}: photonpump ÷ node-eventstore-client`)
+      assert.strictEqual(nes.value, 1.5)
+      assert.isTrue(nes.met, "exactly 1.5× meets the goal")
+      const raw = check(checks, `${title}: photonpump ÷ raw socket`)
+      assert.strictEqual(raw.value, 0.6)
+      assert.isTrue(raw.met, "exactly 60% meets the goal")
+    }
+  })
+
+  it("fails a target just short of its goal", () => {
+    const records = roundAt({ "photonpump": 599, "node-eventstore-client": 400, "raw-socket": 1_000 })
+    const checks = Summary.targets(Summary.summarise(records, all, ["photonpump", "node-eventstore-client", "raw-socket"]), all)
+    const title = workload("read-iter").title
+    assert.isFalse(check(checks, `${title}: photonpump ÷ node-eventstore-client`).met)
+    assert.isFalse(check(checks, `${title}: photonpump ÷ raw socket`).met)
+  })
+
+  it("checks only what was run: no raw-socket ratio without raw-socket summaries", () => {
+    const records = roundAt({ "photonpump": 600, "node-eventstore-client": 400, "raw-socket": 1_000 })
+      .filter((record) => record.contender !== "raw-socket")
+    const checks = Summary.targets(Summary.summarise(records, all, ["photonpump", "node-eventstore-client"]), all)
+    assert.isFalse(checks.some((c) => c.description.includes("raw socket")))
+    assert.isTrue(checks.some((c) => c.description.includes("node-eventstore-client")))
+  })
+
+  it("names the workload where photonpump is furthest behind node-eventstore-client, in throughput", () => {
+    const records = [
+      ...roundAt({ "photonpump": 600, "node-eventstore-client": 400, "raw-socket": 1_000 }),
+      sample("appends-c1", "photonpump", 0, 900),
+      sample("appends-c1", "node-eventstore-client", 0, 1_000),
+      sample("catchup", "photonpump", 0, 1_200),
+      sample("catchup", "node-eventstore-client", 0, 1_000)
+    ]
+    const checks = Summary.targets(Summary.summarise(records, all, ["photonpump", "node-eventstore-client", "raw-socket"]), all)
+    const slowest = check(checks, "no worse anywhere: lowest photonpump ÷ node-eventstore-client throughput")
+    assert.include(slowest.description, workload("appends-c1").title)
+    assert.strictEqual(slowest.value, 0.9)
+    assert.isFalse(slowest.met)
+  })
+
+  it("looks for the worst p50 latency on every workload that reports one, appends as well as live delivery", () => {
+    const records = [
+      ...roundAt({ "photonpump": 600, "node-eventstore-client": 400, "raw-socket": 1_000 }, {
+        "photonpump": 1,
+        "node-eventstore-client": 2,
+        "raw-socket": 1
+      }),
+      sample("live-latency", "photonpump", 0, 5_000, { latency: { p50: 0.18, p99: 2, max: 3 } }),
+      sample("live-latency", "node-eventstore-client", 0, 5_000, { latency: { p50: 0.2, p99: 2, max: 3 } }),
+      // Slower than node-eventstore-client here, on an append workload (not a "latency" row).
+      sample("appends-c10", "photonpump", 0, 30_000, { latency: { p50: 0.5, p99: 2, max: 3 } }),
+      sample("appends-c10", "node-eventstore-client", 0, 20_000, { latency: { p50: 0.4, p99: 2, max: 3 } })
+    ]
+    const checks = Summary.targets(Summary.summarise(records, all, ["photonpump", "node-eventstore-client", "raw-socket"]), all)
+    const laggiest = check(checks, "no worse anywhere: highest photonpump ÷ node-eventstore-client p50 latency")
+    assert.include(laggiest.description, workload("appends-c10").title)
+    assert.strictEqual(laggiest.value, 1.25)
+    assert.isTrue(laggiest.atMost)
+    assert.isFalse(laggiest.met)
+  })
+
+  it("calls memory flat when reading ten times the events peaks within 25% of the heap and RSS", () => {
+    const flat = memoryChecks(125, 250)
+    assert.isTrue(check(flat, "memory: peak heap").met)
+    assert.isTrue(check(flat, "memory: peak RSS").met)
+    assert.strictEqual(check(flat, "memory: peak heap").value, 1.25)
+    const growing = memoryChecks(130, 260)
+    assert.isFalse(check(growing, "memory: peak heap").met)
+    assert.isFalse(check(growing, "memory: peak RSS").met)
+  })
+})

@@ -1,0 +1,107 @@
+import { assert, describe, it } from "@effect/vitest"
+import { usage } from "../src/Options.ts"
+import { type Scale, type Workload, warmupOperations, workloads } from "../src/Workload.ts"
+
+const scales: ReadonlyArray<Scale> = ["full", "smoke"]
+
+/** The streams a workload's measurement reads, which the server must hold before it runs. */
+const streamsRead = (workload: Workload): ReadonlyArray<string> => {
+  const params = workload.params
+  switch (params.family) {
+    case "streamRead":
+    case "catchUp":
+      return [params.stream, params.warmup.stream]
+    case "persistent":
+      return [params.stream, params.warmup.stream]
+    case "memoryRead":
+      return [params.stream]
+    default:
+      return []
+  }
+}
+
+/** How many events a measurement needs from its seeds, by stream. */
+const eventsNeeded = (workload: Workload): ReadonlyArray<readonly [string, number]> => {
+  const params = workload.params
+  switch (params.family) {
+    case "streamRead":
+    case "catchUp":
+    case "persistent":
+      return [[params.stream, params.events], [params.warmup.stream, params.warmup.events]]
+    case "memoryRead":
+      return [[params.stream, params.events]]
+    default:
+      return []
+  }
+}
+
+/** What a workload does, whatever its size. */
+const shape = (w: Workload) => `${w.kind} ${w.params.family}`
+
+/** A workload's events, the figure that the smoke run shrinks. */
+const size = (workload: Workload): number => {
+  const params = workload.params
+  switch (params.family) {
+    case "appends":
+      return params.operations * params.eventsPerOperation
+    default:
+      return params.events
+  }
+}
+
+describe("workloads", () => {
+  for (const scale of scales) {
+    describe(`at ${scale} scale`, () => {
+      const all = workloads(scale)
+
+      it("have unique ids, each listed in --help", () => {
+        const ids = all.map((w) => w.id)
+        assert.strictEqual(new Set(ids).size, ids.length)
+        const listed = usage.slice(usage.indexOf("--only"), usage.indexOf("--contenders"))
+        for (const id of ids) assert.match(listed, new RegExp(`[\\s:]${id}[,)\\s]`), id)
+      })
+
+      it("seed every stream they read, with at least the events they read from it", () => {
+        for (const workload of all) {
+          for (const stream of streamsRead(workload)) {
+            assert.isTrue(workload.seeds.some((seed) => seed.stream === stream), `${workload.id} reads ${stream}`)
+          }
+          for (const [stream, events] of eventsNeeded(workload)) {
+            const seed = workload.seeds.find((s) => s.stream === stream)
+            assert.isAtLeast(seed?.events ?? 0, events, `${workload.id}: ${stream}`)
+          }
+        }
+      })
+
+      it("never append more than 150,000 events in one measurement, warm-up included", () => {
+        // Past that many the server's idempotency cache starts evicting (bench/NOTES.md, server finding 1).
+        for (const workload of all) {
+          const params = workload.params
+          if (params.family !== "appends") continue
+          const events = (warmupOperations(params) + params.operations) * params.eventsPerOperation
+          assert.isAtMost(events, 150_000, workload.id)
+        }
+      })
+
+      it("warm the server up over every $all page the read-all measurement times, as the raw socket must", () => {
+        const readAll = all.find((w) => w.id === "read-all")
+        assert.strictEqual(readAll?.params.family, "allRead")
+        if (readAll?.params.family !== "allRead") return
+        assert.strictEqual(readAll.params.warmupEvents, readAll.params.events)
+        // Every measurement gets a fresh server seeded in order: the first stream seeded opens $all.
+        assert.isAtLeast(readAll.seeds[0]?.events ?? 0, readAll.params.events)
+      })
+
+      it("run in a fresh process only where memory is measured", () => {
+        for (const workload of all) assert.strictEqual(workload.isolated, workload.kind === "memory", workload.id)
+      })
+    })
+  }
+
+  it("are smaller in the smoke run, workload by workload", () => {
+    const full = workloads("full")
+    const smoke = workloads("smoke")
+    assert.deepStrictEqual(smoke.map(shape), full.map(shape))
+    full.forEach((workload, i) => assert.isBelow(size(smoke[i]!), size(workload), workload.id))
+  })
+})
