@@ -98,20 +98,19 @@ export const percentile = (sorted: ArrayLike<number>, q: number): number =>
   sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
 
 /**
- * A full collection, twice (the first may leave finalised objects for the second). Asked for as
- * `{ type: "major" }`, not as a plain `gc()`: V8 treats a plain `gc()` as a memory-reducing collection,
- * which also forgets the hidden classes it otherwise keeps for optimised code, and so deoptimises most of
- * a contender's hot code at the start of every timed section (seen with `--trace-deopt`: "weak objects"
- * on the decoders, the Effect run loop, the bench's own loop). A running application meets that only
- * when it goes idle, not while it is busy: measured after it, a client spends its timed section
- * compiling itself again, the more so the more of its work is JavaScript, which is not what the bench
- * is after. A plain major collection frees the same garbage and leaves the code alone.
+ * A full collection, twice (the first may leave finalised objects for the second), for the memory
+ * figures, which are taken after one. A plain `gc()`: with V8 11.3 (Node 20) `gc({ type: "major" })`
+ * is a scavenge of the young generation only (`--trace-gc` says so), whatever its options. A full
+ * `gc()` is also memory-reducing, and deoptimises much of the hot code it finds; that costs the read
+ * after it some speed, which the memory rows do not report on.
+ *
+ * Timed sections collect nothing first: see `TimedSection`.
  */
-const collectGarbage = (): void => {
-  const gc = (globalThis as { gc?: (options?: { type: "major" | "minor"; execution: "sync" }) => void }).gc
+const fullCollection = (): void => {
+  const gc = (globalThis as { gc?: () => void }).gc
   if (gc !== undefined) {
-    gc({ type: "major", execution: "sync" })
-    gc({ type: "major", execution: "sync" })
+    gc()
+    gc()
   }
 }
 
@@ -130,7 +129,7 @@ export class MemorySampler {
   private timer: ReturnType<typeof setInterval> | undefined
 
   start(intervalMillis = 5): void {
-    collectGarbage()
+    fullCollection()
     const usage = process.memoryUsage()
     this.baselineHeapUsed = usage.heapUsed
     this.baselineRss = usage.rss
@@ -151,7 +150,7 @@ export class MemorySampler {
     this.sample()
     // maxRSS is in kilobytes, and covers the whole life of this (fresh) process.
     const kernelPeak = process.resourceUsage().maxRSS * 1024
-    collectGarbage()
+    fullCollection()
     return {
       baselineHeapUsed: this.baselineHeapUsed,
       peakHeapUsed: this.peakHeapUsed,
@@ -202,6 +201,12 @@ export interface Counted {
  * stops the clocks and then reads the server's CPU clock, so that the IPC round trips stay outside.
  * Works from promise code and (through `Effect.promise`) from Effect code alike.
  *
+ * No garbage is collected on purpose before a section: a running application does not do it, and it
+ * changes what is measured. Two forced scavenges before each section (what `gc({ type: "major" })`
+ * does on Node 20) left photonpump's client spending 1.1–2.3 µs of CPU per event read in the section
+ * after them, against 0.8–1.4 µs without them, in alternating runs (bench/NOTES.md, phase 4). Each
+ * measurement has its own warm-up, which meets whatever the one before left behind.
+ *
  * @since 0.1.0
  * @category instruments
  */
@@ -215,7 +220,6 @@ export class TimedSection {
   }
 
   async begin(): Promise<void> {
-    collectGarbage()
     this.serverCpuAtStart = await this.context.serverCpu()
     this.clientCpuAtStart = process.cpuUsage()
     this.startedAt = performance.now()
