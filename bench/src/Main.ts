@@ -47,7 +47,7 @@ const children = new Set<Child>()
 
 const fork = (script: string, args: ReadonlyArray<string>, role: string, cpuProf: string | undefined): Child => {
   const execArgv = [
-    // The memory workloads measure the heap after a full GC.
+    // The runners empty the young generation before each timed section and measure memory after a full GC.
     "--expose-gc",
     ...(cpuProf === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${resolve(cpuProf, role)}`])
   ]

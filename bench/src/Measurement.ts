@@ -97,17 +97,34 @@ export class LatencyRecorder {
 export const percentile = (sorted: ArrayLike<number>, q: number): number =>
   sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
 
+type Gc = (options?: { readonly type: "minor"; readonly execution: "sync" }) => void
+
+const exposedGc = (): Gc | undefined => (globalThis as { gc?: Gc }).gc
+
+/**
+ * Empties the young generation, twice (what survives the first is promoted by the second), so that a
+ * timed section does not start by collecting the young garbage of the work before it; older garbage is
+ * collected when V8 decides, as in a running application. Not a full collection: a full `gc()` is
+ * memory-reducing and deoptimises much of the hot code it finds, and each contender would spend its
+ * timed section compiling itself again (bench/NOTES.md, phase 3). With V8 11.3 (Node 20) any call with
+ * an options object is such a scavenge, `{ type: "major" }` included (`--trace-gc` says so), which the
+ * bench asked for until phase 4 believing it a full collection.
+ */
+const youngCollection = (): void => {
+  const gc = exposedGc()
+  if (gc !== undefined) {
+    gc({ type: "minor", execution: "sync" })
+    gc({ type: "minor", execution: "sync" })
+  }
+}
+
 /**
  * A full collection, twice (the first may leave finalised objects for the second), for the memory
- * figures, which are taken after one. A plain `gc()`: with V8 11.3 (Node 20) `gc({ type: "major" })`
- * is a scavenge of the young generation only (`--trace-gc` says so), whatever its options. A full
- * `gc()` is also memory-reducing, and deoptimises much of the hot code it finds; that costs the read
- * after it some speed, which the memory rows do not report on.
- *
- * Timed sections collect nothing first: see `TimedSection`.
+ * figures, which are taken after one: a plain `gc()`. It deoptimises code, which costs the read after it
+ * some speed; the memory rows do not report on speed.
  */
 const fullCollection = (): void => {
-  const gc = (globalThis as { gc?: () => void }).gc
+  const gc = exposedGc()
   if (gc !== undefined) {
     gc()
     gc()
@@ -201,11 +218,9 @@ export interface Counted {
  * stops the clocks and then reads the server's CPU clock, so that the IPC round trips stay outside.
  * Works from promise code and (through `Effect.promise`) from Effect code alike.
  *
- * No garbage is collected on purpose before a section: a running application does not do it, and it
- * changes what is measured. Two forced scavenges before each section (what `gc({ type: "major" })`
- * does on Node 20) left photonpump's client spending 1.1–2.3 µs of CPU per event read in the section
- * after them, against 0.8–1.4 µs without them, in alternating runs (bench/NOTES.md, phase 4). Each
- * measurement has its own warm-up, which meets whatever the one before left behind.
+ * `begin` empties the young generation first (`youngCollection`). Whether that helps or hurts the
+ * section after it depends on the work before it (bench/NOTES.md, phase 4); it is the same for every
+ * contender, and the bench's figures have always been taken that way.
  *
  * @since 0.1.0
  * @category instruments
@@ -220,6 +235,7 @@ export class TimedSection {
   }
 
   async begin(): Promise<void> {
+    youngCollection()
     this.serverCpuAtStart = await this.context.serverCpu()
     this.clientCpuAtStart = process.cpuUsage()
     this.startedAt = performance.now()

@@ -1,5 +1,5 @@
-import { assert, describe, it } from "@effect/vitest"
-import { LatencyRecorder, percentile } from "../src/Measurement.ts"
+import { afterEach, assert, describe, it } from "@effect/vitest"
+import { LatencyRecorder, MemorySampler, percentile, type RunContext, TimedSection } from "../src/Measurement.ts"
 
 const oneTo = (n: number) => Float64Array.from({ length: n }, (_, i) => i + 1)
 
@@ -39,5 +39,55 @@ describe("LatencyRecorder", () => {
     recorder.reset()
     recorder.record(0.25)
     assert.deepStrictEqual(recorder.summary(), { p50: 0.25, p99: 0.25, max: 0.25 })
+  })
+})
+
+describe("collections around measurements", () => {
+  const global = globalThis as { gc?: (...args: Array<unknown>) => void }
+  const original = global.gc
+  afterEach(() => {
+    if (original === undefined) delete global.gc
+    else global.gc = original
+  })
+
+  /** Replaces `gc` with a recorder of the arguments of every call. */
+  const recordCollections = (): Array<Array<unknown>> => {
+    const calls: Array<Array<unknown>> = []
+    global.gc = (...args: Array<unknown>) => {
+      calls.push(args)
+    }
+    return calls
+  }
+
+  it("empties the young generation before a timed section, not after it, and reads the server's clock at both ends", async () => {
+    const calls = recordCollections()
+    let serverClock = 1_000
+    const context: RunContext = {
+      host: "127.0.0.1",
+      port: 1,
+      serverCpu: () => Promise.resolve(serverClock),
+      lastEventNumber: () => Promise.resolve(-1),
+      appendInServer: () => Promise.resolve()
+    }
+    const section = new TimedSection(context)
+    await section.begin()
+    serverClock += 5_000
+    const measurement = await section.end({ events: 10, requests: 1 })
+    const minor = { type: "minor", execution: "sync" }
+    assert.deepStrictEqual(calls, [[minor], [minor]])
+    assert.strictEqual(measurement.serverCpuMillis, 5)
+    assert.strictEqual(measurement.events, 10)
+    assert.isAbove(measurement.eventsPerSecond, 0)
+  })
+
+  it("takes the memory figures after full collections: plain gc() calls, which V8 does not make scavenges", () => {
+    const calls = recordCollections()
+    const sampler = new MemorySampler()
+    sampler.start(1_000)
+    assert.deepStrictEqual(calls, [[], []])
+    const memory = sampler.stop()
+    assert.deepStrictEqual(calls, [[], [], [], []])
+    assert.isAtLeast(memory.peakHeapUsed, memory.baselineHeapUsed)
+    assert.isAtLeast(memory.peakRss, memory.baselineRss)
   })
 })
