@@ -83,15 +83,22 @@ const appends = (params: AppendParams, context: RunContext) =>
     )
   }))
 
-/** Reads a stream to its end through `iter`, counting the events. */
-const iterate = (es: EventStore.Service, stream: string, pageSize: number) =>
+/**
+ * Runs `stream` to its end, counting its items a chunk at a time, as the other contenders count a page
+ * at a time; `pageSize` gives the requests it took.
+ */
+const countChunks = <A, E, R>(stream: Stream.Stream<A, E, R>, pageSize: number) =>
   Effect.suspend(() => {
     let events = 0
-    return Stream.runForEachArray(es.iter(stream, { batchSize: pageSize }), (chunk) =>
+    return Stream.runForEachArray(stream, (chunk) =>
       Effect.sync(() => {
         events += chunk.length
       })).pipe(Effect.map(() => ({ events, requests: Math.ceil(events / pageSize) })))
   })
+
+/** Reads a stream to its end through `iter`, counting the events. */
+const iterate = (es: EventStore.Service, stream: string, pageSize: number) =>
+  countChunks(es.iter(stream, { batchSize: pageSize }), pageSize)
 
 /** Reads a stream to its end through `get`, page after page, counting the events. */
 const getPages = Effect.fnUntraced(function*(es: EventStore.Service, stream: string, pageSize: number) {
@@ -109,34 +116,14 @@ const getPages = Effect.fnUntraced(function*(es: EventStore.Service, stream: str
 
 /** Reads the first `count` events of `$all` through `iterAll`, counting them. */
 const iterateAll = (es: EventStore.Service, count: number, pageSize: number) =>
-  Effect.suspend(() => {
-    let events = 0
-    return es.iterAll({ batchSize: pageSize }).pipe(
-      Stream.take(count),
-      Stream.runForEachArray((chunk) =>
-        Effect.sync(() => {
-          events += chunk.length
-        })
-      ),
-      Effect.map(() => ({ events, requests: Math.ceil(events / pageSize) }))
-    )
-  })
+  countChunks(es.iterAll({ batchSize: pageSize }).pipe(Stream.take(count)), pageSize)
 
 /** Subscribes to a stream from its start and counts events until `count` have arrived, then unsubscribes. */
 const catchUp = (es: EventStore.Service, stream: string, count: number, readBatchSize: number) =>
-  Effect.suspend(() => {
-    let events = 0
-    return es.subscribeTo(stream, { from: "start", readBatchSize }).pipe(
-      Subscription.events,
-      Stream.take(count),
-      Stream.runForEachArray((chunk) =>
-        Effect.sync(() => {
-          events += chunk.length
-        })
-      ),
-      Effect.map(() => ({ events, requests: Math.ceil(events / readBatchSize) }))
-    )
-  })
+  countChunks(
+    es.subscribeTo(stream, { from: "start", readBatchSize }).pipe(Subscription.events, Stream.take(count)),
+    readBatchSize
+  )
 
 /**
  * A volatile subscription (`subscribeTo` without `from`) to a fresh stream, and a writer that appends
