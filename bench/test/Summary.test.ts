@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import type * as Contender from "../src/Contender.ts"
-import type { Measurement } from "../src/Measurement.ts"
 import * as Summary from "../src/Summary.ts"
 import { type Workload, workloads } from "../src/Workload.ts"
+import { sample } from "./Samples.ts"
 
 const all = workloads("full")
 
@@ -11,26 +11,6 @@ const workload = (id: string): Workload => {
   if (found === undefined) throw new Error(`no workload ${id}`)
   return found
 }
-
-/** A measurement of `events` events at `eventsPerSecond`, with round figures for everything else. */
-const sample = (
-  id: string,
-  contender: Contender.Name,
-  round: number,
-  eventsPerSecond: number,
-  extra: Partial<Measurement> = {}
-): Summary.Sample => ({
-  workload: id,
-  contender,
-  round,
-  events: 100_000,
-  requests: 1_000,
-  seconds: 100_000 / eventsPerSecond,
-  eventsPerSecond,
-  clientCpuMillis: 100,
-  serverCpuMillis: 50,
-  ...extra
-})
 
 const summaryOf = (summaries: ReadonlyArray<Summary.Summary>, id: string, contender: Contender.Name) => {
   const found = summaries.find((s) => s.workload === id && s.contender === contender)
