@@ -48,11 +48,11 @@ const wrap = (words: ReadonlyArray<string>, indent: number, width: number): stri
   return lines.join(`\n${" ".repeat(indent)}`)
 }
 
+/** The workload ids of a full run. */
+const fullIds = workloads("full").map((w) => w.id)
+
 /** Workload ids of the smoke run that the full run names otherwise (the memory reads, by their size). */
-const smokeOnlyIds = (() => {
-  const full = new Set(workloads("full").map((w) => w.id))
-  return workloads("smoke").map((w) => w.id).filter((id) => !full.has(id))
-})()
+const smokeOnlyIds = workloads("smoke").map((w) => w.id).filter((id) => !fullIds.includes(id))
 
 /**
  * What `--help` prints.
@@ -67,7 +67,7 @@ export const usage = `Usage: npm run bench -- [options]
   --warmup <n>            rounds run first and discarded (default 1)
   --memory-rounds <n>     rounds of the memory workloads, each in a fresh process (default 1)
   --only <id,...>         only these workloads, of:
-                          ${wrap(workloads("full").map((w) => w.id), 26, 106)}
+                          ${wrap(fullIds, 26, 106)}
                           (with --smoke: ${smokeOnlyIds.join(", ")})
   --contenders <name,...> only these contenders (${Contender.names.join(", ")})
   --out <dir>             where to write results.json and throughput.svg
