@@ -1,6 +1,6 @@
 /**
  * The chart of a run, drawn as SVG by hand: one group of bars per throughput workload, one bar per
- * contender, on a logarithmic axis (appends at concurrency 1 and stream reads differ by two orders of
+ * contender that ran it (each contender keeps its colour), on a logarithmic axis (appends at concurrency 1 and stream reads differ by two orders of
  * magnitude; a linear axis would flatten the appends). Each bar is labelled with its figure.
  *
  * @since 0.1.0
@@ -12,7 +12,8 @@ import type { Workload } from "./Workload.ts"
 const colours: Record<Contender.Name, string> = {
   "photonpump": "#2563eb",
   "node-eventstore-client": "#f59e0b",
-  "raw-socket": "#9ca3af"
+  "raw-socket": "#9ca3af",
+  "raw-socket-one-page": "#64748b"
 }
 
 const escape = (text: string) =>
@@ -51,12 +52,20 @@ export const throughputSvg = (
   const bar = 28
   const gap = 4
   const groupGap = 32
-  const groupWidth = contenders.length * bar + (contenders.length - 1) * gap
+  /** The contenders with a figure for each workload shown, in the contenders' order. */
+  const bars = shown.map((w) => contenders.filter((c) => (find(w.id, c)?.eventsPerSecond.median ?? 0) > 0))
+  const groupWidths = bars.map((group) => Math.max(0, group.length * bar + (group.length - 1) * gap))
+  const groupLefts: Array<number> = []
   const left = 72
   const top = 78
   const plotHeight = 300
   const bottom = top + plotHeight
-  const width = left + shown.length * (groupWidth + groupGap) + groupGap
+  let next = left + groupGap
+  for (const groupWidth of groupWidths) {
+    groupLefts.push(next)
+    next += groupWidth + groupGap
+  }
+  const width = Math.max(next, left + contenders.length * 210)
   const height = bottom + 80
   const y = (value: number) =>
     bottom - ((Math.log10(value) - Math.log10(low)) / (Math.log10(high) - Math.log10(low))) * plotHeight
@@ -70,7 +79,7 @@ export const throughputSvg = (
     `<text x="${left}" y="40" fill="#4b5563">${escape(subtitle)}</text>`
   )
   contenders.forEach((c, i) => {
-    const x = left + i * 200
+    const x = left + i * 210
     parts.push(
       `<rect x="${x}" y="52" width="12" height="12" fill="${colours[c]}"/>`,
       `<text x="${x + 18}" y="62">${escape(Contender.labels[c])}</text>`
@@ -92,10 +101,10 @@ export const throughputSvg = (
   }
   parts.push(`<line x1="${left}" x2="${left}" y1="${top}" y2="${bottom}" stroke="#6b7280"/>`)
   shown.forEach((w, g) => {
-    const groupLeft = left + groupGap + g * (groupWidth + groupGap)
-    contenders.forEach((c, i) => {
-      const value = find(w.id, c)?.eventsPerSecond.median
-      if (value === undefined || value <= 0) return
+    const groupLeft = groupLefts[g]!
+    const groupWidth = groupWidths[g]!
+    bars[g]!.forEach((c, i) => {
+      const value = find(w.id, c)!.eventsPerSecond.median
       const x = groupLeft + i * (bar + gap)
       const at = y(value)
       parts.push(

@@ -1,6 +1,7 @@
 /**
- * A contender is one way of talking to the server: photonpump, node-eventstore-client, or the raw
- * socket that sets the ceiling. It implements the workload families it can run; the orchestrator
+ * A contender is one way of talking to the server: photonpump, node-eventstore-client, the raw socket
+ * that sets the ceiling, or the raw socket reading one page at a time (the reference for readers that
+ * wait for each page). It implements the workload families it can run; the orchestrator
  * skips the others (the raw socket decodes nothing, so it has no memory row).
  *
  * Extension point (issue 5, phase 2): a subscription family is one more optional key of
@@ -34,7 +35,7 @@ export type Implementations = { readonly [F in Family]?: Implementation<Extract<
  * @since 0.1.0
  * @category models
  */
-export const names = ["photonpump", "node-eventstore-client", "raw-socket"] as const
+export const names = ["photonpump", "node-eventstore-client", "raw-socket", "raw-socket-one-page"] as const
 
 /**
  * A contender's name.
@@ -53,7 +54,8 @@ export type Name = typeof names[number]
 export const labels: Record<Name, string> = {
   "photonpump": "photonpump",
   "node-eventstore-client": "node-eventstore-client",
-  "raw-socket": "raw socket (ceiling)"
+  "raw-socket": "raw socket (ceiling)",
+  "raw-socket-one-page": "raw socket, one page in flight"
 }
 
 /**

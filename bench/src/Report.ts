@@ -63,7 +63,8 @@ export const tables = (
         "workload",
         ...contenders.map((c) => Contender.labels[c]),
         ...(has("photonpump") && has("node-eventstore-client") ? ["photonpump ÷ nes"] : []),
-        ...(has("photonpump") && has("raw-socket") ? ["photonpump ÷ raw"] : [])
+        ...(has("photonpump") && has("raw-socket") ? ["photonpump ÷ raw"] : []),
+        ...(has("photonpump") && has("raw-socket-one-page") ? ["photonpump ÷ raw, one page"] : [])
       ],
       rows: throughput.map((w) => {
         const cells = contenders.map((c) => {
@@ -72,14 +73,15 @@ export const tables = (
         })
         const photonpump = find(w.id, "photonpump")
         const nes = find(w.id, "node-eventstore-client")
-        const raw = find(w.id, "raw-socket")
         const ratios: Array<string> = []
         if (has("photonpump") && has("node-eventstore-client")) {
           ratios.push(
             photonpump && nes ? ratio(photonpump.eventsPerSecond.median / nes.eventsPerSecond.median) : "–"
           )
         }
-        if (has("photonpump") && has("raw-socket")) {
+        for (const ceiling of ["raw-socket", "raw-socket-one-page"] as const) {
+          if (!has("photonpump") || !has(ceiling)) continue
+          const raw = find(w.id, ceiling)
           ratios.push(
             photonpump && raw ? percent(photonpump.eventsPerSecond.median / raw.eventsPerSecond.median) : "–"
           )
@@ -92,15 +94,19 @@ export const tables = (
   const latencyWorkloads = [...throughput, ...latencyOnly].filter((w) =>
     contenders.some((c) => find(w.id, c)?.latencyP50Millis !== undefined)
   )
+  // Only the contenders that report latency somewhere get a column (the one-page reference does not).
+  const latencyContenders = contenders.filter((c) =>
+    latencyWorkloads.some((w) => find(w.id, c)?.latencyP50Millis !== undefined)
+  )
   if (latencyWorkloads.length > 0) {
     result.push({
       title: "Latency per request, milliseconds (p50 / p99)",
       note: "Median over the rounds of each round's percentiles. Live delivery latency: append sent → event " +
         "received by the subscriber, one event in flight.",
-      headers: ["workload", ...contenders.map((c) => Contender.labels[c])],
+      headers: ["workload", ...latencyContenders.map((c) => Contender.labels[c])],
       rows: latencyWorkloads.map((w) => [
         w.title,
-        ...contenders.map((c) => {
+        ...latencyContenders.map((c) => {
           const s = find(w.id, c)
           return s?.latencyP50Millis === undefined
             ? "–"

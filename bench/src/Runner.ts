@@ -14,7 +14,8 @@ const loaders: Record<Contender.Name, () => Promise<Contender.Implementations>> 
   "photonpump": () => import("./contenders/Photonpump.ts").then((module) => module.implementations),
   "node-eventstore-client": () =>
     import("./contenders/NodeEventStoreClient.ts").then((module) => module.implementations),
-  "raw-socket": () => import("./contenders/RawSocket.ts").then((module) => module.implementations)
+  "raw-socket": () => import("./contenders/RawSocket.ts").then((module) => module.implementations),
+  "raw-socket-one-page": () => import("./contenders/RawSocket.ts").then((module) => module.onePageImplementations)
 }
 
 const name = process.argv[2] as Contender.Name

@@ -10,7 +10,7 @@ describe("Options.parse", () => {
       warmup: 1,
       memoryRounds: 1,
       only: undefined,
-      contenders: ["photonpump", "node-eventstore-client", "raw-socket"],
+      contenders: ["photonpump", "node-eventstore-client", "raw-socket", "raw-socket-one-page"],
       out: undefined,
       cpuProf: undefined,
       docs: true

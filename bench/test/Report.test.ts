@@ -1,13 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import { throughputSvg } from "../src/Chart.ts"
-import type * as Contender from "../src/Contender.ts"
+import * as Contender from "../src/Contender.ts"
 import * as Report from "../src/Report.ts"
 import * as Summary from "../src/Summary.ts"
 import { workloads } from "../src/Workload.ts"
 import { sample } from "./Samples.ts"
 
 const all = workloads("full")
-const contenders: ReadonlyArray<Contender.Name> = ["photonpump", "node-eventstore-client", "raw-socket"]
+const contenders = Contender.names
 
 /** A sample with a latency of 0.5 ms p50 where the workload reports latency. */
 const timedSample = (workload: string, contender: Contender.Name, round: number, eventsPerSecond: number) =>
@@ -19,12 +19,18 @@ const timedSample = (workload: string, contender: Contender.Name, round: number,
     workload.startsWith("appends") || workload === "live-latency" ? { latency: { p50: 0.5, p99: 2, max: 4 } } : {}
   )
 
-/** Two rounds of read-iter and appends-c1 (every contender but node-eventstore-client on read-iter), one of live-latency. */
+/**
+ * Two rounds of read-iter (photonpump and the raw socket), one of read-get (photonpump and both raw
+ * sockets), appends-c1 (all but the one-page raw socket) and live-latency (the two clients).
+ */
 const summaries = Summary.summarise([
   timedSample("read-iter", "photonpump", 0, 400_000),
   timedSample("read-iter", "photonpump", 1, 600_000),
   timedSample("read-iter", "raw-socket", 0, 1_000_000),
   timedSample("read-iter", "raw-socket", 1, 1_000_000),
+  timedSample("read-get", "photonpump", 0, 450_000),
+  timedSample("read-get", "raw-socket", 0, 1_000_000),
+  timedSample("read-get", "raw-socket-one-page", 0, 600_000),
   timedSample("appends-c1", "photonpump", 0, 8_000),
   timedSample("appends-c1", "node-eventstore-client", 0, 4_000),
   timedSample("appends-c1", "raw-socket", 0, 10_000),
@@ -48,14 +54,49 @@ describe("Report.tables", () => {
       "photonpump",
       "node-eventstore-client",
       "raw socket (ceiling)",
+      "raw socket, one page in flight",
       "photonpump ÷ nes",
-      "photonpump ÷ raw"
+      "photonpump ÷ raw",
+      "photonpump ÷ raw, one page"
     ])
-    const iter = throughput.rows.find((row) => row[0] === all.find((w) => w.id === "read-iter")!.title)
-    assert.deepStrictEqual(iter, ["stream read, iter (pages of 100)", "500,000 ±20%", "–", "1,000,000 ±0%", "–", "50%"])
-    const appends = throughput.rows.find((row) => row[0] === "appends, concurrency 1")
-    assert.deepStrictEqual(appends, ["appends, concurrency 1", "8,000", "4,000", "10,000", "2.00×", "80%"])
+    const row = (title: string) => throughput.rows.find((row) => row[0] === title)
+    assert.deepStrictEqual(row("stream read, iter (pages of 100)"), [
+      "stream read, iter (pages of 100)",
+      "500,000 ±20%",
+      "–",
+      "1,000,000 ±0%",
+      "–",
+      "–",
+      "50%",
+      "–"
+    ])
+    assert.deepStrictEqual(row("stream read, get pages of 100"), [
+      "stream read, get pages of 100",
+      "450,000",
+      "–",
+      "1,000,000",
+      "600,000",
+      "–",
+      "45%",
+      "75%"
+    ])
+    assert.deepStrictEqual(row("appends, concurrency 1"), [
+      "appends, concurrency 1",
+      "8,000",
+      "4,000",
+      "10,000",
+      "–",
+      "2.00×",
+      "80%",
+      "–"
+    ])
     assert.isFalse(throughput.rows.some((row) => row[0]!.startsWith("live delivery")), "a latency row has no throughput")
+  })
+
+  it("keeps the targets on the ceiling: the one-page reference is a column, not a target", () => {
+    const targets = tableTitled(tables, "Targets")
+    const get = targets.rows.filter((row) => row[0]!.startsWith("stream read, get pages of 100"))
+    assert.deepStrictEqual(get, [["stream read, get pages of 100: photonpump ÷ raw socket", "0.45×", "≥ 0.60×", "no"]])
   })
 
   it("shows latency where it was measured, and the targets with whether each is met", () => {
@@ -64,6 +105,8 @@ describe("Report.tables", () => {
       "appends, concurrency 1",
       "live delivery latency, volatile subscription, one event in flight"
     ])
+    // The one-page raw socket reports no latency anywhere: no column of dashes for it.
+    assert.deepStrictEqual(latency.headers.slice(1), ["photonpump", "node-eventstore-client", "raw socket (ceiling)"])
     assert.deepStrictEqual(latency.rows[0]!.slice(1), ["0.50 / 2.00", "0.50 / 2.00", "0.50 / 2.00"])
     const targets = tableTitled(tables, "Targets")
     const iter = targets.rows.find((row) => row[0] === "stream read, iter (pages of 100): photonpump ÷ raw socket")
@@ -120,7 +163,10 @@ describe("throughputSvg", () => {
       "node-eventstore-client, appends, concurrency 1: 4,000 events/s",
       "raw socket (ceiling), appends, concurrency 1: 10,000 events/s",
       "photonpump, stream read, iter (pages of 100): 500,000 events/s",
-      "raw socket (ceiling), stream read, iter (pages of 100): 1,000,000 events/s"
+      "raw socket (ceiling), stream read, iter (pages of 100): 1,000,000 events/s",
+      "photonpump, stream read, get pages of 100: 450,000 events/s",
+      "raw socket (ceiling), stream read, get pages of 100: 1,000,000 events/s",
+      "raw socket, one page in flight, stream read, get pages of 100: 600,000 events/s"
     ])
   })
 
@@ -128,7 +174,7 @@ describe("throughputSvg", () => {
     const heights = [...svg.matchAll(/<rect x="[\d.]+" y="[\d.]+" width="28" height="([\d.]+)"/g)].map((match) =>
       Number(match[1])
     )
-    assert.strictEqual(heights.length, 5)
+    assert.strictEqual(heights.length, 8)
     const [pp, nes, raw, ppIter, rawIter] = heights as [number, number, number, number, number]
     assert.isAbove(pp, nes)
     assert.isAbove(raw, pp)
@@ -137,5 +183,14 @@ describe("throughputSvg", () => {
     assert.include(svg, "subtitle &lt;with&gt; &quot;marks&quot; &amp; more")
     assert.isTrue(svg.startsWith("<svg xmlns=\"http://www.w3.org/2000/svg\""))
     assert.isTrue(svg.trimEnd().endsWith("</svg>"))
+  })
+
+  it("puts a workload's bars side by side, leaving no gap for a contender that did not run it", () => {
+    const xs = [...svg.matchAll(/<rect x="([\d.]+)" y="[\d.]+" width="28"/g)].map((match) => Number(match[1]))
+    const [, , , iterPhotonpump, iterRaw] = xs as [number, number, number, number, number]
+    assert.strictEqual(iterRaw - iterPhotonpump, 32, "the raw socket's bar follows photonpump's, with no empty slot")
+    for (const [name, colour] of [["raw socket (ceiling)", "#9ca3af"], ["raw socket, one page in flight", "#64748b"]]) {
+      assert.include(svg, `fill="${colour}"/>\n<text x="`, `${name} has its legend swatch`)
+    }
   })
 })

@@ -10,7 +10,8 @@
  *
  * Windows: appends keep `concurrency` requests in flight, like the clients; reads keep two pages in
  * flight (one being answered while the next waits at the server), which is what `iter`'s read-ahead
- * allows and keeps the server busy all the time.
+ * allows and keeps the server busy all the time. A second contender (`onePageImplementations`) reads
+ * with one page in flight: the reference for readers that wait for each page.
  *
  * @since 0.1.0
  */
@@ -21,10 +22,17 @@ import { create } from "@bufbuild/protobuf"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import { Command as CommandModule, Frame, Messages, Package } from "@photonpump/protocol"
-import type { Implementations } from "../Contender.ts"
+import type { Implementation, Implementations } from "../Contender.ts"
 import * as Events from "../Events.ts"
 import { LatencyRecorder, type RunContext, TimedSection } from "../Measurement.ts"
-import { type AppendParams, type LiveLatencyParams, type PersistentParams, warmupOperations } from "../Workload.ts"
+import {
+  type AllReadParams,
+  type AppendParams,
+  type LiveLatencyParams,
+  type PersistentParams,
+  type StreamReadParams,
+  warmupOperations
+} from "../Workload.ts"
 
 const Command = CommandModule.Command
 
@@ -545,6 +553,54 @@ const persistent = (params: PersistentParams, context: RunContext) =>
   })
 
 /**
+ * Reads a seeded stream page by page, `window` pages in flight: the requests (one per page, each
+ * starting where the page before it ends in a stream without gaps) encoded before the clock starts.
+ */
+const streamRead = (window: number): Implementation<StreamReadParams> => (params, context) =>
+  withConnection(context, async (connection) => {
+    const warmup = encodeStreamReads(params.warmup.stream, params.warmup.events, params.pageSize)
+    const frames = encodeStreamReads(params.stream, params.events, params.pageSize)
+    await connection.pipeline(warmup, window, Command.ReadStreamEventsForwardCompleted)
+    const section = new TimedSection(context)
+    await section.begin()
+    await connection.pipeline(frames, window, Command.ReadStreamEventsForwardCompleted)
+    return section.end({ events: params.events, requests: frames.count })
+  })
+
+/**
+ * Reads the first events of `$all` page by page, `window` pages in flight. Where a `$all` page starts
+ * is only known from the page before it, so every page is read once, one at a time, before the clock
+ * starts, to encode the requests; that pass is this contender's warm-up.
+ */
+const allRead = (window: number): Implementation<AllReadParams> => (params, context) =>
+  withConnection(context, async (connection) => {
+    const payloads: Array<Uint8Array> = []
+    let commit = 0n
+    let prepare = 0n
+    for (let read = 0; read < params.events;) {
+      const payload = readAllPayload(commit, prepare, params.pageSize)
+      payloads.push(payload)
+      const reply = await connection.ask(Command.ReadAllEventsForward, payload)
+      const page = unwrap(Messages.decode(Messages.ReadAllEventsCompletedSchema, reply.payload))
+      if (page.events.length === 0) throw new Error(`$all holds only ${read} events`)
+      read += page.events.length
+      commit = page.nextCommitPosition
+      prepare = page.nextPreparePosition
+    }
+    const frames = layOut(payloads.map((payload, i) => encodeFrame(Command.ReadAllEventsForward, i, payload)))
+    const warmup = layOut(
+      payloads.slice(0, Math.ceil(params.warmupEvents / params.pageSize)).map((payload, i) =>
+        encodeFrame(Command.ReadAllEventsForward, i, payload)
+      )
+    )
+    await connection.pipeline(warmup, window, Command.ReadAllEventsForwardCompleted)
+    const section = new TimedSection(context)
+    await section.begin()
+    await connection.pipeline(frames, window, Command.ReadAllEventsForwardCompleted)
+    return section.end({ events: params.events, requests: frames.count })
+  })
+
+/**
  * The raw socket's implementations.
  *
  * @since 0.1.0
@@ -573,16 +629,7 @@ export const implementations: Implementations = {
       return measurement
     }),
 
-  streamRead: (params, context) =>
-    withConnection(context, async (connection) => {
-      const warmup = encodeStreamReads(params.warmup.stream, params.warmup.events, params.pageSize)
-      const frames = encodeStreamReads(params.stream, params.events, params.pageSize)
-      await connection.pipeline(warmup, readWindow, Command.ReadStreamEventsForwardCompleted)
-      const section = new TimedSection(context)
-      await section.begin()
-      await connection.pipeline(frames, readWindow, Command.ReadStreamEventsForwardCompleted)
-      return section.end({ events: params.events, requests: frames.count })
-    }),
+  streamRead: streamRead(readWindow),
 
   // No catch-up on a raw socket: the same pages of history, pipelined, are the ceiling of any catch-up.
   catchUp: (params, context) =>
@@ -600,32 +647,21 @@ export const implementations: Implementations = {
 
   persistent,
 
-  allRead: (params, context) =>
-    withConnection(context, async (connection) => {
-      // Where each page starts is only known from the page before: find out before the clock starts.
-      const payloads: Array<Uint8Array> = []
-      let commit = 0n
-      let prepare = 0n
-      for (let read = 0; read < params.events;) {
-        const payload = readAllPayload(commit, prepare, params.pageSize)
-        payloads.push(payload)
-        const reply = await connection.ask(Command.ReadAllEventsForward, payload)
-        const page = unwrap(Messages.decode(Messages.ReadAllEventsCompletedSchema, reply.payload))
-        if (page.events.length === 0) throw new Error(`$all holds only ${read} events`)
-        read += page.events.length
-        commit = page.nextCommitPosition
-        prepare = page.nextPreparePosition
-      }
-      const frames = layOut(payloads.map((payload, i) => encodeFrame(Command.ReadAllEventsForward, i, payload)))
-      const warmup = layOut(
-        payloads.slice(0, Math.ceil(params.warmupEvents / params.pageSize)).map((payload, i) =>
-          encodeFrame(Command.ReadAllEventsForward, i, payload)
-        )
-      )
-      await connection.pipeline(warmup, readWindow, Command.ReadAllEventsForwardCompleted)
-      const section = new TimedSection(context)
-      await section.begin()
-      await connection.pipeline(frames, readWindow, Command.ReadAllEventsForwardCompleted)
-      return section.end({ events: params.events, requests: frames.count })
-    })
+  allRead: allRead(readWindow)
+}
+
+/**
+ * The raw socket reading with one page in flight: each request written only once the reply before it
+ * has arrived, as a reader that waits for every page must (`get`, which returns one page per call, and
+ * `iterAll`, which learns where a `$all` page starts from the page before it). Requests are still
+ * encoded before the clock starts and replies still not decoded, so this is what such a reader could
+ * reach if it cost nothing: a reference for those two reads, beside the ceiling (`implementations`,
+ * two pages in flight) that issue 5's targets use.
+ *
+ * @since 0.1.0
+ * @category contenders
+ */
+export const onePageImplementations: Implementations = {
+  streamRead: streamRead(1),
+  allRead: allRead(1)
 }
