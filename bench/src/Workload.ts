@@ -68,6 +68,12 @@ export interface AllReadParams {
  * Reading a whole seeded stream through `iter` while sampling the process's heap and RSS, in a
  * process of its own so that nothing else has touched its memory.
  *
+ * The `warmup` stream (the shorter of the two memory streams) is read the same way first, before the
+ * baseline is taken, neither timed nor sampled: a new process's first reads are not its steady state
+ * (the JIT's tiers, the collector sizing its young generation and how long received buffers wait to
+ * be freed), and without the warm-up that start-up showed in the longer read's peaks only, as if
+ * memory grew with the stream's length (bench/NOTES.md, phase 5).
+ *
  * @since 0.1.0
  * @category models
  */
@@ -75,6 +81,7 @@ export interface MemoryReadParams {
   readonly family: "memoryRead"
   readonly stream: string
   readonly events: number
+  readonly warmup: Seed
   readonly pageSize: number
 }
 
@@ -379,8 +386,8 @@ export const workloads = (scale: Scale): ReadonlyArray<Workload> => {
       title: `memory, iter over ${seed.events.toLocaleString("en-US")} events`,
       kind: "memory",
       isolated: true,
-      params: { family: "memoryRead", stream: seed.stream, events: seed.events, pageSize },
-      seeds: [seed]
+      params: { family: "memoryRead", stream: seed.stream, events: seed.events, warmup: small, pageSize },
+      seeds: seed === small ? [small] : [small, seed]
     })),
     {
       id: "memory-slow-subscriber",

@@ -13,7 +13,7 @@ const eventsNeeded = (workload: Workload): ReadonlyArray<readonly [string, numbe
     case "persistent":
       return [[params.stream, params.events], [params.warmup.stream, params.warmup.events]]
     case "memoryRead":
-      return [[params.stream, params.events]]
+      return [[params.stream, params.events], [params.warmup.stream, params.warmup.events]]
     default:
       return []
   }
@@ -72,6 +72,15 @@ describe("workloads", () => {
         assert.strictEqual(readAll.params.warmupEvents, readAll.params.events)
         // Every measurement gets a fresh server seeded in order: the first stream seeded opens $all.
         assert.isAtLeast(readAll.seeds[0]?.events ?? 0, readAll.params.events)
+      })
+
+      it("warm up every memory read on the same, shorter stream, so the two reads differ only in length", () => {
+        const reads = all.filter((w) => w.params.family === "memoryRead")
+        assert.strictEqual(reads.length, 2)
+        const [small, large] = reads.map((w) => w.params) as Array<Extract<Workload["params"], { family: "memoryRead" }>>
+        assert.deepStrictEqual(small!.warmup, large!.warmup)
+        assert.strictEqual(small!.warmup.stream, small!.stream)
+        assert.isBelow(large!.warmup.events, large!.events)
       })
 
       it("run in a fresh process only where memory is measured", () => {

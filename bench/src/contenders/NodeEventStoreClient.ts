@@ -421,6 +421,8 @@ export const implementations: Implementations = {
 
   memoryRead: (params, context) =>
     withConnection(context, async (connection) => {
+      const warmed = await readPages(connection, params.warmup.stream, params.pageSize)
+      expectCount(params.warmup.stream, warmed.events, params.warmup.events)
       const section = new TimedSection(context)
       const sampler = new MemorySampler()
       await section.begin()

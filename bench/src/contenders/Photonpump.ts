@@ -298,6 +298,8 @@ export const implementations: Implementations = {
   memoryRead: (params, context) =>
     run(Effect.gen(function*() {
       const es = yield* connect(context)
+      const warmed = yield* iterate(es, params.warmup.stream, params.pageSize)
+      yield* expectCount(params.warmup.stream, warmed.events, params.warmup.events)
       const section = new TimedSection(context)
       const sampler = new MemorySampler()
       yield* Effect.promise(() => section.begin())
