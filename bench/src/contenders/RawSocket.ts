@@ -30,6 +30,7 @@ import {
   type AppendParams,
   type LiveLatencyParams,
   type PersistentParams,
+  type Seed,
   type StreamReadParams,
   warmupOperations
 } from "../Workload.ts"
@@ -553,19 +554,29 @@ const persistent = (params: PersistentParams, context: RunContext) =>
   })
 
 /**
- * Reads a seeded stream page by page, `window` pages in flight: the requests (one per page, each
- * starting where the page before it ends in a stream without gaps) encoded before the clock starts.
+ * Reads the `warmup` stream, then (timed) the first `events` events of `stream`, page by page, `window`
+ * pages in flight: the requests (one per page, each starting where the page before it ends in a stream
+ * without gaps) encoded before the clock starts.
  */
-const streamRead = (window: number): Implementation<StreamReadParams> => (params, context) =>
+const readPages = (
+  context: RunContext,
+  read: { readonly stream: string; readonly events: number; readonly warmup: Seed },
+  pageSize: number,
+  window: number
+) =>
   withConnection(context, async (connection) => {
-    const warmup = encodeStreamReads(params.warmup.stream, params.warmup.events, params.pageSize)
-    const frames = encodeStreamReads(params.stream, params.events, params.pageSize)
+    const warmup = encodeStreamReads(read.warmup.stream, read.warmup.events, pageSize)
+    const frames = encodeStreamReads(read.stream, read.events, pageSize)
     await connection.pipeline(warmup, window, Command.ReadStreamEventsForwardCompleted)
     const section = new TimedSection(context)
     await section.begin()
     await connection.pipeline(frames, window, Command.ReadStreamEventsForwardCompleted)
-    return section.end({ events: params.events, requests: frames.count })
+    return section.end({ events: read.events, requests: frames.count })
   })
+
+/** A stream read (`iter` or `get`'s pages alike: the same requests), `window` pages in flight. */
+const streamRead = (window: number): Implementation<StreamReadParams> => (params, context) =>
+  readPages(context, params, params.pageSize, window)
 
 /**
  * Reads the first events of `$all` page by page, `window` pages in flight. Where a `$all` page starts
@@ -632,16 +643,7 @@ export const implementations: Implementations = {
   streamRead: streamRead(readWindow),
 
   // No catch-up on a raw socket: the same pages of history, pipelined, are the ceiling of any catch-up.
-  catchUp: (params, context) =>
-    withConnection(context, async (connection) => {
-      const warmup = encodeStreamReads(params.warmup.stream, params.warmup.events, params.readBatchSize)
-      const frames = encodeStreamReads(params.stream, params.events, params.readBatchSize)
-      await connection.pipeline(warmup, readWindow, Command.ReadStreamEventsForwardCompleted)
-      const section = new TimedSection(context)
-      await section.begin()
-      await connection.pipeline(frames, readWindow, Command.ReadStreamEventsForwardCompleted)
-      return section.end({ events: params.events, requests: frames.count })
-    }),
+  catchUp: (params, context) => readPages(context, params, params.readBatchSize, readWindow),
 
   liveLatency,
 
