@@ -178,7 +178,7 @@ const main = async (options: Options.Options) => {
   }
 
   const summaries = Summary.summarise(samples, selected, contenders)
-  const checks = Summary.targets(summaries, selected)
+  const checks = Summary.targets(summaries, selected, samples)
   const tables = Report.tables(summaries, selected, contenders, checks)
   const smokeNote = options.scale === "smoke" ? "Smoke run: the sizes are tiny, the figures mean nothing.\n\n" : ""
   console.log(`\n${smokeNote}${tables.map(Report.toText).join("\n\n")}\n`)

@@ -188,12 +188,17 @@ export const tables = (
   if (checks.length > 0) {
     result.push({
       title: "Targets (issue 5)",
-      headers: ["target", "measured", "goal", "met"],
+      note: "Measured: the ratio of the medians. Rounds: the same ratio round by round (the two measurements " +
+        "of a round ran one after the other), its range and the rounds that met the goal.",
+      headers: ["target", "measured", "goal", "met", "rounds"],
       rows: checks.map((t) => [
         t.description,
         ratio(t.value),
         t.atMost ? `≤ ${ratio(t.goal)}` : `≥ ${ratio(t.goal)}`,
-        t.met ? "yes" : "no"
+        t.met ? "yes" : "no",
+        t.rounds === undefined
+          ? "–"
+          : `${t.rounds.min.toFixed(2)}–${ratio(t.rounds.max)}, met in ${t.rounds.met} of ${t.rounds.of}`
       ])
     })
   }

@@ -168,6 +168,39 @@ describe("targets", () => {
     }
   })
 
+  it("gives each ratio round by round too, pairing the rounds, with how many met the goal", () => {
+    // photonpump ÷ raw socket: 0.5, 0.7 and 0.6 over three rounds (median 0.6, met); no raw-socket
+    // measurement in a fourth round, which is left out.
+    const records = [
+      sample("read-iter", "photonpump", 0, 500),
+      sample("read-iter", "raw-socket", 0, 1_000),
+      sample("read-iter", "photonpump", 1, 700),
+      sample("read-iter", "raw-socket", 1, 1_000),
+      sample("read-iter", "photonpump", 2, 600),
+      sample("read-iter", "raw-socket", 2, 1_000),
+      sample("read-iter", "photonpump", 3, 900)
+    ]
+    const summaries = Summary.summarise(records, all, ["photonpump", "raw-socket"])
+    const raw = check(Summary.targets(summaries, all, records), `${workload("read-iter").title}: photonpump ÷ raw socket`)
+    assert.isTrue(raw.met)
+    assert.deepStrictEqual(raw.rounds, { min: 0.5, max: 0.7, met: 2, of: 3 })
+    assert.isUndefined(check(Summary.targets(summaries, all), `${workload("read-iter").title}: photonpump ÷ raw socket`).rounds)
+  })
+
+  it("counts a latency round as met when photonpump's p50 is at most node-eventstore-client's", () => {
+    const live = (contender: Contender.Name, round: number, p50: number) =>
+      sample("live-latency", contender, round, 5_000, { latency: { p50, p99: 2, max: 3 } })
+    const records = [
+      live("photonpump", 0, 0.2),
+      live("node-eventstore-client", 0, 0.25),
+      live("photonpump", 1, 0.3),
+      live("node-eventstore-client", 1, 0.25)
+    ]
+    const checks = Summary.targets(Summary.summarise(records, all, ["photonpump", "node-eventstore-client"]), all, records)
+    const laggiest = check(checks, "no worse anywhere: highest photonpump ÷ node-eventstore-client p50 latency")
+    assert.deepStrictEqual(laggiest.rounds, { min: 0.8, max: 1.2, met: 1, of: 2 })
+  })
+
   it("checks only what was run: no raw-socket ratio without raw-socket summaries", () => {
     const records = roundAt({ "photonpump": 600, "node-eventstore-client": 400, "raw-socket": 1_000 })
       .filter((record) => record.contender !== "raw-socket")
