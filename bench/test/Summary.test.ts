@@ -29,6 +29,10 @@ const roundAt = (rates: PerContender, latencyP50: PerContender = {}): Array<Summ
     })
   )
 
+/** A live-latency round of `contender` with the given p50. */
+const live = (contender: Contender.Name, round: number, p50: number) =>
+  sample("live-latency", contender, round, 5_000, { latency: { p50, p99: 2, max: 3 } })
+
 const check = (checks: ReadonlyArray<Summary.Target>, starting: string) => {
   const found = checks.find((c) => c.description.startsWith(starting))
   if (found === undefined) throw new Error(`no check starting with "${starting}"`)
@@ -188,8 +192,6 @@ describe("targets", () => {
   })
 
   it("counts a latency round as met when photonpump's p50 is at most node-eventstore-client's", () => {
-    const live = (contender: Contender.Name, round: number, p50: number) =>
-      sample("live-latency", contender, round, 5_000, { latency: { p50, p99: 2, max: 3 } })
     const records = [
       live("photonpump", 0, 0.2),
       live("node-eventstore-client", 0, 0.25),
