@@ -195,10 +195,13 @@ const roundRatios = (
   return {
     min: Math.min(...ratios),
     max: Math.max(...ratios),
-    met: ratios.filter((value) => (atMost ? value <= goal : value >= goal)).length,
+    met: ratios.filter((value) => meets(value, goal, atMost)).length,
     of: ratios.length
   }
 }
+
+/** Whether a ratio meets its goal: at most it, or at least it. */
+const meets = (value: number, goal: number, atMost: boolean): boolean => atMost ? value <= goal : value >= goal
 
 const throughputOf = (sample: Sample): number => sample.eventsPerSecond
 const latencyP50Of = (sample: Sample): number | undefined => sample.latency?.p50
@@ -207,8 +210,9 @@ const latencyP50Of = (sample: Sample): number | undefined => sample.latency?.p50
  * Checks issue 5's targets against the summaries that are there: photonpump at least 1.5 times
  * node-eventstore-client's throughput on appends at concurrency 100 and on stream reads, at least 60%
  * of the raw socket's there too, no worse than node-eventstore-client anywhere (throughput at least
- * its on every throughput workload, p50 latency at most its on every workload that reports latency), and its memory
- * flat (peak heap and RSS reading the large stream within 25% of reading the small one). With the
+ * its on every throughput workload, p50 latency at most its on every workload that reports latency),
+ * and its memory flat (peak heap and RSS reading the large stream within 25% of reading the small
+ * one). With the
  * `samples` the summaries came from, each ratio of two contenders' rounds is also given round by round.
  *
  * @since 0.1.0
@@ -222,33 +226,51 @@ export const targets = (
   const find = (workload: string, contender: Contender.Name) =>
     summaries.find((s) => s.workload === workload && s.contender === contender)
   const checks: Array<Target> = []
+  /**
+   * A target on `value` against `goal`; with `rounds` (the workload, the contender photonpump is
+   * compared with, and the figure compared), the same ratio round by round against the same goal.
+   */
+  const check = (
+    description: string,
+    value: number,
+    goal: number,
+    atMost: boolean,
+    rounds?: readonly [workload: string, other: Contender.Name, figure: (sample: Sample) => number | undefined]
+  ): void => {
+    checks.push({
+      description,
+      value,
+      goal,
+      atMost,
+      met: meets(value, goal, atMost),
+      rounds: rounds === undefined
+        ? undefined
+        : roundRatios(samples, rounds[0], "photonpump", rounds[1], rounds[2], goal, atMost)
+    })
+  }
   for (const id of ["appends-c100", "read-iter", "read-get", "read-all"]) {
     const workload = workloads.find((w) => w.id === id)
     const photonpump = find(id, "photonpump")
     if (workload === undefined || photonpump === undefined) continue
     const nes = find(id, "node-eventstore-client")
     if (nes !== undefined) {
-      const value = photonpump.eventsPerSecond.median / nes.eventsPerSecond.median
-      checks.push({
-        description: `${workload.title}: photonpump ÷ node-eventstore-client`,
-        value,
-        goal: 1.5,
-        atMost: false,
-        met: value >= 1.5,
-        rounds: roundRatios(samples, id, "photonpump", "node-eventstore-client", throughputOf, 1.5, false)
-      })
+      check(
+        `${workload.title}: photonpump ÷ node-eventstore-client`,
+        photonpump.eventsPerSecond.median / nes.eventsPerSecond.median,
+        1.5,
+        false,
+        [id, "node-eventstore-client", throughputOf]
+      )
     }
     const raw = find(id, "raw-socket")
     if (raw !== undefined) {
-      const value = photonpump.eventsPerSecond.median / raw.eventsPerSecond.median
-      checks.push({
-        description: `${workload.title}: photonpump ÷ raw socket`,
-        value,
-        goal: 0.6,
-        atMost: false,
-        met: value >= 0.6,
-        rounds: roundRatios(samples, id, "photonpump", "raw-socket", throughputOf, 0.6, false)
-      })
+      check(
+        `${workload.title}: photonpump ÷ raw socket`,
+        photonpump.eventsPerSecond.median / raw.eventsPerSecond.median,
+        0.6,
+        false,
+        [id, "raw-socket", throughputOf]
+      )
     }
   }
   // No worse than node-eventstore-client anywhere: the lowest throughput ratio over every throughput
@@ -279,28 +301,26 @@ export const targets = (
     (photonpump, nes) => photonpump.eventsPerSecond.median / nes.eventsPerSecond.median
   )
   if (slowest !== undefined) {
-    checks.push({
-      description: `no worse anywhere: lowest photonpump ÷ node-eventstore-client throughput (${slowest.workload.title})`,
-      value: slowest.value,
-      goal: 1,
-      atMost: false,
-      met: slowest.value >= 1,
-      rounds: roundRatios(samples, slowest.workload.id, "photonpump", "node-eventstore-client", throughputOf, 1, false)
-    })
+    check(
+      `no worse anywhere: lowest photonpump ÷ node-eventstore-client throughput (${slowest.workload.title})`,
+      slowest.value,
+      1,
+      false,
+      [slowest.workload.id, "node-eventstore-client", throughputOf]
+    )
   }
   const laggiest = worst(() => true, true, (photonpump, nes) =>
     photonpump.latencyP50Millis === undefined || nes.latencyP50Millis === undefined
       ? undefined
       : photonpump.latencyP50Millis / nes.latencyP50Millis)
   if (laggiest !== undefined) {
-    checks.push({
-      description: `no worse anywhere: highest photonpump ÷ node-eventstore-client p50 latency (${laggiest.workload.title})`,
-      value: laggiest.value,
-      goal: 1,
-      atMost: true,
-      met: laggiest.value <= 1,
-      rounds: roundRatios(samples, laggiest.workload.id, "photonpump", "node-eventstore-client", latencyP50Of, 1, true)
-    })
+    check(
+      `no worse anywhere: highest photonpump ÷ node-eventstore-client p50 latency (${laggiest.workload.title})`,
+      laggiest.value,
+      1,
+      true,
+      [laggiest.workload.id, "node-eventstore-client", latencyP50Of]
+    )
   }
   // Flat memory compares the two stream reads (small and large) with each other, whatever other memory
   // workloads run beside them.
@@ -309,10 +329,9 @@ export const targets = (
     const small = find(memory[0]!.id, "photonpump")?.memory
     const large = find(memory[1]!.id, "photonpump")?.memory
     if (small !== undefined && large !== undefined) {
-      const heap = large.peakHeapUsed / small.peakHeapUsed
-      const rss = large.peakRss / small.peakRss
-      checks.push({ description: `memory: peak heap, ${memory[1]!.title} ÷ ${memory[0]!.title}`, value: heap, goal: 1.25, atMost: true, met: heap <= 1.25 })
-      checks.push({ description: `memory: peak RSS, ${memory[1]!.title} ÷ ${memory[0]!.title}`, value: rss, goal: 1.25, atMost: true, met: rss <= 1.25 })
+      const ratio = `${memory[1]!.title} ÷ ${memory[0]!.title}`
+      check(`memory: peak heap, ${ratio}`, large.peakHeapUsed / small.peakHeapUsed, 1.25, true)
+      check(`memory: peak RSS, ${ratio}`, large.peakRss / small.peakRss, 1.25, true)
     }
   }
   return checks
