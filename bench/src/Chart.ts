@@ -1,7 +1,8 @@
 /**
  * The chart of a run, drawn as SVG by hand: one group of bars per throughput workload, one bar per
- * contender that ran it (each contender keeps its colour), on a logarithmic axis (appends at concurrency 1 and stream reads differ by two orders of
- * magnitude; a linear axis would flatten the appends). Each bar is labelled with its figure.
+ * contender that ran it (each contender keeps its colour), on a logarithmic axis (appends at
+ * concurrency 1 and stream reads differ by two orders of magnitude; a linear axis would flatten the
+ * appends). Each bar is labelled with its figure.
  *
  * @since 0.1.0
  */

@@ -4,11 +4,11 @@
  * This process only orchestrates; it connects to nothing. The embedded server runs in a process of
  * its own, and each contender (photonpump, node-eventstore-client, the raw socket and its one-page
  * variant) in another, so that no two of them share an event loop, a heap or a JIT, and the server's
- * CPU time can be read on its own. Each round runs every workload for every contender, one after the other, the contenders'
- * order rotating from round to round so that machine noise hits them all alike; every measurement
- * gets a fresh server process, seeded as its workload needs, so that every contender meets the same
- * server state. Warm-up rounds run first and are not reported. The memory workloads run last, each
- * in a fresh runner process, against one server seeded once.
+ * CPU time can be read on its own. Each round runs every workload for every contender, one after the
+ * other, the contenders' order rotating from round to round so that machine noise hits them all alike;
+ * every measurement gets a fresh server process, seeded as its workload needs, so that every
+ * contender meets the same server state. Warm-up rounds run first and are not reported. The memory
+ * workloads run last, each in a fresh runner process, against one server seeded once.
  *
  * It prints the tables, writes the results as JSON and the chart as SVG, and, for a full run of
  * everything, updates BENCHMARKS.md.

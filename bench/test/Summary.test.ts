@@ -29,6 +29,12 @@ const roundAt = (rates: PerContender, latencyP50: PerContender = {}): Array<Summ
     })
   )
 
+/** The targets of `records`, summarised over `contenders`. */
+const targetsOf = (
+  records: ReadonlyArray<Summary.Sample>,
+  contenders: ReadonlyArray<Contender.Name> = ["photonpump", "node-eventstore-client", "raw-socket"]
+) => Summary.targets(Summary.summarise(records, all, contenders), all)
+
 /** A live-latency round of `contender` with the given p50. */
 const live = (contender: Contender.Name, round: number, p50: number) =>
   sample("live-latency", contender, round, 5_000, { latency: { p50, p99: 2, max: 3 } })
@@ -136,7 +142,7 @@ describe("summarise", () => {
 describe("targets", () => {
   it("compares photonpump with node-eventstore-client (≥ 1.5×) and the raw socket (≥ 60%) on each target workload", () => {
     const records = roundAt({ "photonpump": 600, "node-eventstore-client": 400, "raw-socket": 1_000 })
-    const checks = Summary.targets(Summary.summarise(records, all, ["photonpump", "node-eventstore-client", "raw-socket"]), all)
+    const checks = targetsOf(records)
     for (const id of ["appends-c100", "read-iter", "read-get", "read-all"]) {
       const title = workload(id).title
       const nes = check(checks, `${title}: photonpump ÷ node-eventstore-client`)
@@ -150,7 +156,7 @@ describe("targets", () => {
 
   it("fails a target just short of its goal", () => {
     const records = roundAt({ "photonpump": 599, "node-eventstore-client": 400, "raw-socket": 1_000 })
-    const checks = Summary.targets(Summary.summarise(records, all, ["photonpump", "node-eventstore-client", "raw-socket"]), all)
+    const checks = targetsOf(records)
     const title = workload("read-iter").title
     assert.isFalse(check(checks, `${title}: photonpump ÷ node-eventstore-client`).met)
     assert.isFalse(check(checks, `${title}: photonpump ÷ raw socket`).met)
@@ -163,7 +169,7 @@ describe("targets", () => {
       "raw-socket": 1_000,
       "raw-socket-one-page": 600
     })
-    const checks = Summary.targets(Summary.summarise(records, all, Contender.names), all)
+    const checks = targetsOf(records, Contender.names)
     const raw = checks.filter((c) => c.description.includes("raw socket"))
     assert.strictEqual(raw.length, 4)
     for (const target of raw) {
@@ -204,7 +210,7 @@ describe("targets", () => {
   it("checks only what was run: no raw-socket ratio without raw-socket summaries", () => {
     const records = roundAt({ "photonpump": 600, "node-eventstore-client": 400, "raw-socket": 1_000 })
       .filter((record) => record.contender !== "raw-socket")
-    const checks = Summary.targets(Summary.summarise(records, all, ["photonpump", "node-eventstore-client"]), all)
+    const checks = targetsOf(records, ["photonpump", "node-eventstore-client"])
     assert.isFalse(checks.some((c) => c.description.includes("raw socket")))
     assert.isTrue(checks.some((c) => c.description.includes("node-eventstore-client")))
   })
@@ -217,7 +223,7 @@ describe("targets", () => {
       sample("catchup", "photonpump", 0, 1_200),
       sample("catchup", "node-eventstore-client", 0, 1_000)
     ]
-    const checks = Summary.targets(Summary.summarise(records, all, ["photonpump", "node-eventstore-client", "raw-socket"]), all)
+    const checks = targetsOf(records)
     const slowest = check(checks, "no worse anywhere: lowest photonpump ÷ node-eventstore-client throughput")
     assert.include(slowest.description, workload("appends-c1").title)
     assert.strictEqual(slowest.value, 0.9)
@@ -237,7 +243,7 @@ describe("targets", () => {
       sample("appends-c10", "photonpump", 0, 30_000, { latency: { p50: 0.5, p99: 2, max: 3 } }),
       sample("appends-c10", "node-eventstore-client", 0, 20_000, { latency: { p50: 0.4, p99: 2, max: 3 } })
     ]
-    const checks = Summary.targets(Summary.summarise(records, all, ["photonpump", "node-eventstore-client", "raw-socket"]), all)
+    const checks = targetsOf(records)
     const laggiest = check(checks, "no worse anywhere: highest photonpump ÷ node-eventstore-client p50 latency")
     assert.include(laggiest.description, workload("appends-c10").title)
     assert.strictEqual(laggiest.value, 1.25)
