@@ -45,16 +45,20 @@ export const throughputSvg = (
   const find = (workload: string, contender: Contender.Name) =>
     summaries.find((s) => s.workload === workload && s.contender === contender)
   const shown = workloads.filter((w) => w.kind === "throughput" && contenders.some((c) => find(w.id, c)))
-  const values = shown.flatMap((w) => contenders.map((c) => find(w.id, c)?.eventsPerSecond.median ?? 0))
-    .filter((v) => v > 0)
+  /** The bars of each workload shown: the contenders with a figure, in the contenders' order. */
+  const bars = shown.map((w) =>
+    contenders.flatMap((c) => {
+      const value = find(w.id, c)?.eventsPerSecond.median ?? 0
+      return value > 0 ? [{ contender: c, value }] : []
+    })
+  )
+  const values = bars.flatMap((group) => group.map((b) => b.value))
   const low = 10 ** Math.floor(Math.log10(Math.min(...values, 1e6)))
   const high = 10 ** Math.ceil(Math.log10(Math.max(...values, 10)))
 
   const bar = 28
   const gap = 4
   const groupGap = 32
-  /** The contenders with a figure for each workload shown, in the contenders' order. */
-  const bars = shown.map((w) => contenders.filter((c) => (find(w.id, c)?.eventsPerSecond.median ?? 0) > 0))
   const groupWidths = bars.map((group) => Math.max(0, group.length * bar + (group.length - 1) * gap))
   const groupLefts: Array<number> = []
   const left = 72
@@ -104,8 +108,7 @@ export const throughputSvg = (
   shown.forEach((w, g) => {
     const groupLeft = groupLefts[g]!
     const groupWidth = groupWidths[g]!
-    bars[g]!.forEach((c, i) => {
-      const value = find(w.id, c)!.eventsPerSecond.median
+    bars[g]!.forEach(({ contender: c, value }, i) => {
       const x = groupLeft + i * (bar + gap)
       const at = y(value)
       parts.push(
