@@ -554,6 +554,26 @@ const persistent = (params: PersistentParams, context: RunContext) =>
   })
 
 /**
+ * Sends the `warmup` requests, then, timed, the `frames`, `window` in flight, each answered with
+ * `replyCommand`: the shape of every read measurement.
+ */
+const warmThenTime = async (
+  connection: RawConnection,
+  context: RunContext,
+  warmup: Encoded,
+  frames: Encoded,
+  window: number,
+  replyCommand: number,
+  events: number
+) => {
+  await connection.pipeline(warmup, window, replyCommand)
+  const section = new TimedSection(context)
+  await section.begin()
+  await connection.pipeline(frames, window, replyCommand)
+  return section.end({ events, requests: frames.count })
+}
+
+/**
  * Reads the `warmup` stream, then (timed) the first `events` events of `stream`, page by page, `window`
  * pages in flight: the requests (one per page, each starting where the page before it ends in a stream
  * without gaps) encoded before the clock starts.
@@ -564,15 +584,16 @@ const readPages = (
   pageSize: number,
   window: number
 ) =>
-  withConnection(context, async (connection) => {
-    const warmup = encodeStreamReads(read.warmup.stream, read.warmup.events, pageSize)
-    const frames = encodeStreamReads(read.stream, read.events, pageSize)
-    await connection.pipeline(warmup, window, Command.ReadStreamEventsForwardCompleted)
-    const section = new TimedSection(context)
-    await section.begin()
-    await connection.pipeline(frames, window, Command.ReadStreamEventsForwardCompleted)
-    return section.end({ events: read.events, requests: frames.count })
-  })
+  withConnection(context, (connection) =>
+    warmThenTime(
+      connection,
+      context,
+      encodeStreamReads(read.warmup.stream, read.warmup.events, pageSize),
+      encodeStreamReads(read.stream, read.events, pageSize),
+      window,
+      Command.ReadStreamEventsForwardCompleted,
+      read.events
+    ))
 
 /** A stream read (`iter` or `get`'s pages alike: the same requests), `window` pages in flight. */
 const streamRead = (window: number): Implementation<StreamReadParams> => (params, context) =>
@@ -598,17 +619,16 @@ const allRead = (window: number): Implementation<AllReadParams> => (params, cont
       commit = page.nextCommitPosition
       prepare = page.nextPreparePosition
     }
-    const frames = layOut(payloads.map((payload, i) => encodeFrame(Command.ReadAllEventsForward, i, payload)))
-    const warmup = layOut(
-      payloads.slice(0, Math.ceil(params.warmupEvents / params.pageSize)).map((payload, i) =>
-        encodeFrame(Command.ReadAllEventsForward, i, payload)
-      )
+    const encoded = payloads.map((payload, i) => encodeFrame(Command.ReadAllEventsForward, i, payload))
+    return warmThenTime(
+      connection,
+      context,
+      layOut(encoded.slice(0, Math.ceil(params.warmupEvents / params.pageSize))),
+      layOut(encoded),
+      window,
+      Command.ReadAllEventsForwardCompleted,
+      params.events
     )
-    await connection.pipeline(warmup, window, Command.ReadAllEventsForwardCompleted)
-    const section = new TimedSection(context)
-    await section.begin()
-    await connection.pipeline(frames, window, Command.ReadAllEventsForwardCompleted)
-    return section.end({ events: params.events, requests: frames.count })
   })
 
 /**
