@@ -15,7 +15,7 @@
 
 /**
  * Appends of `eventsPerOperation` events per request, `concurrency` requests in flight on one
- * connection, `operations` requests in all.
+ * connection, `operations` requests in all, after `warmupOperations` untimed at the same concurrency.
  *
  * @since 0.1.0
  * @category models
@@ -25,6 +25,7 @@ export interface AppendParams {
   readonly concurrency: number
   readonly operations: number
   readonly eventsPerOperation: number
+  readonly warmupOperations: number
 }
 
 /**
@@ -237,14 +238,28 @@ const memoryStreams = (scale: Scale): readonly [Seed, Seed] =>
     : [{ stream: "bench-memory-small", events: 2_000 }, { stream: "bench-memory-large", events: 20_000 }]
 
 /**
- * Requests made before the timed section of an append workload, at the same concurrency: the
- * connection's buffers and the server's stream are warm when the clock starts.
+ * Events a fresh server is sent before any timed section of the append and live-delivery workloads
+ * (full scale). Taking requests one at a time, the server's CPU per request falls for its first ~10,000
+ * (from 100–350 µs to 35–60 µs on the machine of BENCHMARKS.md, bench/NOTES.md phase 6), whichever
+ * client sends them; a timed section that starts earlier measures the server's start-up, for every
+ * contender alike.
  *
  * @since 0.1.0
  * @category workloads
  */
-export const warmupOperations = (params: AppendParams): number =>
-  Math.max(params.concurrency, Math.ceil(params.operations / 10))
+export const serverWarmupEvents = 10_000
+
+/**
+ * Requests made before the timed section of an append workload, at the same concurrency: a tenth of
+ * the timed ones, and at full scale at least `serverWarmupEvents` events, so that the connection's
+ * buffers, the server's stream and the server itself are warm when the clock starts.
+ */
+const appendWarmup = (scale: Scale, concurrency: number, operations: number, eventsPerOperation: number): number =>
+  Math.max(
+    concurrency,
+    Math.ceil(operations / 10),
+    scale === "full" ? Math.ceil(serverWarmupEvents / eventsPerOperation) : 0
+  )
 
 /**
  * Events per read request, for every read workload and contender.
@@ -284,19 +299,23 @@ const slowWriterEvents = (scale: Scale): number => (scale === "full" ? 200_000 :
  * server's idempotency cache starts evicting, and each eviction costs time that grows with the
  * evictions before it (bench/NOTES.md). Every measurement gets a fresh server, so that stays true.
  */
-const appends = (scale: Scale, concurrency: number, full: number): Workload => ({
-  id: `appends-c${concurrency}`,
-  title: `appends, concurrency ${concurrency.toLocaleString("en-US")}`,
-  kind: "throughput",
-  isolated: false,
-  params: {
-    family: "appends",
-    concurrency,
-    operations: scale === "full" ? full : Math.max(50, concurrency * 2),
-    eventsPerOperation: 1
-  },
-  seeds: []
-})
+const appends = (scale: Scale, concurrency: number, full: number): Workload => {
+  const operations = scale === "full" ? full : Math.max(50, concurrency * 2)
+  return {
+    id: `appends-c${concurrency}`,
+    title: `appends, concurrency ${concurrency.toLocaleString("en-US")}`,
+    kind: "throughput",
+    isolated: false,
+    params: {
+      family: "appends",
+      concurrency,
+      operations,
+      eventsPerOperation: 1,
+      warmupOperations: appendWarmup(scale, concurrency, operations, 1)
+    },
+    seeds: []
+  }
+}
 
 /**
  * Every workload, in the order they run and are reported.
@@ -309,6 +328,7 @@ export const workloads = (scale: Scale): ReadonlyArray<Workload> => {
   const warmup = warmupStream(scale)
   const [small, large] = memoryStreams(scale)
   const [persistent, persistentWarmup] = persistentStreams(scale)
+  const batches = scale === "full" ? 1_000 : 20
   return [
     appends(scale, 1, 4_000),
     appends(scale, 10, 20_000),
@@ -319,7 +339,13 @@ export const workloads = (scale: Scale): ReadonlyArray<Workload> => {
       title: "appends, batches of 100, concurrency 10",
       kind: "throughput",
       isolated: false,
-      params: { family: "appends", concurrency: 10, operations: scale === "full" ? 1_000 : 20, eventsPerOperation: 100 },
+      params: {
+        family: "appends",
+        concurrency: 10,
+        operations: batches,
+        eventsPerOperation: 100,
+        warmupOperations: appendWarmup(scale, 10, batches, 100)
+      },
       seeds: []
     },
     {
@@ -362,7 +388,7 @@ export const workloads = (scale: Scale): ReadonlyArray<Workload> => {
       params: {
         family: "liveLatency",
         events: scale === "full" ? 2_000 : 50,
-        warmupEvents: scale === "full" ? 200 : 10
+        warmupEvents: scale === "full" ? serverWarmupEvents : 10
       },
       seeds: []
     },

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { usage } from "../src/Options.ts"
-import { type Scale, type Workload, warmupOperations, workloads } from "../src/Workload.ts"
+import { type Scale, serverWarmupEvents, type Workload, workloads } from "../src/Workload.ts"
 
 const scales: ReadonlyArray<Scale> = ["full", "smoke"]
 
@@ -60,9 +60,30 @@ describe("workloads", () => {
         for (const workload of all) {
           const params = workload.params
           if (params.family !== "appends") continue
-          const events = (warmupOperations(params) + params.operations) * params.eventsPerOperation
+          const events = (params.warmupOperations + params.operations) * params.eventsPerOperation
           assert.isAtMost(events, 150_000, workload.id)
         }
+      })
+
+      it("warm every append and live-delivery measurement up at the same concurrency, a fresh server past its start-up at full scale", () => {
+        let checked = 0
+        for (const workload of all) {
+          const params = workload.params
+          const warmupEvents = params.family === "appends"
+            ? params.warmupOperations * params.eventsPerOperation
+            : params.family === "liveLatency"
+            ? params.warmupEvents
+            : undefined
+          if (warmupEvents === undefined) continue
+          checked++
+          if (params.family === "appends") {
+            assert.isAtLeast(params.warmupOperations, params.concurrency, workload.id)
+            assert.isAtLeast(params.warmupOperations, Math.ceil(params.operations / 10), workload.id)
+          }
+          if (scale === "full") assert.isAtLeast(warmupEvents, serverWarmupEvents, workload.id)
+          else assert.isAtMost(warmupEvents, size(workload), `${workload.id}: a smoke run stays short`)
+        }
+        assert.strictEqual(checked, 6)
       })
 
       it("warm the server up over every $all page the read-all measurement times, as the raw socket must", () => {

@@ -20,8 +20,7 @@ import {
   type AppendParams,
   type LiveLatencyParams,
   type PersistentParams,
-  type SlowSubscriberParams,
-  warmupOperations
+  type SlowSubscriberParams
 } from "../Workload.ts"
 
 type Connection = EventStore.EventStoreNodeConnection
@@ -101,7 +100,7 @@ const appends = (params: AppendParams, context: RunContext) =>
       return Promise.all(Array.from({ length: params.concurrency }, worker))
     }
 
-    await appendAll(warmupOperations(params))
+    await appendAll(params.warmupOperations)
     latencies.reset()
     const section = new TimedSection(context)
     await section.begin()

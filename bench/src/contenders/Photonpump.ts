@@ -23,8 +23,7 @@ import {
   type AppendParams,
   type LiveLatencyParams,
   type PersistentParams,
-  type SlowSubscriberParams,
-  warmupOperations
+  type SlowSubscriberParams
 } from "../Workload.ts"
 
 const connect = (context: RunContext) =>
@@ -69,7 +68,7 @@ const appends = (params: AppendParams, context: RunContext) =>
       })
     }
 
-    yield* appendAll(warmupOperations(params))
+    yield* appendAll(params.warmupOperations)
     latencies.reset()
     const section = new TimedSection(context)
     yield* Effect.promise(() => section.begin())

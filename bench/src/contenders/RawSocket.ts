@@ -31,8 +31,7 @@ import {
   type LiveLatencyParams,
   type PersistentParams,
   type Seed,
-  type StreamReadParams,
-  warmupOperations
+  type StreamReadParams
 } from "../Workload.ts"
 
 const Command = CommandModule.Command
@@ -360,7 +359,13 @@ const liveLatency = (params: LiveLatencyParams, context: RunContext) =>
     )
     const writes = encodeWrites(
       stream,
-      { family: "appends", concurrency: 1, operations: params.warmupEvents + params.events, eventsPerOperation: 1 },
+      {
+        family: "appends",
+        concurrency: 1,
+        operations: params.warmupEvents + params.events,
+        eventsPerOperation: 1,
+        warmupOperations: 0
+      },
       0,
       params.warmupEvents + params.events
     )
@@ -641,7 +646,7 @@ export const implementations: Implementations = {
   appends: (params, context) =>
     withConnection(context, async (connection) => {
       const stream = `bench-appends-${randomUUID()}`
-      const warmup = warmupOperations(params)
+      const warmup = params.warmupOperations
       const warmupFrames = encodeWrites(stream, params, 0, warmup)
       const frames = encodeWrites(stream, params, warmup, params.operations)
       await connection.pipeline(warmupFrames, params.concurrency, Command.WriteEventsCompleted)
