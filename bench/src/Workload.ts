@@ -31,7 +31,8 @@ export interface AppendParams {
 /**
  * Reading a whole seeded stream forwards, through the client's stream (`iter`) or page by page
  * (`get`), `pageSize` events per request. The same read of the (ten times shorter) `warmup` stream
- * comes first, untimed, so that both the client and the fresh server run warm code.
+ * comes first, untimed, `warmupPasses` times, so that both the client and the fresh server run warm
+ * code: at full scale that is `serverWarmupRequests` requests.
  *
  * @since 0.1.0
  * @category models
@@ -42,13 +43,15 @@ export interface StreamReadParams {
   readonly stream: string
   readonly events: number
   readonly warmup: Seed
+  readonly warmupPasses: number
   readonly pageSize: number
 }
 
 /**
  * Reading the first `events` events of `$all` forwards (`iterAll`), `pageSize` events per request.
  * The seeded read stream is written first, so these are its events. Reading the first
- * `warmupEvents` the same way comes first, untimed.
+ * `warmupEvents` the same way comes first, untimed, `warmupPasses` times (at full scale,
+ * `serverWarmupRequests` requests in all).
  *
  * `warmupEvents` is `events`: the raw socket cannot pre-encode a `$all` page before it knows where the
  * page before it ends, so it reads every page once before its clock starts; the clients' warm-up
@@ -62,6 +65,7 @@ export interface AllReadParams {
   readonly family: "allRead"
   readonly events: number
   readonly warmupEvents: number
+  readonly warmupPasses: number
   readonly pageSize: number
 }
 
@@ -238,28 +242,32 @@ const memoryStreams = (scale: Scale): readonly [Seed, Seed] =>
     : [{ stream: "bench-memory-small", events: 2_000 }, { stream: "bench-memory-large", events: 20_000 }]
 
 /**
- * Events a fresh server is sent before any timed section of the append and live-delivery workloads
- * (full scale). Taking requests one at a time, the server's CPU per request falls for its first ~10,000
- * (from 100–350 µs to 35–60 µs on the machine of BENCHMARKS.md, bench/NOTES.md phase 6), whichever
- * client sends them; a timed section that starts earlier measures the server's start-up, for every
- * contender alike.
+ * Requests a fresh server is sent before the timed section of the append (one event each), live
+ * delivery and read workloads, at full scale. A fresh server's CPU per request falls over its first
+ * several thousand requests, whichever client sends them (one at a time, from 100–350 µs to 35–60 µs
+ * on the machine of BENCHMARKS.md; bench/NOTES.md, phase 6); a timed section that starts earlier
+ * measures the server's start-up, for every contender alike.
  *
  * @since 0.1.0
  * @category workloads
  */
-export const serverWarmupEvents = 10_000
+export const serverWarmupRequests = 10_000
 
 /**
  * Requests made before the timed section of an append workload, at the same concurrency: a tenth of
- * the timed ones, and at full scale at least `serverWarmupEvents` events, so that the connection's
- * buffers, the server's stream and the server itself are warm when the clock starts.
+ * the timed ones, and at full scale at least `serverWarmupRequests` single-event appends. Batches keep
+ * a tenth: 10,000 batches of 100 would be a million events, far past the 150,000 below.
  */
 const appendWarmup = (scale: Scale, concurrency: number, operations: number, eventsPerOperation: number): number =>
   Math.max(
     concurrency,
     Math.ceil(operations / 10),
-    scale === "full" ? Math.ceil(serverWarmupEvents / eventsPerOperation) : 0
+    scale === "full" && eventsPerOperation === 1 ? serverWarmupRequests : 0
   )
+
+/** How many reads of `events` events, `pageSize` per request, make `serverWarmupRequests` (full scale). */
+const readWarmupPasses = (scale: Scale, events: number, pageSize: number): number =>
+  scale === "full" ? Math.ceil(serverWarmupRequests / Math.ceil(events / pageSize)) : 1
 
 /**
  * Events per read request, for every read workload and contender.
@@ -329,6 +337,7 @@ export const workloads = (scale: Scale): ReadonlyArray<Workload> => {
   const [small, large] = memoryStreams(scale)
   const [persistent, persistentWarmup] = persistentStreams(scale)
   const batches = scale === "full" ? 1_000 : 20
+  const warmupPasses = readWarmupPasses(scale, warmup.events, pageSize)
   return [
     appends(scale, 1, 4_000),
     appends(scale, 10, 20_000),
@@ -353,7 +362,7 @@ export const workloads = (scale: Scale): ReadonlyArray<Workload> => {
       title: `stream read, iter (pages of ${pageSize})`,
       kind: "throughput",
       isolated: false,
-      params: { family: "streamRead", via: "iter", stream: read.stream, events: read.events, warmup, pageSize },
+      params: { family: "streamRead", via: "iter", stream: read.stream, events: read.events, warmup, warmupPasses, pageSize },
       seeds: [read, warmup]
     },
     {
@@ -361,7 +370,7 @@ export const workloads = (scale: Scale): ReadonlyArray<Workload> => {
       title: `stream read, get pages of ${pageSize}`,
       kind: "throughput",
       isolated: false,
-      params: { family: "streamRead", via: "pages", stream: read.stream, events: read.events, warmup, pageSize },
+      params: { family: "streamRead", via: "pages", stream: read.stream, events: read.events, warmup, warmupPasses, pageSize },
       seeds: [read, warmup]
     },
     {
@@ -369,7 +378,13 @@ export const workloads = (scale: Scale): ReadonlyArray<Workload> => {
       title: `$all read, iterAll (pages of ${pageSize})`,
       kind: "throughput",
       isolated: false,
-      params: { family: "allRead", events: read.events, warmupEvents: read.events, pageSize },
+      params: {
+        family: "allRead",
+        events: read.events,
+        warmupEvents: read.events,
+        warmupPasses: readWarmupPasses(scale, read.events, pageSize),
+        pageSize
+      },
       seeds: [read, warmup]
     },
     {
@@ -388,7 +403,7 @@ export const workloads = (scale: Scale): ReadonlyArray<Workload> => {
       params: {
         family: "liveLatency",
         events: scale === "full" ? 2_000 : 50,
-        warmupEvents: scale === "full" ? serverWarmupEvents : 10
+        warmupEvents: scale === "full" ? serverWarmupRequests : 10
       },
       seeds: []
     },

@@ -381,7 +381,7 @@ export const implementations: Implementations = {
 
   streamRead: (params, context) =>
     withConnection(context, async (connection) => {
-      await readPages(connection, params.warmup.stream, params.pageSize)
+      for (let pass = 0; pass < params.warmupPasses; pass++) await readPages(connection, params.warmup.stream, params.pageSize)
       const section = new TimedSection(context)
       await section.begin()
       const counted = await readPages(connection, params.stream, params.pageSize)
@@ -392,7 +392,7 @@ export const implementations: Implementations = {
 
   allRead: (params, context) =>
     withConnection(context, async (connection) => {
-      await readAll(connection, params.warmupEvents, params.pageSize)
+      for (let pass = 0; pass < params.warmupPasses; pass++) await readAll(connection, params.warmupEvents, params.pageSize)
       const section = new TimedSection(context)
       await section.begin()
       const counted = await readAll(connection, params.events, params.pageSize)

@@ -255,7 +255,7 @@ export const implementations: Implementations = {
       const es = yield* connect(context)
       const read = (stream: string) =>
         params.via === "iter" ? iterate(es, stream, params.pageSize) : getPages(es, stream, params.pageSize)
-      yield* read(params.warmup.stream)
+      for (let pass = 0; pass < params.warmupPasses; pass++) yield* read(params.warmup.stream)
       const section = new TimedSection(context)
       yield* Effect.promise(() => section.begin())
       const counted = yield* read(params.stream)
@@ -267,7 +267,7 @@ export const implementations: Implementations = {
   allRead: (params, context) =>
     run(Effect.gen(function*() {
       const es = yield* connect(context)
-      yield* iterateAll(es, params.warmupEvents, params.pageSize)
+      for (let pass = 0; pass < params.warmupPasses; pass++) yield* iterateAll(es, params.warmupEvents, params.pageSize)
       const section = new TimedSection(context)
       yield* Effect.promise(() => section.begin())
       const counted = yield* iterateAll(es, params.events, params.pageSize)

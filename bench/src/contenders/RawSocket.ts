@@ -559,19 +559,20 @@ const persistent = (params: PersistentParams, context: RunContext) =>
   })
 
 /**
- * Sends the `warmup` requests, then, timed, the `frames`, `window` in flight, each answered with
- * `replyCommand`: the shape of every read measurement.
+ * Sends the `warmup` requests `warmupPasses` times, then, timed, the `frames`, `window` in flight, each
+ * answered with `replyCommand`: the shape of every read measurement.
  */
 const warmThenTime = async (
   connection: RawConnection,
   context: RunContext,
   warmup: Encoded,
+  warmupPasses: number,
   frames: Encoded,
   window: number,
   replyCommand: number,
   events: number
 ) => {
-  await connection.pipeline(warmup, window, replyCommand)
+  for (let pass = 0; pass < warmupPasses; pass++) await connection.pipeline(warmup, window, replyCommand)
   const section = new TimedSection(context)
   await section.begin()
   await connection.pipeline(frames, window, replyCommand)
@@ -579,13 +580,14 @@ const warmThenTime = async (
 }
 
 /**
- * Reads the `warmup` stream, then (timed) the first `events` events of `stream`, page by page, `window`
- * pages in flight: the requests (one per page, each starting where the page before it ends in a stream
+ * Reads the `warmup` stream `warmupPasses` times, then (timed) the first `events` events of `stream`,
+ * page by page, `window` pages in flight: the requests (one per page, each starting where the page before it ends in a stream
  * without gaps) encoded before the clock starts.
  */
 const readPages = (
   context: RunContext,
   read: { readonly stream: string; readonly events: number; readonly warmup: Seed },
+  warmupPasses: number,
   pageSize: number,
   window: number
 ) =>
@@ -594,6 +596,7 @@ const readPages = (
       connection,
       context,
       encodeStreamReads(read.warmup.stream, read.warmup.events, pageSize),
+      warmupPasses,
       encodeStreamReads(read.stream, read.events, pageSize),
       window,
       Command.ReadStreamEventsForwardCompleted,
@@ -602,12 +605,12 @@ const readPages = (
 
 /** A stream read (`iter` or `get`'s pages alike: the same requests), `window` pages in flight. */
 const streamRead = (window: number): Implementation<StreamReadParams> => (params, context) =>
-  readPages(context, params, params.pageSize, window)
+  readPages(context, params, params.warmupPasses, params.pageSize, window)
 
 /**
  * Reads the first events of `$all` page by page, `window` pages in flight. Where a `$all` page starts
  * is only known from the page before it, so every page is read once, one at a time, before the clock
- * starts, to encode the requests; that pass is this contender's warm-up.
+ * starts, to encode the requests; then the warm-up, `warmupPasses` times, as the clients'.
  */
 const allRead = (window: number): Implementation<AllReadParams> => (params, context) =>
   withConnection(context, async (connection) => {
@@ -629,6 +632,7 @@ const allRead = (window: number): Implementation<AllReadParams> => (params, cont
       connection,
       context,
       layOut(encoded.slice(0, Math.ceil(params.warmupEvents / params.pageSize))),
+      params.warmupPasses,
       layOut(encoded),
       window,
       Command.ReadAllEventsForwardCompleted,
@@ -668,7 +672,7 @@ export const implementations: Implementations = {
   streamRead: streamRead(readWindow),
 
   // No catch-up on a raw socket: the same pages of history, pipelined, are the ceiling of any catch-up.
-  catchUp: (params, context) => readPages(context, params, params.readBatchSize, readWindow),
+  catchUp: (params, context) => readPages(context, params, 1, params.readBatchSize, readWindow),
 
   liveLatency,
 
