@@ -362,7 +362,15 @@ export const workloads = (scale: Scale): ReadonlyArray<Workload> => {
       title: `stream read, iter (pages of ${pageSize})`,
       kind: "throughput",
       isolated: false,
-      params: { family: "streamRead", via: "iter", stream: read.stream, events: read.events, warmup, warmupPasses, pageSize },
+      params: {
+        family: "streamRead",
+        via: "iter",
+        stream: read.stream,
+        events: read.events,
+        warmup,
+        warmupPasses,
+        pageSize
+      },
       seeds: [read, warmup]
     },
     {
@@ -370,7 +378,15 @@ export const workloads = (scale: Scale): ReadonlyArray<Workload> => {
       title: `stream read, get pages of ${pageSize}`,
       kind: "throughput",
       isolated: false,
-      params: { family: "streamRead", via: "pages", stream: read.stream, events: read.events, warmup, warmupPasses, pageSize },
+      params: {
+        family: "streamRead",
+        via: "pages",
+        stream: read.stream,
+        events: read.events,
+        warmup,
+        warmupPasses,
+        pageSize
+      },
       seeds: [read, warmup]
     },
     {

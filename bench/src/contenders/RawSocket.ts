@@ -581,8 +581,8 @@ const warmThenTime = async (
 
 /**
  * Reads the `warmup` stream `warmupPasses` times, then (timed) the first `events` events of `stream`,
- * page by page, `window` pages in flight: the requests (one per page, each starting where the page before it ends in a stream
- * without gaps) encoded before the clock starts.
+ * page by page, `window` pages in flight: the requests (one per page, each starting where the page
+ * before it ends in a stream without gaps) encoded before the clock starts.
  */
 const readPages = (
   context: RunContext,
