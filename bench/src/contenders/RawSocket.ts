@@ -27,7 +27,6 @@ import * as Events from "../Events.ts"
 import { LatencyRecorder, type RunContext, TimedSection } from "../Measurement.ts"
 import {
   type AllReadParams,
-  type AppendParams,
   type LiveLatencyParams,
   type PersistentParams,
   type Seed,
@@ -283,9 +282,10 @@ const eventId = (): Uint8Array => {
   return ids.subarray(idsUsed - 16, idsUsed)
 }
 
-const encodeWrites = (stream: string, params: AppendParams, first: number, count: number): Encoded => {
+/** `count` WriteEvents requests of `eventsPerOperation` events each, the first numbered `first`. */
+const encodeWrites = (stream: string, eventsPerOperation: number, first: number, count: number): Encoded => {
   const frames: Array<Uint8Array> = []
-  let sequence = first * params.eventsPerOperation
+  let sequence = first * eventsPerOperation
   for (let i = 0; i < count; i++) {
     const payload = unwrap(Messages.encode(
       Messages.WriteEventsSchema,
@@ -293,7 +293,7 @@ const encodeWrites = (stream: string, params: AppendParams, first: number, count
         eventStreamId: stream,
         expectedVersion: -2n,
         requireLeader: true,
-        events: Array.from({ length: params.eventsPerOperation }, () => ({
+        events: Array.from({ length: eventsPerOperation }, () => ({
           eventId: eventId(),
           eventType: Events.eventType,
           dataContentType: 1,
@@ -357,18 +357,7 @@ const liveLatency = (params: LiveLatencyParams, context: RunContext) =>
       0,
       encodeMessage(Messages.SubscribeToStreamSchema, { eventStreamId: stream, resolveLinkTos: false })
     )
-    const writes = encodeWrites(
-      stream,
-      {
-        family: "appends",
-        concurrency: 1,
-        operations: params.warmupEvents + params.events,
-        eventsPerOperation: 1,
-        warmupOperations: 0
-      },
-      0,
-      params.warmupEvents + params.events
-    )
+    const writes = encodeWrites(stream, 1, 0, params.warmupEvents + params.events)
     await connection.converse((command, _, done, fail) => {
       if (command === Command.SubscriptionConfirmation) done()
       else fail(new Error(`expected SubscriptionConfirmation, got ${CommandModule.name(command)}`))
@@ -651,8 +640,8 @@ export const implementations: Implementations = {
     withConnection(context, async (connection) => {
       const stream = `bench-appends-${randomUUID()}`
       const warmup = params.warmupOperations
-      const warmupFrames = encodeWrites(stream, params, 0, warmup)
-      const frames = encodeWrites(stream, params, warmup, params.operations)
+      const warmupFrames = encodeWrites(stream, params.eventsPerOperation, 0, warmup)
+      const frames = encodeWrites(stream, params.eventsPerOperation, warmup, params.operations)
       await connection.pipeline(warmupFrames, params.concurrency, Command.WriteEventsCompleted)
       const latencies = new LatencyRecorder(params.operations)
       const section = new TimedSection(context)
