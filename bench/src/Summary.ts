@@ -212,8 +212,8 @@ const latencyP50Of = (sample: Sample): number | undefined => sample.latency?.p50
  * of the raw socket's there too, no worse than node-eventstore-client anywhere (throughput at least
  * its on every throughput workload, p50 latency at most its on every workload that reports latency),
  * and its memory flat (peak heap and RSS reading the large stream within 25% of reading the small
- * one). With the
- * `samples` the summaries came from, each ratio of two contenders' rounds is also given round by round.
+ * one). With the `samples` the summaries came from, each ratio of two contenders' rounds is also given
+ * round by round.
  *
  * @since 0.1.0
  * @category targets

@@ -11,7 +11,6 @@ const eventsNeeded = (workload: Workload): ReadonlyArray<readonly [string, numbe
     case "streamRead":
     case "catchUp":
     case "persistent":
-      return [[params.stream, params.events], [params.warmup.stream, params.warmup.events]]
     case "memoryRead":
       return [[params.stream, params.events], [params.warmup.stream, params.warmup.events]]
     default:
