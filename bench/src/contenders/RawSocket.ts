@@ -5,7 +5,10 @@
  * what the server and the socket allow, and a client's distance from it is the client's own cost.
  *
  * Every request's correlation id carries its index in its last six bytes, so a reply finds its send
- * time without a map. Frames are laid out back to back in one buffer in the order they are sent, so
+ * time without a map. Replies land in one buffer per connection, reused for every read (Node's
+ * `onread`), so that reading costs no allocation: Node's `data` events hand over a new buffer per read,
+ * and on this machine fresh memory costs page faults that made the ceiling itself run at two speeds
+ * (bench/NOTES.md, phase 6). Frames are laid out back to back in one buffer in the order they are sent, so
  * the frames a burst of replies makes room for leave in one `write` of a slice, without a copy.
  *
  * Windows: appends keep `concurrency` requests in flight, like the clients; reads keep two pages in
@@ -74,9 +77,15 @@ const layOut = (frames: ReadonlyArray<Uint8Array>): Encoded => {
   return { bytes, starts, count: frames.length }
 }
 
+/** The size of the buffer every read of a connection lands in: Node's default read size. */
+const readBufferBytes = 64 * 1024
+
 /**
  * A connection that does the handshake and the untimed discovery with decoded packages, one request at
  * a time, and then pipelines pre-encoded requests while reading nothing but reply headers.
+ *
+ * `onData` gets a view of the connection's one read buffer, valid only until it returns: the pipeline
+ * keeps nothing of it; `ask` and `converse`, whose parsers keep frames, copy each chunk first.
  */
 class RawConnection {
   private readonly socket: Net.Socket
@@ -84,10 +93,19 @@ class RawConnection {
   private failure: Error | undefined
   private failed: (error: Error) => void = () => {}
 
-  private constructor(socket: Net.Socket) {
-    this.socket = socket
+  private constructor(context: RunContext) {
+    const socket = this.socket = Net.connect({
+      host: context.host,
+      port: context.port,
+      onread: {
+        buffer: Buffer.allocUnsafe(readBufferBytes),
+        callback: (length, buffer) => {
+          this.onData((buffer as Buffer).subarray(0, length))
+          return true
+        }
+      }
+    })
     socket.setNoDelay(true)
-    socket.on("data", (chunk: Buffer) => this.onData(chunk))
     const fail = (error: Error) => {
       this.failure ??= error
       this.failed(this.failure)
@@ -97,12 +115,13 @@ class RawConnection {
   }
 
   static async open(context: RunContext): Promise<RawConnection> {
-    const socket = Net.connect({ host: context.host, port: context.port })
+    const connection = new RawConnection(context)
     await new Promise<void>((resolve, reject) => {
-      socket.once("connect", resolve)
-      socket.once("error", reject)
+      if (connection.failure !== undefined) return reject(connection.failure)
+      connection.socket.once("connect", resolve)
+      connection.failed = reject
     })
-    const connection = new RawConnection(socket)
+    connection.failed = () => {}
     // Authenticated once, as photonpump does: requests then carry no credentials.
     const authenticated = await connection.ask(Command.Authenticate, new Uint8Array(0), admin)
     if (authenticated.command !== Command.Authenticated) throw new Error("the server refused admin")
@@ -122,7 +141,7 @@ class RawConnection {
       this.failed = reject
       const parser = Frame.makeParser()
       this.onData = (chunk) => {
-        for (const body of unwrap(parser.push(chunk))) {
+        for (const body of unwrap(parser.push(Buffer.from(chunk)))) {
           const pkg = unwrap(Package.decode(body))
           if (pkg.command === Command.HeartbeatRequest) {
             this.socket.write(encodeFrame(Command.HeartbeatResponse, 0, new Uint8Array(0)))
@@ -233,7 +252,7 @@ class RawConnection {
         reject(error)
       }
       this.onData = (chunk) => {
-        for (const body of unwrap(parser.push(chunk))) {
+        for (const body of unwrap(parser.push(Buffer.from(chunk)))) {
           if (settled) return
           const command = body[0]!
           if (command === Command.HeartbeatRequest) {
