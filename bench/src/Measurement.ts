@@ -51,6 +51,11 @@ export interface Measurement {
   readonly clientCpuMillis: number
   /** CPU time of the server's process in the timed section, in milliseconds. */
   readonly serverCpuMillis: number
+  /**
+   * Minor page faults of the contender's process in the timed section: fresh memory touched. On the
+   * bench's VM they are dear, and the clients' read speed follows them (bench/NOTES.md, phase 6).
+   */
+  readonly clientPageFaults?: number | undefined
   readonly memory?: Memory | undefined
   /** Times a subscriber had to start over (dropped and resubscribed, or fell behind and re-read). */
   readonly restarts?: number | undefined
@@ -214,8 +219,9 @@ export interface Counted {
 }
 
 /**
- * The edges of a timed section: `begin` reads the server's CPU clock and then starts the clocks, `end`
- * stops the clocks and then reads the server's CPU clock, so that the IPC round trips stay outside.
+ * The edges of a timed section: `begin` reads the server's CPU clock and then starts the clocks (and the
+ * count of the process's minor page faults), `end` stops them and then reads the server's CPU clock, so
+ * that the IPC round trips stay outside.
  * Works from promise code and (through `Effect.promise`) from Effect code alike.
  *
  * `begin` empties the young generation first (`youngCollection`). Whether that helps or hurts the
@@ -228,6 +234,7 @@ export interface Counted {
 export class TimedSection {
   private startedAt = 0
   private clientCpuAtStart: NodeJS.CpuUsage = { user: 0, system: 0 }
+  private pageFaultsAtStart = 0
   private serverCpuAtStart = 0
   private readonly context: RunContext
   constructor(context: RunContext) {
@@ -237,6 +244,7 @@ export class TimedSection {
   async begin(): Promise<void> {
     youngCollection()
     this.serverCpuAtStart = await this.context.serverCpu()
+    this.pageFaultsAtStart = process.resourceUsage().minorPageFault
     this.clientCpuAtStart = process.cpuUsage()
     this.startedAt = performance.now()
   }
@@ -244,6 +252,7 @@ export class TimedSection {
   async end(counted: Counted): Promise<Measurement> {
     const seconds = (performance.now() - this.startedAt) / 1000
     const client = process.cpuUsage(this.clientCpuAtStart)
+    const pageFaults = process.resourceUsage().minorPageFault - this.pageFaultsAtStart
     const serverCpu = await this.context.serverCpu()
     return {
       events: counted.events,
@@ -253,6 +262,7 @@ export class TimedSection {
       latency: counted.latency,
       clientCpuMillis: (client.user + client.system) / 1000,
       serverCpuMillis: (serverCpu - this.serverCpuAtStart) / 1000,
+      clientPageFaults: pageFaults,
       memory: counted.memory,
       restarts: counted.restarts,
       stalled: counted.stalled

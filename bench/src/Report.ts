@@ -135,6 +135,25 @@ export const tables = (
     })
   }
 
+  const faulted = timed.filter((w) =>
+    contenders.some((c) => find(w.id, c)?.clientPageFaultsPerThousandEvents !== undefined)
+  )
+  if (faulted.length > 0) {
+    result.push({
+      title: "Page faults of the client process, per 1,000 events",
+      note: "Minor page faults in the timed section: memory the process had not touched lately. On a VM " +
+        "where they are dear, a client's speed follows them (BENCHMARKS.md, What to keep in mind).",
+      headers: ["workload", ...contenders.map((c) => Contender.labels[c])],
+      rows: faulted.map((w) => [
+        w.title,
+        ...contenders.map((c) => {
+          const faults = find(w.id, c)?.clientPageFaultsPerThousandEvents
+          return faults === undefined ? "–" : fixed(faults, 1)
+        })
+      ])
+    })
+  }
+
   if (memory.length > 0) {
     const restarts = memory.some((w) => contenders.some((c) => find(w.id, c)?.restarts !== undefined))
     result.push({

@@ -53,6 +53,8 @@ export interface Summary {
   readonly serverCpuMicrosPerRequest: number
   /** Server CPU time over wall time: near 1, the server is what limits the run. */
   readonly serverBusy: number
+  /** Minor page faults of the client process per 1,000 events, when counted. */
+  readonly clientPageFaultsPerThousandEvents?: number | undefined
   readonly memory?: {
     readonly baselineHeapUsed: number
     readonly peakHeapUsed: number
@@ -124,6 +126,10 @@ export const summarise = (
         serverCpuMicrosPerEvent: medianOf(mine, (r) => (r.serverCpuMillis * 1000) / r.events)!,
         serverCpuMicrosPerRequest: medianOf(mine, (r) => (r.serverCpuMillis * 1000) / r.requests)!,
         serverBusy: medianOf(mine, (r) => r.serverCpuMillis / 1000 / r.seconds)!,
+        clientPageFaultsPerThousandEvents: medianOf(
+          mine,
+          (r) => r.clientPageFaults === undefined ? undefined : (r.clientPageFaults * 1000) / r.events
+        ),
         memory,
         restarts: medianOf(mine, (r) => r.restarts),
         stalledRounds: mine.some((r) => r.stalled === true) ? mine.filter((r) => r.stalled === true).length : undefined

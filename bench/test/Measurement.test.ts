@@ -72,10 +72,13 @@ describe("collections around measurements", () => {
     const section = new TimedSection(context)
     await section.begin()
     serverClock += 5_000
+    // Memory the process has not touched before: its pages fault in as they are written.
+    Buffer.allocUnsafe(8 * 1024 * 1024).fill(1)
     const measurement = await section.end({ events: 10, requests: 1 })
     const minor = { type: "minor", execution: "sync" }
     assert.deepStrictEqual(calls, [[minor], [minor]])
     assert.strictEqual(measurement.serverCpuMillis, 5)
+    assert.isAbove(measurement.clientPageFaults!, 0)
     assert.strictEqual(measurement.events, 10)
     assert.isAbove(measurement.eventsPerSecond, 0)
   })

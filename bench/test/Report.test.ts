@@ -128,6 +128,22 @@ describe("Report.tables", () => {
     const slowest = targets.rows.find((row) => row[0]!.startsWith("no worse anywhere: lowest"))
     assert.deepStrictEqual(slowest?.slice(3), ["yes", "2.00–2.00×, met in 1 of 1"])
   })
+
+  it("shows the client's page faults per 1,000 events where they were counted, and no table where none were", () => {
+    const counted = [
+      sample("read-iter", "photonpump", 0, 500_000, { clientPageFaults: 100 }),
+      sample("read-iter", "photonpump", 1, 500_000, { clientPageFaults: 300 }),
+      sample("read-iter", "raw-socket", 0, 1_000_000, { clientPageFaults: 40 }),
+      sample("read-get", "photonpump", 0, 450_000)
+    ]
+    const faults = tableTitled(
+      Report.tables(Summary.summarise(counted, all, contenders), all, contenders, []),
+      "Page faults"
+    )
+    // read-get counted none: no row for it. The median of 1 and 3 per 1,000 events is 2.
+    assert.deepStrictEqual(faults.rows, [["stream read, iter (pages of 100)", "2.0", "–", "0.4", "–"]])
+    assert.isUndefined(tables.find((t) => t.title.startsWith("Page faults")))
+  })
 })
 
 describe("Report rendering", () => {

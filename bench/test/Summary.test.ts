@@ -101,7 +101,8 @@ describe("summarise", () => {
         requests: 1_000,
         seconds: 0.5,
         clientCpuMillis: 150,
-        serverCpuMillis: 250
+        serverCpuMillis: 250,
+        clientPageFaults: 70
       })
     ]
     const summary = summaryOf(Summary.summarise(records, all, ["photonpump"]), "read-get", "photonpump")
@@ -109,6 +110,13 @@ describe("summarise", () => {
     assert.strictEqual(summary.serverCpuMicrosPerEvent, 2.5)
     assert.strictEqual(summary.serverCpuMicrosPerRequest, 250)
     assert.strictEqual(summary.serverBusy, 0.5)
+    assert.strictEqual(summary.clientPageFaultsPerThousandEvents, 0.7)
+    const uncounted = summaryOf(
+      Summary.summarise([sample("read-get", "photonpump", 0, 200_000)], all, ["photonpump"]),
+      "read-get",
+      "photonpump"
+    )
+    assert.isUndefined(uncounted.clientPageFaultsPerThousandEvents)
   })
 
   it("keeps latency, memory and restarts only where they were measured, and counts stalled rounds", () => {
