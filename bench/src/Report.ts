@@ -98,60 +98,65 @@ export const tables = (
   const latencyContenders = contenders.filter((c) =>
     latencyWorkloads.some((w) => find(w.id, c)?.latencyP50Millis !== undefined)
   )
+  /** A table of one cell per workload and contender; a cell without a figure shows a dash. */
+  const perContender = (
+    title: string,
+    note: string,
+    rowsFor: ReadonlyArray<Workload>,
+    columns: ReadonlyArray<Contender.Name>,
+    cell: (summary: Summary) => string | undefined
+  ): Table => ({
+    title,
+    note,
+    headers: ["workload", ...columns.map((c) => Contender.labels[c])],
+    rows: rowsFor.map((w) => [
+      w.title,
+      ...columns.map((c) => {
+        const s = find(w.id, c)
+        return (s === undefined ? undefined : cell(s)) ?? "–"
+      })
+    ])
+  })
+
   if (latencyWorkloads.length > 0) {
-    result.push({
-      title: "Latency per request, milliseconds (p50 / p99)",
-      note: "Median over the rounds of each round's percentiles. Live delivery latency: append sent → event " +
+    result.push(perContender(
+      "Latency per request, milliseconds (p50 / p99)",
+      "Median over the rounds of each round's percentiles. Live delivery latency: append sent → event " +
         "received by the subscriber, one event in flight.",
-      headers: ["workload", ...latencyContenders.map((c) => Contender.labels[c])],
-      rows: latencyWorkloads.map((w) => [
-        w.title,
-        ...latencyContenders.map((c) => {
-          const s = find(w.id, c)
-          return s?.latencyP50Millis === undefined
-            ? "–"
-            : `${fixed(s.latencyP50Millis, 2)} / ${fixed(s.latencyP99Millis!, 2)}`
-        })
-      ])
-    })
+      latencyWorkloads,
+      latencyContenders,
+      (s) =>
+        s.latencyP50Millis === undefined
+          ? undefined
+          : `${fixed(s.latencyP50Millis, 2)} / ${fixed(s.latencyP99Millis!, 2)}`
+    ))
   }
 
   const timed = [...throughput, ...latencyOnly]
   if (timed.length > 0) {
-    result.push({
-      title: "CPU per event, microseconds: client process / server process (server busy)",
-      note: "Server busy = the server process's CPU time over wall time; near 100% the server is the limit (it can " +
+    result.push(perContender(
+      "CPU per event, microseconds: client process / server process (server busy)",
+      "Server busy = the server process's CPU time over wall time; near 100% the server is the limit (it can " +
         "pass 100%: V8's garbage collector has helper threads).",
-      headers: ["workload", ...contenders.map((c) => Contender.labels[c])],
-      rows: timed.map((w) => [
-        w.title,
-        ...contenders.map((c) => {
-          const s = find(w.id, c)
-          return s === undefined
-            ? "–"
-            : `${fixed(s.clientCpuMicrosPerEvent, 1)} / ${fixed(s.serverCpuMicrosPerEvent, 1)} (${percent(s.serverBusy)})`
-        })
-      ])
-    })
+      timed,
+      contenders,
+      (s) =>
+        `${fixed(s.clientCpuMicrosPerEvent, 1)} / ${fixed(s.serverCpuMicrosPerEvent, 1)} (${percent(s.serverBusy)})`
+    ))
   }
 
   const faulted = timed.filter((w) =>
     contenders.some((c) => find(w.id, c)?.clientPageFaultsPerThousandEvents !== undefined)
   )
   if (faulted.length > 0) {
-    result.push({
-      title: "Page faults of the client process, per 1,000 events",
-      note: "Minor page faults in the timed section: memory the process had not touched lately. On a VM " +
-        "where they are dear, a client's speed follows them (BENCHMARKS.md, What to keep in mind).",
-      headers: ["workload", ...contenders.map((c) => Contender.labels[c])],
-      rows: faulted.map((w) => [
-        w.title,
-        ...contenders.map((c) => {
-          const faults = find(w.id, c)?.clientPageFaultsPerThousandEvents
-          return faults === undefined ? "–" : fixed(faults, 1)
-        })
-      ])
-    })
+    result.push(perContender(
+      "Page faults of the client process, per 1,000 events",
+      "Minor page faults in the timed section: memory the process had not touched lately. On a VM where " +
+        "they are dear, they cost the client CPU (BENCHMARKS.md, What to keep in mind).",
+      faulted,
+      contenders,
+      (s) => s.clientPageFaultsPerThousandEvents === undefined ? undefined : fixed(s.clientPageFaultsPerThousandEvents, 1)
+    ))
   }
 
   if (memory.length > 0) {
