@@ -53,7 +53,7 @@ export interface Measurement {
   readonly serverCpuMillis: number
   /**
    * Minor page faults of the contender's process in the timed section: fresh memory touched. On the
-   * bench's VM they are dear, and the clients' read speed follows them (bench/NOTES.md, phase 6).
+   * bench's VM each one is dear (bench/NOTES.md, phase 6).
    */
   readonly clientPageFaults?: number | undefined
   readonly memory?: Memory | undefined

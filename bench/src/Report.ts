@@ -91,9 +91,16 @@ export const tables = (
     })
   }
 
-  const latencyWorkloads = [...throughput, ...latencyOnly].filter((w) =>
-    contenders.some((c) => find(w.id, c)?.latencyP50Millis !== undefined)
-  )
+  const timed = [...throughput, ...latencyOnly]
+  /** The timed workloads for which some contender has `figure`. */
+  const withFigure = (figure: (summary: Summary) => number | undefined) =>
+    timed.filter((w) =>
+      contenders.some((c) => {
+        const s = find(w.id, c)
+        return s !== undefined && figure(s) !== undefined
+      })
+    )
+  const latencyWorkloads = withFigure((s) => s.latencyP50Millis)
   // Only the contenders that report latency somewhere get a column (the one-page reference does not).
   const latencyContenders = contenders.filter((c) =>
     latencyWorkloads.some((w) => find(w.id, c)?.latencyP50Millis !== undefined)
@@ -132,7 +139,6 @@ export const tables = (
     ))
   }
 
-  const timed = [...throughput, ...latencyOnly]
   if (timed.length > 0) {
     result.push(perContender(
       "CPU per event, microseconds: client process / server process (server busy)",
@@ -145,9 +151,7 @@ export const tables = (
     ))
   }
 
-  const faulted = timed.filter((w) =>
-    contenders.some((c) => find(w.id, c)?.clientPageFaultsPerThousandEvents !== undefined)
-  )
+  const faulted = withFigure((s) => s.clientPageFaultsPerThousandEvents)
   if (faulted.length > 0) {
     result.push(perContender(
       "Page faults of the client process, per 1,000 events",

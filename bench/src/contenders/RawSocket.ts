@@ -6,10 +6,11 @@
  *
  * Every request's correlation id carries its index in its last six bytes, so a reply finds its send
  * time without a map. Replies land in one buffer per connection, reused for every read (Node's
- * `onread`), so that reading costs no allocation: Node's `data` events hand over a new buffer per read,
- * and on this machine fresh memory costs page faults that made the ceiling itself run at two speeds
- * (bench/NOTES.md, phase 6). Frames are laid out back to back in one buffer in the order they are sent, so
- * the frames a burst of replies makes room for leave in one `write` of a slice, without a copy.
+ * `onread`), so that reading costs no allocation: Node's `data` events hand over a new buffer per
+ * read, and on this machine fresh memory costs page faults that made the ceiling itself run at two
+ * speeds (bench/NOTES.md, phase 6). Frames are laid out back to back in one buffer in the order they
+ * are sent, so the frames a burst of replies makes room for leave in one `write` of a slice, without a
+ * copy.
  *
  * Windows: appends keep `concurrency` requests in flight, like the clients; reads keep two pages in
  * flight (one being answered while the next waits at the server), which is what `iter`'s read-ahead
@@ -94,13 +95,14 @@ class RawConnection {
   private failed: (error: Error) => void = () => {}
 
   private constructor(context: RunContext) {
+    const readBuffer = Buffer.allocUnsafe(readBufferBytes)
     const socket = this.socket = Net.connect({
       host: context.host,
       port: context.port,
       onread: {
-        buffer: Buffer.allocUnsafe(readBufferBytes),
-        callback: (length, buffer) => {
-          this.onData((buffer as Buffer).subarray(0, length))
+        buffer: readBuffer,
+        callback: (length) => {
+          this.onData(readBuffer.subarray(0, length))
           return true
         }
       }
