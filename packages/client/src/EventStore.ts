@@ -1102,9 +1102,15 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
         next: (reply) => reply.command === replyCommand ? Decode.streamPageNext(reply.payload) : undefined,
         decode: (reply, from) => Exit.map(streamSlice("iter", stream, direction, from, reply), eventsOf),
         // Event numbers follow each other: the page after next starts a page further, unless events are
-        // missing (truncated, deleted), and then the page asked for on the guess is dropped.
+        // missing (truncated, deleted), and then the page asked for on the guess is dropped. Forwards,
+        // no page is guessed past the last event the latest reply knows of.
         guess: direction === StreamDirection.Forward
-          ? (from) => from + step
+          ? (from, latest) => {
+            const guessed = from + step
+            if (latest === undefined) return guessed
+            const last = Decode.streamPageLast(latest.payload)
+            return last === undefined || guessed <= last ? guessed : undefined
+          }
           : (from) => from >= step ? from - step : undefined
       },
       pageSpan("EventStore.iter")

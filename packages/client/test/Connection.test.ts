@@ -616,14 +616,14 @@ describe("Connection", () => {
       yield* es.ping()
     }))
 
-  it.live("iter asks for the next page when one arrives, reads at most two ahead, and stopping leaves nothing pending", () =>
+  it.live("iter asks for the next page when one arrives, reads at most four ahead, and stopping leaves nothing pending", () =>
     Effect.gen(function*() {
-      // Pages are answered at once, except the fourth (from 30), which the test sends itself, late.
+      // Pages are answered at once, except the seventh (from 60), which the test sends itself, late.
       const held: Array<Package.InboundPackage> = []
       const server = yield* peer(politely((pkg, socket) => {
         if (pkg.command === Command.Ping) return send(socket, Command.Pong, pkg.correlationId, pkg.payload)
         if (pkg.command !== Command.ReadStreamEventsForward) return
-        if (fromOf(pkg) === 30) return held.push(pkg)
+        if (fromOf(pkg) === 60) return held.push(pkg)
         send(socket, Command.ReadStreamEventsForwardCompleted, pkg.correlationId, ponyPage(fromOf(pkg), 10, 1000))
       }))
       const reads = () => server.received.filter((pkg) => pkg.command === Command.ReadStreamEventsForward).map(fromOf)
@@ -636,13 +636,14 @@ describe("Connection", () => {
         Effect.forkChild
       )
       yield* Deferred.await(holding)
-      // While the consumer holds the first page: the next two are read, and no more.
-      yield* eventually(() => reads().length === 3, "two pages read ahead")
+      // While the consumer holds the first page: the next three are read (asked for two at a time, and
+      // there is room for one more only), and no more.
+      yield* eventually(() => reads().length === 4, "three pages read ahead")
       yield* es.ping()
-      assert.deepStrictEqual(reads(), [0, 10, 20])
+      assert.deepStrictEqual(reads(), [0, 10, 20, 30])
       yield* Fiber.interrupt(fiber)
 
-      // A consumer that goes on: page 30 is asked for, and interrupted while waiting for it.
+      // A consumer that goes on: page 60 is asked for, and interrupted while waiting for it.
       const seen: Array<bigint> = []
       const second = yield* es.iter("ponies", { batchSize: 10 }).pipe(
         Stream.runForEach((event) =>
@@ -652,12 +653,12 @@ describe("Connection", () => {
         ),
         Effect.forkChild
       )
-      yield* eventually(() => held.length === 1 && seen.length === 30, "the reader waiting for page 30")
+      yield* eventually(() => held.length === 1 && seen.length === 60, "the reader waiting for page 60")
       yield* Fiber.interrupt(second)
       // Its late reply is dropped, and the connection goes on serving.
-      send(server.sockets[0]!, Command.ReadStreamEventsForwardCompleted, held[0]!.correlationId, ponyPage(30, 10, 1000))
+      send(server.sockets[0]!, Command.ReadStreamEventsForwardCompleted, held[0]!.correlationId, ponyPage(60, 10, 1000))
       yield* es.ping()
-      assert.deepStrictEqual(seen, Array.from({ length: 30 }, (_, i) => BigInt(i)))
+      assert.deepStrictEqual(seen, Array.from({ length: 60 }, (_, i) => BigInt(i)))
     }))
 
   it.live("iter fails with a later page's error after every event of the pages before it", () =>

@@ -282,6 +282,10 @@ describe("Decode", () => {
       assert.strictEqual(Decode.streamPageNext(streamPage(encode, { isEndOfStream: true })), undefined)
       assert.strictEqual(Decode.streamPageNext(streamPage(encode, { result: Results.NoStream, events: [] })), undefined)
       assert.strictEqual(Decode.streamPageNext(streamPage(encode, { result: Results.AccessDenied, events: [] })), undefined)
+      // Where the stream's pages end, as of the reply; nothing for bytes that are not a reply.
+      assert.strictEqual(Decode.streamPageLast(streamPage(encode, {})), 9n)
+      assert.strictEqual(Decode.streamPageLast(streamPage(encode, { lastEventNumber: -1n, events: [] })), -1n)
+      assert.strictEqual(Decode.streamPageLast(streamPage(encode, {}).subarray(0, 20)), undefined)
 
       const from = { commit: 10n, prepare: 10n }
       for (const filtered of [false, true]) {
@@ -338,6 +342,7 @@ describe("Decode", () => {
     assert.strictEqual(page.events.length, 1)
     assert.strictEqual(page.nextEventNumber, 1n)
     assert.strictEqual(Decode.streamPageNext(bytes), 1n)
+    assert.strictEqual(Decode.streamPageLast(bytes), 0n)
   })
 
   it("decodes repeated and colliding stream ids and event types right (they are cached by their bytes)", () => {

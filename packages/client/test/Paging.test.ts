@@ -1,8 +1,9 @@
 /**
  * The paging behind `iter` and `iterAll`, over a source whose replies the test hands over itself (or
  * lets a fake server send in a later microtask): the next page is asked for as soon as a reply arrives,
- * before it is decoded; never more than the read-ahead waits; a consumer that stops or is interrupted
- * leaves no request in flight; errors come after the pages before them.
+ * before it is decoded; once the read goes on, guessed pages are asked for in batches, never past the
+ * end the replies report; never more than the read-ahead waits; a consumer that stops or is
+ * interrupted leaves no request in flight; errors come after the pages before them.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
@@ -14,10 +15,31 @@ import * as Stream from "effect/Stream"
 import * as Paging from "../src/internal/Paging.ts"
 import { eventually } from "./Assertions.ts"
 
-/** A page as the fake server sends it: its items and where the next one starts. */
+/** A page as the fake server sends it: its items, where the next one starts, and the last item there is. */
 interface Reply {
   readonly items: ReadonlyArray<number>
   readonly next: number | undefined
+  readonly last: number
+}
+
+/** A guess of a page further, short of the last item the latest reply reports (as `iter` guesses). */
+const guessShortOfTheEnd = (size: number) => (cursor: number, latest: Reply | undefined): number | undefined =>
+  latest === undefined || cursor + size <= latest.last ? cursor + size : undefined
+
+/** The runs of requests made one right after the other in `log`: the requests each write carries. */
+const requestRuns = (log: ReadonlyArray<string>): Array<Array<string>> => {
+  const runs: Array<Array<string>> = []
+  let run: Array<string> = []
+  for (const line of log) {
+    if (line.startsWith("request ")) {
+      run.push(line.slice("request ".length))
+    } else if (run.length > 0) {
+      runs.push(run)
+      run = []
+    }
+  }
+  if (run.length > 0) runs.push(run)
+  return runs
 }
 
 interface Sent {
@@ -39,7 +61,7 @@ const fakeSource = (options: {
   readonly failAt?: number
   readonly unsendable?: number
   readonly errorReplyAt?: number
-  readonly guess?: (cursor: number) => number | undefined
+  readonly guess?: (cursor: number, latest: Reply | undefined) => number | undefined
   /** Logs `written <cursor>` from a microtask queued by each request, as the connection's writer runs. */
   readonly writer?: boolean
 }) => {
@@ -49,7 +71,8 @@ const fakeSource = (options: {
     const end = Math.min(cursor + options.size, options.total)
     return {
       items: Array.from({ length: end - cursor }, (_, i) => cursor + i),
-      next: end >= options.total ? undefined : end
+      next: end >= options.total ? undefined : end,
+      last: options.total - 1
     }
   }
   const answer = (entry: Sent): void => {
@@ -121,10 +144,10 @@ describe("Paging", () => {
   it.effect("skips empty pages without ending early", () =>
     Effect.gen(function*() {
       const replies: Record<number, Reply> = {
-        0: { items: [100], next: 1 },
-        1: { items: [], next: 2 },
-        2: { items: [], next: 3 },
-        3: { items: [200], next: undefined }
+        0: { items: [100], next: 1, last: 3 },
+        1: { items: [], next: 2, last: 3 },
+        2: { items: [], next: 3, last: 3 },
+        3: { items: [200], next: undefined, last: 3 }
       }
       const source: Paging.Source<Reply, number, number, never> = {
         request: (cursor, settle) => {
@@ -153,14 +176,14 @@ describe("Paging", () => {
       assert.strictEqual(fake.sent.length, 3)
     }))
 
-  it.live("reads ahead at most `readAhead` pages while the consumer holds one", () =>
+  it.live("reads ahead at most `readAhead` pages (4 by default) while the consumer holds one", () =>
     Effect.gen(function*() {
       const fake = fakeSource({ total: 1000, size: 10, auto: true })
       const consumer = yield* holdingTheFirstItem(Paging.pages(0, fake.source))
-      yield* eventually(() => consumer.holding() && fake.sent.length === 3 && fake.inFlight() === 0, "two pages read ahead")
+      yield* eventually(() => consumer.holding() && fake.sent.length === 5 && fake.inFlight() === 0, "four pages read ahead")
       // However long the consumer takes, nothing more is asked for, and nothing more decoded.
       for (let i = 0; i < 20; i++) yield* Effect.yieldNow
-      assert.strictEqual(fake.sent.length, 3)
+      assert.strictEqual(fake.sent.length, 5)
       assert.deepStrictEqual(fake.log.filter((line) => line.startsWith("decode")), ["decode 0"])
       yield* consumer.release
       assert.strictEqual(fake.sent.length, 100)
@@ -173,15 +196,14 @@ describe("Paging", () => {
       yield* eventually(() => fake.sent.length === 1, "the first request")
       fake.answer(0)
       yield* eventually(consumer.holding, "the consumer holding the first page")
-      // The next two pages arrive while the consumer holds the first: the read-ahead is full.
-      fake.answer(1)
-      fake.answer(2)
-      assert.strictEqual(fake.sent.length, 3)
+      // The next four pages arrive while the consumer holds the first: the read-ahead is full.
+      for (let i = 1; i <= 4; i++) fake.answer(i)
+      assert.strictEqual(fake.sent.length, 5)
       yield* consumer.release
-      // Taking the second page made room for the fourth: its request is written before the second
+      // Taking the second page made room for the sixth: its request is written before the second
       // page is decoded, not once the consumer has gone through it.
-      const requested = fake.log.indexOf("request 30")
-      const written = fake.log.indexOf("written 30")
+      const requested = fake.log.indexOf("request 50")
+      const written = fake.log.indexOf("written 50")
       const decoded = fake.log.indexOf("decode 10")
       assert.isTrue(requested >= 0 && requested < written && written < decoded, fake.log.join(", "))
     }))
@@ -270,7 +292,7 @@ describe("Paging", () => {
 
   it.live("with a guess, asks for the page after next before the next one arrives", () =>
     Effect.gen(function*() {
-      const fake = fakeSource({ total: 40, size: 10, auto: false, guess: (cursor) => cursor + 10 })
+      const fake = fakeSource({ total: 40, size: 10, auto: false, guess: guessShortOfTheEnd(10) })
       const fiber = yield* Effect.forkChild(Stream.runCollect(Paging.pages(0, fake.source)))
       yield* eventually(() => fake.sent.length === 2, "the first page and the guess after it")
       assert.deepStrictEqual(fake.sent.map((entry) => entry.cursor), [0, 10])
@@ -320,5 +342,46 @@ describe("Paging", () => {
       assert.strictEqual(error, "request 30 failed")
       assert.deepStrictEqual(seen, Array.from({ length: 30 }, (_, i) => i))
       assert.strictEqual(fake.inFlight(), 0)
+    }))
+
+  it.live("with a guess, once the read goes on past its first page, asks for pages two at a time, in one write", () =>
+    Effect.gen(function*() {
+      const fake = fakeSource({ total: 100, size: 10, auto: false, writer: true, guess: guessShortOfTheEnd(10) })
+      const fiber = yield* Effect.forkChild(Stream.runCollect(Paging.pages(0, fake.source)))
+      for (let i = 0; i < 10; i++) {
+        yield* eventually(() => fake.sent.length > i, `request ${i}`)
+        fake.answer(i)
+      }
+      assert.deepStrictEqual(yield* Fiber.join(fiber), Array.from({ length: 100 }, (_, i) => i))
+      // Each pair is asked for in one turn, before the writer runs: one write per pair.
+      assert.deepStrictEqual(requestRuns(fake.log), [["0", "10"], ["20", "30"], ["40", "50"], ["60", "70"], ["80", "90"]])
+    }))
+
+  it.effect("a read that ends with its first page asks for no more than a batch", () =>
+    Effect.gen(function*() {
+      const fake = fakeSource({ total: 5, size: 10, auto: true, guess: (cursor) => cursor + 10 })
+      assert.deepStrictEqual(yield* Stream.runCollect(Paging.pages(0, fake.source)), [0, 1, 2, 3, 4])
+      assert.deepStrictEqual(fake.sent.map((entry) => entry.cursor), [0, 10])
+      assert.strictEqual(fake.inFlight(), 0)
+    }))
+
+  it.effect("guesses no page past the end the latest reply reports", () =>
+    Effect.gen(function*() {
+      const fake = fakeSource({ total: 95, size: 10, auto: true, guess: guessShortOfTheEnd(10) })
+      assert.deepStrictEqual(yield* Stream.runCollect(Paging.pages(0, fake.source)), Array.from({ length: 95 }, (_, i) => i))
+      assert.deepStrictEqual(fake.sent.map((entry) => entry.cursor), Array.from({ length: 10 }, (_, i) => i * 10))
+    }))
+
+  it.live("without a guess, one request is in flight at a time however large the batch", () =>
+    Effect.gen(function*() {
+      const fake = fakeSource({ total: 50, size: 10, auto: false })
+      const fiber = yield* Effect.forkChild(Stream.runCollect(Paging.pages(0, fake.source, { readAhead: 4, batch: 4 })))
+      for (let i = 0; i < 5; i++) {
+        yield* eventually(() => fake.sent.length > i, `request ${i}`)
+        assert.strictEqual(fake.inFlight(), 1)
+        fake.answer(i)
+      }
+      assert.deepStrictEqual(yield* Fiber.join(fiber), Array.from({ length: 50 }, (_, i) => i))
+      assert.strictEqual(fake.sent.length, 5)
     }))
 })

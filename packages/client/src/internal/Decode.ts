@@ -630,6 +630,28 @@ export const streamPageNext = (bytes: Uint8Array): bigint | undefined => {
 }
 
 /**
+ * The stream's last event number as a `ReadStreamEventsCompleted` reports it (field 4), read from the
+ * reply's top-level fields without decoding its events: where a forward read's pages end, as of this
+ * reply. `undefined` for bytes that do not decode.
+ *
+ * @internal
+ */
+export const streamPageLast = (bytes: Uint8Array): bigint | undefined => {
+  const reader = new Reader(bytes, 0, bytes.length)
+  let last = 0n
+  try {
+    while (reader.offset < reader.end) {
+      const tag = reader.uint32()
+      if (tag === 0x20) last = reader.int64()
+      else reader.skip(tag & 7)
+    }
+  } catch {
+    return undefined
+  }
+  return last
+}
+
+/**
  * Where the `$all` page after this `ReadAllEventsCompleted` (or, with `filtered`,
  * `FilteredReadAllEventsCompleted`) starts, read without decoding its events. `undefined` when there
  * is no page after it: an unfiltered page without events (unfiltered replies have no end-of-stream

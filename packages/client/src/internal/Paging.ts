@@ -8,6 +8,11 @@
  * page asked for too, before the next page's reply confirms the guess, so that the server finds the
  * next request waiting when it has sent a reply; a page asked for on a wrong guess is dropped unseen.
  *
+ * Once a reply has shown that the read goes on past its first page, requests go out `batch` at a
+ * time, in one socket write: a request per page would cost the client a socket write and the server a
+ * wake-up and a read for every page, which on a virtual machine cost more than decoding the page
+ * (bench/NOTES.md, phase 7). A read that ends with its first page asks for no more than `batch` pages.
+ *
  * The read-ahead is bounded: at most `readAhead` pages are asked for or waiting undecoded. When they
  * are all waiting, the next request is held back until the consumer takes one, so a slow consumer
  * holds at most that many pages (plus the one it works on) and memory stays flat however long the
@@ -69,9 +74,10 @@ export interface Source<R, S, A, E> {
    * read forwards: `cursor` plus the page size, unless events are missing). With it, the pages after
    * the next one are asked for ahead, so that the server always has the next request waiting; a page
    * asked for on a wrong guess is dropped unseen, and the right one asked for. Cursors are compared
-   * with `===`: primitives only.
+   * with `===`: primitives only. `latest` is the last reply received in order (`undefined` before the
+   * first), for a source whose replies tell where the pages end: no page past that end is guessed.
    */
-  readonly guess?: ((cursor: S) => S | undefined) | undefined
+  readonly guess?: ((cursor: S, latest: R | undefined) => S | undefined) | undefined
 }
 
 /**
@@ -80,8 +86,13 @@ export interface Source<R, S, A, E> {
  * @internal
  */
 export interface Options<A, E> {
-  /** The most pages asked for or waiting undecoded (default 2). */
+  /** The most pages asked for or waiting undecoded (default 4). */
   readonly readAhead?: number | undefined
+  /**
+   * How many requests go out together once the read has gone on past its first page (default 2; at
+   * most `readAhead`). A source without `guess` has one request in flight at most, and batches none.
+   */
+  readonly batch?: number | undefined
   /** Wraps every pull (a tracing span, for instance). */
   readonly wrap?: ((pull: Pull.Pull<Arr.NonEmptyReadonlyArray<A>, E>) => Pull.Pull<Arr.NonEmptyReadonlyArray<A>, E>) | undefined
 }
@@ -96,7 +107,7 @@ export const pages = <R, S, A, E>(first: S, source: Source<R, S, A, E>, options?
   Stream.fromChannel(
     Channel.fromTransform((_upstream, scope) =>
       Effect.suspend(() => {
-        const pager = new Pager(source, options?.readAhead ?? 2)
+        const pager = new Pager(source, options?.readAhead ?? 4, options?.batch ?? 2)
         const wrap = options?.wrap
         return Effect.map(Scope.addFinalizer(scope, pager.close), () => {
           pager.start(first)
@@ -131,6 +142,11 @@ class Asked<R, S, E> {
 class Pager<R, S, A, E> {
   readonly source: Source<R, S, A, E>
   readonly readAhead: number
+  readonly batch: number
+  /** Whether a reply has shown that the read goes on past its first page; until then the window is a batch. */
+  continues = false
+  /** The last successful reply received in order, for `guess`. */
+  latest: R | undefined = undefined
   /** Replies received, in order, not handed to the consumer yet. */
   readonly received: Array<Received<R, S, E>> = []
   /**
@@ -148,9 +164,10 @@ class Pager<R, S, A, E> {
   /** A reply taken by the consumer, to decode once the request it made room for has been written. */
   taken: Received<R, S, E> | undefined = undefined
 
-  constructor(source: Source<R, S, A, E>, readAhead: number) {
+  constructor(source: Source<R, S, A, E>, readAhead: number, batch: number) {
     this.source = source
     this.readAhead = Math.max(1, readAhead)
+    this.batch = Math.min(this.readAhead, Math.max(1, batch))
   }
 
   readonly pull: PagePull<A, E> = Effect.suspend(() => this.take())
@@ -193,19 +210,23 @@ class Pager<R, S, A, E> {
 
   /**
    * Asks for pages while the read-ahead has room: the next page when it is known, then, with `guess`,
-   * the pages after it. A guess that cannot be sent is given up quietly; the next page's failure to be
-   * sent takes its place in the stream.
+   * the pages after it, waiting until `batch` of them can go out together. A guess that cannot be sent
+   * is given up quietly; the next page's failure to be sent takes its place in the stream.
    */
   fill(): void {
     const guess = this.source.guess
-    while (!this.ended && !this.closed && this.received.length + this.asked.length < this.readAhead) {
+    const window = this.continues ? this.readAhead : this.batch
+    // Without a guess there is one request to make at a time: no batch to wait for. With one, waiting
+    // cannot stall the read: with nothing in flight or waiting, the whole window is free.
+    if (guess !== undefined && window - this.received.length - this.asked.length < this.batch) return
+    while (!this.ended && !this.closed && this.received.length + this.asked.length < window) {
       const heldBack = this.heldBack
       let cursor: S | undefined
       if (heldBack !== undefined) {
         cursor = heldBack
         this.heldBack = undefined
       } else if (guess !== undefined && this.asked.length > 0) {
-        cursor = guess(this.asked[this.asked.length - 1]!.cursor)
+        cursor = guess(this.asked[this.asked.length - 1]!.cursor, this.latest)
         if (cursor === undefined) return
       } else {
         return
@@ -237,7 +258,14 @@ class Pager<R, S, A, E> {
       const first = asked.shift()!
       const firstExit = first.exit!
       this.received.push(new Received(firstExit, first.cursor))
-      const next = Exit.isSuccess(firstExit) ? this.source.next(firstExit.value, first.cursor) : undefined
+      let next: S | undefined
+      if (Exit.isSuccess(firstExit)) {
+        next = this.source.next(firstExit.value, first.cursor)
+        if (next !== undefined) {
+          this.latest = firstExit.value
+          this.continues = true
+        }
+      }
       if (next === undefined) {
         this.ended = true
         this.cancelAsked()
