@@ -24,7 +24,7 @@ import * as Chart from "./Chart.ts"
 import * as Contender from "./Contender.ts"
 import * as Ipc from "./Ipc.ts"
 import * as Machine from "./Machine.ts"
-import type { Measurement } from "./Measurement.ts"
+import { type Measurement, sectionProfileName } from "./Measurement.ts"
 import * as Options from "./Options.ts"
 import * as Report from "./Report.ts"
 import * as Summary from "./Summary.ts"
@@ -126,7 +126,10 @@ const main = async (options: Options.Options) => {
     label: string
   ) => {
     const { host, port } = currentServer()
-    const measurement = await runner.peer.call<Measurement>("run", { params: workload.params, host, port })
+    const profile = options.cpuProfSections === undefined
+      ? undefined
+      : join(resolve(options.cpuProfSections), contender, sectionProfileName(workload.id, label))
+    const measurement = await runner.peer.call<Measurement>("run", { params: workload.params, host, port, profile })
     log(
       `${label.padEnd(14)} ${workload.id.padEnd(17)} ${contender.padEnd(23)} ` +
         `${Math.round(measurement.eventsPerSecond).toLocaleString("en-US").padStart(11)} events/s`

@@ -1,9 +1,13 @@
 /**
  * What one run of one workload by one contender yields, and the instruments that take it: a latency
- * recorder, a memory sampler, and the timed section whose edges also read the server's CPU clock.
+ * recorder, a memory sampler, the timed section whose edges also read the server's CPU clock, and a
+ * profiler of the timed section.
  *
  * @since 0.1.0
  */
+import { mkdirSync, writeFileSync } from "node:fs"
+import * as Inspector from "node:inspector/promises"
+import { dirname } from "node:path"
 import { performance } from "node:perf_hooks"
 
 /**
@@ -201,6 +205,11 @@ export interface RunContext {
    * client, no wire), as fast as it can; resolves once they are all written.
    */
   readonly appendInServer: (stream: string, events: number) => Promise<void>
+  /**
+   * Where to write a V8 CPU profile of the timed section (`--cpu-prof-sections`); none when
+   * undefined.
+   */
+  readonly sectionProfile?: string | undefined
 }
 
 /**
@@ -216,6 +225,104 @@ export interface Counted {
   readonly memory?: Memory | undefined
   readonly restarts?: number | undefined
   readonly stalled?: boolean | undefined
+}
+
+/**
+ * The file name of a timed section's profile: the workload and the run's label for the measurement
+ * (`read-iter-round-2-of-5.cpuprofile`).
+ *
+ * @since 0.1.0
+ * @category instruments
+ */
+export const sectionProfileName = (workload: string, label: string): string =>
+  `${workload}-${label.replaceAll("/", " of ").replaceAll(" ", "-")}.cpuprofile`
+
+/**
+ * A V8 CPU profile as the inspector returns it (the fields the bench reads or rewrites).
+ *
+ * @since 0.1.0
+ * @category instruments
+ */
+export interface CpuProfile {
+  readonly nodes: ReadonlyArray<unknown>
+  /** Microseconds, on the clock of `process.hrtime` (both are the system's monotonic clock). */
+  readonly startTime: number
+  readonly endTime: number
+  readonly samples: ReadonlyArray<number>
+  /** Microseconds from the previous sample (the first: from `startTime`). */
+  readonly timeDeltas: ReadonlyArray<number>
+}
+
+/**
+ * `profile` with only the samples taken from `from` to `to` (microseconds, `startTime`'s clock): the
+ * profiler's own start, which takes tens of milliseconds, and the section's edges stay out.
+ *
+ * @since 0.1.0
+ * @category instruments
+ */
+export const trimProfile = (profile: CpuProfile, from: number, to: number): CpuProfile => {
+  const samples: Array<number> = []
+  const timeDeltas: Array<number> = []
+  let time = profile.startTime
+  let previous = from
+  for (let i = 0; i < profile.samples.length; i++) {
+    time += profile.timeDeltas[i]!
+    if (time < from || time > to) continue
+    samples.push(profile.samples[i]!)
+    timeDeltas.push(time - previous)
+    previous = time
+  }
+  return { ...profile, startTime: from, endTime: to, samples, timeDeltas }
+}
+
+/** Now, in microseconds on the clock of V8's profiles. */
+const monotonicMicros = (): number => Number(process.hrtime.bigint() / 1000n)
+
+/**
+ * V8's sampling profiler over one timed section, through the inspector of the process itself: where
+ * one round's time went, to set beside another's (a whole-process `--cpu-prof` mixes every round and
+ * the work between them). Sampled every 200 µs, which costs the profiled process some speed: its
+ * sections are for comparing with each other, not for the tables. Only the samples between
+ * `markStart` and `markEnd` are kept.
+ *
+ * @since 0.1.0
+ * @category instruments
+ */
+export class SectionProfiler {
+  private readonly session: Inspector.Session
+  private from = 0
+  private to = 0
+  private constructor(session: Inspector.Session) {
+    this.session = session
+  }
+
+  static async start(): Promise<SectionProfiler> {
+    const session = new Inspector.Session()
+    session.connect()
+    await session.post("Profiler.enable")
+    await session.post("Profiler.setSamplingInterval", { interval: 200 })
+    await session.post("Profiler.start")
+    return new SectionProfiler(session)
+  }
+
+  /** Where the section starts: samples before this are dropped. */
+  markStart(): void {
+    this.from = monotonicMicros()
+  }
+
+  /** Where the section ends: samples after this are dropped. */
+  markEnd(): void {
+    this.to = monotonicMicros()
+  }
+
+  /** Stops sampling and writes the section's profile to `path` (its directory made if need be). */
+  async stop(path: string): Promise<void> {
+    const { profile } = await this.session.post("Profiler.stop")
+    this.session.disconnect()
+    mkdirSync(dirname(path), { recursive: true })
+    const sampled = { ...profile, samples: profile.samples ?? [], timeDeltas: profile.timeDeltas ?? [] }
+    writeFileSync(path, JSON.stringify(trimProfile(sampled, this.from, this.to)))
+  }
 }
 
 /**
@@ -236,24 +343,31 @@ export class TimedSection {
   private clientCpuAtStart: NodeJS.CpuUsage = { user: 0, system: 0 }
   private pageFaultsAtStart = 0
   private serverCpuAtStart = 0
+  private profiler: SectionProfiler | undefined
   private readonly context: RunContext
   constructor(context: RunContext) {
     this.context = context
   }
 
   async begin(): Promise<void> {
+    if (this.context.sectionProfile !== undefined) this.profiler = await SectionProfiler.start()
     youngCollection()
     this.serverCpuAtStart = await this.context.serverCpu()
     this.pageFaultsAtStart = process.resourceUsage().minorPageFault
     this.clientCpuAtStart = process.cpuUsage()
+    this.profiler?.markStart()
     this.startedAt = performance.now()
   }
 
   async end(counted: Counted): Promise<Measurement> {
+    this.profiler?.markEnd()
     const seconds = (performance.now() - this.startedAt) / 1000
     const client = process.cpuUsage(this.clientCpuAtStart)
     const pageFaults = process.resourceUsage().minorPageFault - this.pageFaultsAtStart
+    const profiler = this.profiler
+    this.profiler = undefined
     const serverCpu = await this.context.serverCpu()
+    if (profiler !== undefined) await profiler.stop(this.context.sectionProfile!)
     return {
       events: counted.events,
       requests: counted.requests,

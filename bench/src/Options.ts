@@ -27,6 +27,8 @@ export interface Options {
   readonly out: string | undefined
   /** Write a V8 CPU profile of every process into this directory. */
   readonly cpuProf: string | undefined
+  /** Write a V8 CPU profile of every timed section of the runners into this directory. */
+  readonly cpuProfSections: string | undefined
   /** Update BENCHMARKS.md with this run's tables. */
   readonly docs: boolean
 }
@@ -74,6 +76,9 @@ export const usage = `Usage: npm run bench -- [options]
                           (default: bench/results/latest.json and bench/results/throughput.svg for a full,
                           unfiltered run; a temporary directory otherwise)
   --cpu-prof <dir>        write a CPU profile of every process (server, runners) under <dir>
+  --cpu-prof-sections <dir>
+                          write a CPU profile of every timed section, one file per measurement, under
+                          <dir>/<contender>/ (sampled every 200 µs: it slows the client it profiles)
   --no-docs               do not update BENCHMARKS.md (a full, unfiltered run updates it)
   --help                  this text
 `
@@ -99,6 +104,7 @@ export const parse = (args: ReadonlyArray<string>): Options | undefined => {
   let contenders: Array<Contender.Name> = [...Contender.names]
   let out: string | undefined
   let cpuProf: string | undefined
+  let cpuProfSections: string | undefined
   let docs = true
   for (let i = 0; i < args.length; i++) {
     const flag = args[i]!
@@ -139,6 +145,9 @@ export const parse = (args: ReadonlyArray<string>): Options | undefined => {
       case "--cpu-prof":
         cpuProf = value()
         break
+      case "--cpu-prof-sections":
+        cpuProfSections = value()
+        break
       case "--no-docs":
         docs = false
         break
@@ -155,6 +164,7 @@ export const parse = (args: ReadonlyArray<string>): Options | undefined => {
     contenders,
     out,
     cpuProf,
+    cpuProfSections,
     docs
   }
 }

@@ -26,10 +26,11 @@ const parent = Ipc.peer(process, "orchestrator")
 
 parent.handle("families", () => Object.keys(implementations))
 
-parent.handle("run", ({ params, host, port }: { params: Params; host: string; port: number }) =>
+parent.handle("run", ({ params, host, port, profile }: { params: Params; host: string; port: number; profile?: string }) =>
   Contender.run(implementations, params, {
     host,
     port,
+    sectionProfile: profile,
     serverCpu: () => parent.call<number>("serverCpu"),
     lastEventNumber: (stream) => parent.call<number>("lastEventNumber", stream),
     appendInServer: (stream, events) => parent.call<void>("append", { stream, events })

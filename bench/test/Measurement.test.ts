@@ -1,5 +1,17 @@
 import { afterEach, assert, describe, it } from "@effect/vitest"
-import { LatencyRecorder, MemorySampler, percentile, type RunContext, TimedSection } from "../src/Measurement.ts"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import {
+  type CpuProfile,
+  LatencyRecorder,
+  MemorySampler,
+  percentile,
+  type RunContext,
+  sectionProfileName,
+  TimedSection,
+  trimProfile
+} from "../src/Measurement.ts"
 
 const oneTo = (n: number) => Float64Array.from({ length: n }, (_, i) => i + 1)
 
@@ -92,5 +104,57 @@ describe("collections around measurements", () => {
     assert.deepStrictEqual(calls, [[], [], [], []])
     assert.isAtLeast(memory.peakHeapUsed, memory.baselineHeapUsed)
     assert.isAtLeast(memory.peakRss, memory.baselineRss)
+  })
+})
+
+describe("profiles of timed sections", () => {
+  it("names a section's profile after its workload and the run's label", () => {
+    assert.strictEqual(sectionProfileName("read-iter", "round 2/5"), "read-iter-round-2-of-5.cpuprofile")
+    assert.strictEqual(sectionProfileName("appends-c100", "warm-up 1/1"), "appends-c100-warm-up-1-of-1.cpuprofile")
+  })
+
+  it("keeps only the samples taken within the section, their deltas counted from its start", () => {
+    // Samples at 1,010, 1,020, 1,030, 1,040 and 1,050 µs.
+    const profile = { nodes: [], startTime: 1_000, endTime: 1_060, samples: [1, 2, 3, 4, 5], timeDeltas: [10, 10, 10, 10, 10] }
+    assert.deepStrictEqual(trimProfile(profile, 1_015, 1_040), {
+      nodes: [],
+      startTime: 1_015,
+      endTime: 1_040,
+      samples: [2, 3, 4],
+      timeDeltas: [5, 10, 10]
+    })
+    assert.deepStrictEqual(trimProfile(profile, 2_000, 3_000).samples, [])
+  })
+
+  it("writes a V8 CPU profile of the section where the context says", async () => {
+    const directory = mkdtempSync(join(tmpdir(), "bench-section-"))
+    try {
+      const path = join(directory, "photonpump", "read-iter-round-1-of-1.cpuprofile")
+      const context: RunContext = {
+        host: "127.0.0.1",
+        port: 1,
+        serverCpu: () => Promise.resolve(0),
+        lastEventNumber: () => Promise.resolve(-1),
+        appendInServer: () => Promise.resolve(),
+        sectionProfile: path
+      }
+      const section = new TimedSection(context)
+      await section.begin()
+      // Work enough for the sampler (every 200 µs) to see: 20 ms of it.
+      const until = performance.now() + 20
+      let spins = 0
+      while (performance.now() < until) spins++
+      await section.end({ events: spins, requests: 1 })
+      const profile = JSON.parse(readFileSync(path, "utf8")) as CpuProfile
+      assert.isAbove(profile.nodes.length, 0)
+      assert.isAbove(profile.samples.length, 10)
+      assert.strictEqual(profile.timeDeltas.length, profile.samples.length)
+      // The section only: the profiler's own start (tens of milliseconds) is trimmed off.
+      const sampled = profile.timeDeltas.reduce((sum, delta) => sum + delta, 0)
+      assert.isBelow(sampled, 20_000 + 10_000)
+      assert.isAtLeast(sampled, 15_000)
+    } finally {
+      rmSync(directory, { recursive: true, force: true })
+    }
   })
 })

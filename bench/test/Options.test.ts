@@ -13,6 +13,7 @@ describe("Options.parse", () => {
       contenders: ["photonpump", "node-eventstore-client", "raw-socket", "raw-socket-one-page"],
       out: undefined,
       cpuProf: undefined,
+      cpuProfSections: undefined,
       docs: true
     })
   })
@@ -37,12 +38,15 @@ describe("Options.parse", () => {
       "/tmp/results",
       "--cpu-prof",
       "/tmp/prof",
+      "--cpu-prof-sections",
+      "/tmp/sections",
       "--no-docs"
     ])
     assert.deepStrictEqual(options?.only, ["read-iter", "appends-c100"])
     assert.strictEqual(options?.memoryRounds, 2)
     assert.strictEqual(options?.out, "/tmp/results")
     assert.strictEqual(options?.cpuProf, "/tmp/prof")
+    assert.strictEqual(options?.cpuProfSections, "/tmp/sections")
     assert.isFalse(options?.docs)
   })
 
