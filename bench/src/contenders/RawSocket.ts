@@ -12,10 +12,10 @@
  * are sent, so the frames a burst of replies makes room for leave in one `write` of a slice, without a
  * copy.
  *
- * Windows: appends keep `concurrency` requests in flight, like the clients; reads keep two pages in
- * flight (one being answered while the next waits at the server), which is what `iter`'s read-ahead
- * allows and keeps the server busy all the time. A second contender (`onePageImplementations`) reads
- * with one page in flight: the reference for readers that wait for each page.
+ * Windows: appends keep `concurrency` requests in flight, like the clients; reads keep 32 pages in
+ * flight (`readWindow`), so that what they measure is the server's own pace. A second contender
+ * (`onePageImplementations`) reads with one page in flight: the reference for readers that wait for
+ * each page.
  *
  * @since 0.1.0
  */
@@ -224,7 +224,11 @@ class RawConnection {
           }
         }
         if (failure !== undefined) return reject(failure)
-        if (answered === encoded.count) return resolve()
+        // Done once the last reply is in whole: its body may still be on its way after its header.
+        if (answered === encoded.count) {
+          if (skip === 0 && headerFilled === 0) resolve()
+          return
+        }
         sendUpTo(Math.min(encoded.count, answered + window))
       }
       sendUpTo(Math.min(encoded.count, window))
@@ -328,7 +332,13 @@ const encodeWrites = (stream: string, eventsPerOperation: number, first: number,
   return layOut(frames)
 }
 
-const readWindow = 2
+/**
+ * Pages in flight on the ceiling's reads: deep enough that the server always has the next request
+ * waiting and answers a burst of them with one write. With 2, as until phase 7, the ceiling read at
+ * about half the server's pace (1.6–1.9M against 3.0–4.9M events per second with 32: bench/NOTES.md,
+ * phase 7).
+ */
+const readWindow = 32
 
 const encodeStreamReads = (stream: string, events: number, pageSize: number): Encoded => {
   const frames: Array<Uint8Array> = []
@@ -697,7 +707,7 @@ export const implementations: Implementations = {
  * `iterAll`, which learns where a `$all` page starts from the page before it). Requests are still
  * encoded before the clock starts and replies still not decoded, so this is what such a reader could
  * reach if it cost nothing: a reference for those two reads, beside the ceiling (`implementations`,
- * two pages in flight) that issue 5's targets use.
+ * 32 pages in flight) that issue 5's targets use.
  *
  * @since 0.1.0
  * @category contenders
