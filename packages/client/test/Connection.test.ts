@@ -616,34 +616,39 @@ describe("Connection", () => {
       yield* es.ping()
     }))
 
-  it.live("iter asks for the next page when one arrives, reads at most four ahead, and stopping leaves nothing pending", () =>
+  it.live("iter asks for the next page when one arrives, reads at most eight ahead, and stopping leaves nothing pending", () =>
     Effect.gen(function*() {
-      // Pages are answered at once, except the seventh (from 60), which the test sends itself, late.
+      // Pages are answered at once, except, once `holding` is set, the seventh (from 60), which the test
+      // sends itself, late.
       const held: Array<Package.InboundPackage> = []
+      let holding = false
       const server = yield* peer(politely((pkg, socket) => {
         if (pkg.command === Command.Ping) return send(socket, Command.Pong, pkg.correlationId, pkg.payload)
         if (pkg.command !== Command.ReadStreamEventsForward) return
-        if (fromOf(pkg) === 60) return held.push(pkg)
+        if (holding && fromOf(pkg) === 60) return held.push(pkg)
         send(socket, Command.ReadStreamEventsForwardCompleted, pkg.correlationId, ponyPage(fromOf(pkg), 10, 1000))
       }))
       const reads = () => server.received.filter((pkg) => pkg.command === Command.ReadStreamEventsForward).map(fromOf)
       const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
-      const holding = yield* Deferred.make<void>()
+      const firstTaken = yield* Deferred.make<void>()
       const fiber = yield* es.iter("ponies", { batchSize: 10 }).pipe(
         Stream.runForEach((event) =>
-          event.eventNumber === 0n ? Effect.andThen(Deferred.succeed(holding, undefined), Effect.never) : Effect.void
+          event.eventNumber === 0n ? Effect.andThen(Deferred.succeed(firstTaken, undefined), Effect.never) : Effect.void
         ),
         Effect.forkChild
       )
-      yield* Deferred.await(holding)
-      // While the consumer holds the first page: the next three are read (asked for two at a time, and
-      // there is room for one more only), and no more.
-      yield* eventually(() => reads().length === 4, "three pages read ahead")
+      yield* Deferred.await(firstTaken)
+      // While the consumer holds the first page: the first page and a guess, then, once the first reply
+      // shows the stream goes on, up to eight pages (pages of 10: 800 events' worth at most) asked for
+      // or waiting, the last six in one go; with seven waiting there is no room for another batch of
+      // four, and nothing more is asked for.
+      yield* eventually(() => reads().length === 8, "seven pages read ahead")
       yield* es.ping()
-      assert.deepStrictEqual(reads(), [0, 10, 20, 30])
+      assert.deepStrictEqual(reads(), [0, 10, 20, 30, 40, 50, 60, 70])
       yield* Fiber.interrupt(fiber)
 
       // A consumer that goes on: page 60 is asked for, and interrupted while waiting for it.
+      holding = true
       const seen: Array<bigint> = []
       const second = yield* es.iter("ponies", { batchSize: 10 }).pipe(
         Stream.runForEach((event) =>

@@ -357,12 +357,14 @@ describe("Paging", () => {
       assert.deepStrictEqual(requestRuns(fake.log), [["0", "10"], ["20", "30"], ["40", "50"], ["60", "70"], ["80", "90"]])
     }))
 
-  it.effect("a read that ends with its first page asks for no more than a batch", () =>
+  it.effect("a read that ends with its first page asks for two pages at most, however large the batch", () =>
     Effect.gen(function*() {
-      const fake = fakeSource({ total: 5, size: 10, auto: true, guess: (cursor) => cursor + 10 })
-      assert.deepStrictEqual(yield* Stream.runCollect(Paging.pages(0, fake.source)), [0, 1, 2, 3, 4])
-      assert.deepStrictEqual(fake.sent.map((entry) => entry.cursor), [0, 10])
-      assert.strictEqual(fake.inFlight(), 0)
+      for (const options of [undefined, { readAhead: 8, batch: 4 }]) {
+        const fake = fakeSource({ total: 5, size: 10, auto: true, guess: (cursor) => cursor + 10 })
+        assert.deepStrictEqual(yield* Stream.runCollect(Paging.pages(0, fake.source, options)), [0, 1, 2, 3, 4])
+        assert.deepStrictEqual(fake.sent.map((entry) => entry.cursor), [0, 10])
+        assert.strictEqual(fake.inFlight(), 0)
+      }
     }))
 
   it.effect("guesses no page past the end the latest reply reports", () =>

@@ -11,7 +11,7 @@
  * Once a reply has shown that the read goes on past its first page, requests go out `batch` at a
  * time, in one socket write: a request per page would cost the client a socket write and the server a
  * wake-up and a read for every page, which on a virtual machine cost more than decoding the page
- * (bench/NOTES.md, phase 7). A read that ends with its first page asks for no more than `batch` pages.
+ * (bench/NOTES.md, phase 7). A read that ends with its first page asks for two pages at most.
  *
  * The read-ahead is bounded: at most `readAhead` pages are asked for or waiting undecoded. When they
  * are all waiting, the next request is held back until the consumer takes one, so a slow consumer
@@ -143,7 +143,7 @@ class Pager<R, S, A, E> {
   readonly source: Source<R, S, A, E>
   readonly readAhead: number
   readonly batch: number
-  /** Whether a reply has shown that the read goes on past its first page; until then the window is a batch. */
+  /** Whether a reply has shown that the read goes on past its first page; until then the window is 2. */
   continues = false
   /** The last successful reply received in order, for `guess`. */
   latest: R | undefined = undefined
@@ -215,10 +215,12 @@ class Pager<R, S, A, E> {
    */
   fill(): void {
     const guess = this.source.guess
-    const window = this.continues ? this.readAhead : this.batch
-    // Without a guess there is one request to make at a time: no batch to wait for. With one, waiting
-    // cannot stall the read: with nothing in flight or waiting, the whole window is free.
-    if (guess !== undefined && window - this.received.length - this.asked.length < this.batch) return
+    // Until a reply shows the read goes on: the first page and one guess. Without a guess there is one
+    // request to make at a time, and no batch to wait for; with one, waiting cannot stall the read:
+    // with nothing in flight or waiting, the whole window is free.
+    const window = this.continues ? this.readAhead : Math.min(2, this.readAhead)
+    const batch = this.continues && guess !== undefined ? this.batch : 1
+    if (window - this.received.length - this.asked.length < batch) return
     while (!this.ended && !this.closed && this.received.length + this.asked.length < window) {
       const heldBack = this.heldBack
       let cursor: S | undefined
