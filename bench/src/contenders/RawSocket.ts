@@ -13,7 +13,8 @@
  * copy.
  *
  * Windows: appends keep `concurrency` requests in flight, like the clients; reads keep 32 pages in
- * flight (`readWindow`), so that what they measure is the server's own pace. A second contender
+ * flight (`readWindow`), so that what they measure is the server's own pace, and catch-up two of its
+ * larger pages (`catchUpWindow`). A second contender
  * (`onePageImplementations`) reads with one page in flight: the reference for readers that wait for
  * each page.
  *
@@ -339,6 +340,13 @@ const encodeWrites = (stream: string, eventsPerOperation: number, first: number,
  * phase 7).
  */
 const readWindow = 32
+
+/**
+ * Pages in flight on the ceiling's catch-up (pages of 500): two. Deeper, the server's replies to one
+ * burst pass ~600 KB and it slows down fivefold (6, 8 and 32 pages read 0.3–0.5M events per second,
+ * 2 and 4 pages 1.5–2.0M: bench/NOTES.md, phase 7).
+ */
+const catchUpWindow = 2
 
 const encodeStreamReads = (stream: string, events: number, pageSize: number): Encoded => {
   const frames: Array<Uint8Array> = []
@@ -692,7 +700,7 @@ export const implementations: Implementations = {
   streamRead: streamRead(readWindow),
 
   // No catch-up on a raw socket: the same pages of history, pipelined, are the ceiling of any catch-up.
-  catchUp: (params, context) => readPages(context, params, 1, params.readBatchSize, readWindow),
+  catchUp: (params, context) => readPages(context, params, 1, params.readBatchSize, catchUpWindow),
 
   liveLatency,
 
