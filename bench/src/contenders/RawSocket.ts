@@ -13,7 +13,7 @@
  * copy.
  *
  * Windows: appends keep `concurrency` requests in flight, like the clients; reads keep 32 pages in
- * flight (`readWindow`), so that what they measure is the server's own pace, and catch-up two of its
+ * flight (`readWindow`), so that what they measure is the server's own pace, and catch-up eight of its
  * larger pages (`catchUpWindow`). A second contender
  * (`onePageImplementations`) reads with one page in flight: the reference for readers that wait for
  * each page.
@@ -342,11 +342,11 @@ const encodeWrites = (stream: string, eventsPerOperation: number, first: number,
 const readWindow = 32
 
 /**
- * Pages in flight on the ceiling's catch-up (pages of 500): two. Deeper, the server's replies to one
- * burst pass ~600 KB and it slows down fivefold (6, 8 and 32 pages read 0.3–0.5M events per second,
- * 2 and 4 pages 1.5–2.0M: bench/NOTES.md, phase 7).
+ * Pages in flight on the ceiling's catch-up (pages of 500, ~1.1 MB of replies for a burst of eight):
+ * 2 read 1.7–2.7M events per second, 8 read 2.9–3.4M, 32 (4.5 MB bursts) 0.8–1.2M (bench/NOTES.md,
+ * phase 7).
  */
-const catchUpWindow = 2
+const catchUpWindow = 8
 
 const encodeStreamReads = (stream: string, events: number, pageSize: number): Encoded => {
   const frames: Array<Uint8Array> = []

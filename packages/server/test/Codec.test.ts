@@ -548,7 +548,7 @@ describe("Protobuf.Writer", () => {
     assert.isTrue(sameMemory(out.take()!, large))
   })
 
-  it("reuses nothing once new frames are written, and no buffer over 1 MiB", () => {
+  it("reuses nothing once new frames are written, and no buffer over 8 MiB", () => {
     const out = new Protobuf.Writer()
     frameOf(out, 1, 100)
     const first = out.take()!
@@ -557,12 +557,19 @@ describe("Protobuf.Writer", () => {
     const second = out.take()!
     assert.isFalse(sameMemory(second, first))
     assert.isTrue(first.subarray(22).every((byte) => byte === 1))
+    // A burst of replies over 1 MiB (eight pages of 500 events) is kept...
     frameOf(out, 4, 1536 * 1024)
-    const large = out.take()!
+    const burst = out.take()!
     out.reuse()
     frameOf(out, 5, 100)
+    assert.isTrue(sameMemory(out.take()!, burst))
+    // ...one over 8 MiB is not.
+    frameOf(out, 6, 9 * 1024 * 1024)
+    const large = out.take()!
+    out.reuse()
+    frameOf(out, 7, 100)
     const after = out.take()!
     assert.isFalse(sameMemory(after, large))
-    assert.isTrue(large.subarray(22).every((byte) => byte === 4))
+    assert.isTrue(large.subarray(22).every((byte) => byte === 6))
   })
 })

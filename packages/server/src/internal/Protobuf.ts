@@ -170,11 +170,13 @@ export const copyBytes = (target: Uint8Array, at: number, source: Uint8Array): n
 /** The largest buffer a `Writer` starts a batch with; a batch that needs more grows it. */
 const maxStartSize = 64 * 1024
 /**
- * The largest buffer a `Writer` keeps for its next batches: room for a page of 4,096 small events. A
- * buffer this large that is not kept costs more than the frames in it, every batch (the allocator maps
- * and faults in fresh pages); one that is kept costs its memory for as long as the connection lasts.
+ * The largest buffer a `Writer` keeps for its next batches: room for the replies to a burst of read
+ * requests (eight pages of 500 events are ~1.1 MB). A buffer this large that is not kept costs more
+ * than the frames in it, every batch (the allocator maps and faults in fresh pages): with 1 MiB, a
+ * client keeping eight pages of 500 in flight got them five times slower than one keeping two
+ * (bench/NOTES.md, phase 7). One that is kept costs its memory for as long as the connection lasts.
  */
-const maxKeptSize = 1024 * 1024
+const maxKeptSize = 8 * 1024 * 1024
 
 /**
  * A growing output buffer for frames. `take` hands out what was written and starts afresh, so the
@@ -205,7 +207,7 @@ export class Writer {
 
   /**
    * Writes the next frames over the bytes of the last `take`, instead of a new buffer: for when their
-   * reader is done with them (the socket took them at once). A buffer larger than 1 MiB is not kept.
+   * reader is done with them (the socket took them at once). A buffer larger than 8 MiB is not kept.
    */
   reuse(): void {
     const taken = this.#taken
