@@ -67,7 +67,7 @@ export const usage = `Usage: npm run bench -- [options]
   --smoke                 tiny sizes, one round, no warm-up: checks that every workload runs (CI)
   --rounds <n>            rounds reported (default 5)
   --warmup <n>            rounds run first and discarded (default 1)
-  --memory-rounds <n>     rounds of the memory workloads, each in a fresh process (default 1)
+  --memory-rounds <n>     rounds of the memory workloads, each in a fresh process (default 3; 1 with --smoke)
   --only <id,...>         only these workloads, of:
                           ${wrap(fullIds, 26, 106)}
                           (with --smoke: ${smokeOnlyIds.join(", ")})
@@ -159,7 +159,7 @@ export const parse = (args: ReadonlyArray<string>): Options | undefined => {
     scale,
     rounds: rounds ?? (scale === "smoke" ? 1 : 5),
     warmup: warmup ?? (scale === "smoke" ? 0 : 1),
-    memoryRounds: memoryRounds ?? 1,
+    memoryRounds: memoryRounds ?? (scale === "smoke" ? 1 : 3),
     only,
     contenders,
     out,

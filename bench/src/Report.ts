@@ -167,7 +167,7 @@ export const tables = (
     const restarts = memory.some((w) => contenders.some((c) => find(w.id, c)?.restarts !== undefined))
     result.push({
       title: "Memory of the reading or subscribing process",
-      note: "Each in a fresh process; heap after a full GC before the work, peaks sampled every 5 ms during it " +
+      note: "Median of the rounds, each in a fresh process; heap after a full GC before the work, peaks sampled every 5 ms during it " +
         "(peak RSS also from the kernel's maxRSS)." +
         (restarts
           ? " Restarts: times the slow subscriber started over (node-eventstore-client: dropped on queue " +

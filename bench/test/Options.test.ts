@@ -2,13 +2,13 @@ import { assert, describe, it } from "@effect/vitest"
 import { parse } from "../src/Options.ts"
 
 describe("Options.parse", () => {
-  it("runs everything at full size by default: 5 rounds after 1 warm-up round, every contender", () => {
+  it("runs everything at full size by default: 5 rounds after 1 warm-up round, 3 of the memory workloads, every contender", () => {
     const options = parse([])
     assert.deepStrictEqual(options, {
       scale: "full",
       rounds: 5,
       warmup: 1,
-      memoryRounds: 1,
+      memoryRounds: 3,
       only: undefined,
       contenders: ["photonpump", "node-eventstore-client", "raw-socket", "raw-socket-one-page"],
       out: undefined,
@@ -23,6 +23,7 @@ describe("Options.parse", () => {
     assert.strictEqual(smoke?.scale, "smoke")
     assert.strictEqual(smoke?.rounds, 1)
     assert.strictEqual(smoke?.warmup, 0)
+    assert.strictEqual(smoke?.memoryRounds, 1)
     const told = parse(["--smoke", "--rounds", "3", "--warmup", "2"])
     assert.strictEqual(told?.rounds, 3)
     assert.strictEqual(told?.warmup, 2)
