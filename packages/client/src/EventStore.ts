@@ -1117,13 +1117,11 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
         // missing (truncated, deleted), and then the page asked for on the guess is dropped. Forwards,
         // no page is guessed past the last event the latest reply knows of.
         guess: direction === StreamDirection.Forward
-          ? (from, latest) => {
-            const guessed = from + step
-            if (latest === undefined) return guessed
-            const last = Decode.streamPageLast(latest.payload)
-            return last === undefined || guessed <= last ? guessed : undefined
-          }
-          : (from) => from >= step ? from - step : undefined
+          ? (from, last) => last === undefined || from + step <= last ? from + step : undefined
+          : (from) => from >= step ? from - step : undefined,
+        limit: direction === StreamDirection.Forward
+          ? (reply) => reply.command === replyCommand ? Decode.streamPageLast(reply.payload) : undefined
+          : undefined
       },
       { ...pageSpan("EventStore.iter"), ...iterReadAhead(batchSize) }
     )

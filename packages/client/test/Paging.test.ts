@@ -23,8 +23,8 @@ interface Reply {
 }
 
 /** A guess of a page further, short of the last item the latest reply reports (as `iter` guesses). */
-const guessShortOfTheEnd = (size: number) => (cursor: number, latest: Reply | undefined): number | undefined =>
-  latest === undefined || cursor + size <= latest.last ? cursor + size : undefined
+const guessShortOfTheEnd = (size: number) => (cursor: number, last: number | undefined): number | undefined =>
+  last === undefined || cursor + size <= last ? cursor + size : undefined
 
 /** The runs of requests made one right after the other in `log`: the requests each write carries. */
 const requestRuns = (log: ReadonlyArray<string>): Array<Array<string>> => {
@@ -61,7 +61,7 @@ const fakeSource = (options: {
   readonly failAt?: number
   readonly unsendable?: number
   readonly errorReplyAt?: number
-  readonly guess?: (cursor: number, latest: Reply | undefined) => number | undefined
+  readonly guess?: (cursor: number, last: number | undefined) => number | undefined
   /** Logs `written <cursor>` from a microtask queued by each request, as the connection's writer runs. */
   readonly writer?: boolean
 }) => {
@@ -100,7 +100,8 @@ const fakeSource = (options: {
       log.push(`decode ${cursor}`)
       return cursor === options.errorReplyAt ? Exit.fail(`page ${cursor} is an error`) : Exit.succeed(reply.items)
     },
-    guess: options.guess
+    guess: options.guess,
+    limit: (reply) => reply.last
   }
   const inFlight = () => sent.filter((entry) => !entry.answered && !entry.cancelled).length
   return { source, sent, log, inFlight, answer: (index: number) => answer(sent[index]!) }

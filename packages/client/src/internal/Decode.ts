@@ -600,9 +600,34 @@ export const readAllEventsCompleted = (bytes: Uint8Array, filtered: boolean): Al
  * @internal
  */
 export const streamPageNext = (bytes: Uint8Array): bigint | undefined => {
+  const head = streamPageHead(bytes)
+  // Success 0, NotModified 3.
+  return head === undefined || head.isEndOfStream || (head.result !== 0 && head.result !== 3) ? undefined : head.next
+}
+
+/**
+ * The stream's last event number as a `ReadStreamEventsCompleted` reports it (field 4), read from the
+ * reply's top-level fields without decoding its events: where a forward read's pages end, as of this
+ * reply. `undefined` for bytes that do not decode.
+ *
+ * @internal
+ */
+export const streamPageLast = (bytes: Uint8Array): bigint | undefined => streamPageHead(bytes)?.last
+
+/** The top-level fields of a `ReadStreamEventsCompleted` that paging reads, before its events are decoded. */
+interface StreamPageHead {
+  readonly result: number
+  readonly next: bigint
+  readonly last: bigint
+  readonly isEndOfStream: boolean
+}
+
+/** 2 result, 3 next_event_number, 4 last_event_number, 5 is_end_of_stream; `undefined` for bytes that do not decode. */
+const streamPageHead = (bytes: Uint8Array): StreamPageHead | undefined => {
   const reader = new Reader(bytes, 0, bytes.length)
   let result = 0
   let next = 0n
+  let last = 0n
   let isEndOfStream = false
   try {
     while (reader.offset < reader.end) {
@@ -613,6 +638,9 @@ export const streamPageNext = (bytes: Uint8Array): bigint | undefined => {
           break
         case 0x18:
           next = reader.int64()
+          break
+        case 0x20:
+          last = reader.int64()
           break
         case 0x28:
           isEndOfStream = reader.uint32() !== 0
@@ -625,30 +653,7 @@ export const streamPageNext = (bytes: Uint8Array): bigint | undefined => {
   } catch {
     return undefined
   }
-  // Success 0, NotModified 3.
-  return isEndOfStream || (result !== 0 && result !== 3) ? undefined : next
-}
-
-/**
- * The stream's last event number as a `ReadStreamEventsCompleted` reports it (field 4), read from the
- * reply's top-level fields without decoding its events: where a forward read's pages end, as of this
- * reply. `undefined` for bytes that do not decode.
- *
- * @internal
- */
-export const streamPageLast = (bytes: Uint8Array): bigint | undefined => {
-  const reader = new Reader(bytes, 0, bytes.length)
-  let last = 0n
-  try {
-    while (reader.offset < reader.end) {
-      const tag = reader.uint32()
-      if (tag === 0x20) last = reader.int64()
-      else reader.skip(tag & 7)
-    }
-  } catch {
-    return undefined
-  }
-  return last
+  return { result, next, last, isEndOfStream }
 }
 
 /**

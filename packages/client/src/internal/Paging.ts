@@ -74,10 +74,15 @@ export interface Source<R, S, A, E> {
    * read forwards: `cursor` plus the page size, unless events are missing). With it, the pages after
    * the next one are asked for ahead, so that the server always has the next request waiting; a page
    * asked for on a wrong guess is dropped unseen, and the right one asked for. Cursors are compared
-   * with `===`: primitives only. `latest` is the last reply received in order (`undefined` before the
-   * first), for a source whose replies tell where the pages end: no page past that end is guessed.
+   * with `===`: primitives only. `limit` is what `limit` read from the last reply received in order
+   * (`undefined` before it, or without `limit`): no page past it should be guessed.
    */
-  readonly guess?: ((cursor: S, latest: R | undefined) => S | undefined) | undefined
+  readonly guess?: ((cursor: S, limit: S | undefined) => S | undefined) | undefined
+  /**
+   * Where a reply says the pages end (for a stream read forwards: the stream's last event number), read
+   * once per reply, in order, for `guess`.
+   */
+  readonly limit?: ((reply: R) => S | undefined) | undefined
 }
 
 /**
@@ -145,8 +150,8 @@ class Pager<R, S, A, E> {
   readonly batch: number
   /** Whether a reply has shown that the read goes on past its first page; until then the window is 2. */
   continues = false
-  /** The last successful reply received in order, for `guess`. */
-  latest: R | undefined = undefined
+  /** What `source.limit` read from the last reply received in order, for `guess`. */
+  limit: S | undefined = undefined
   /** Replies received, in order, not handed to the consumer yet. */
   readonly received: Array<Received<R, S, E>> = []
   /**
@@ -228,7 +233,7 @@ class Pager<R, S, A, E> {
         cursor = heldBack
         this.heldBack = undefined
       } else if (guess !== undefined && this.asked.length > 0) {
-        cursor = guess(this.asked[this.asked.length - 1]!.cursor, this.latest)
+        cursor = guess(this.asked[this.asked.length - 1]!.cursor, this.limit)
         if (cursor === undefined) return
       } else {
         return
@@ -264,7 +269,7 @@ class Pager<R, S, A, E> {
       if (Exit.isSuccess(firstExit)) {
         next = this.source.next(firstExit.value, first.cursor)
         if (next !== undefined) {
-          this.latest = firstExit.value
+          this.limit = this.source.limit?.(firstExit.value)
           this.continues = true
         }
       }
