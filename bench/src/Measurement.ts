@@ -290,19 +290,22 @@ const monotonicMicros = (): number => Number(process.hrtime.bigint() / 1000n)
  */
 export class SectionProfiler {
   private readonly session: Inspector.Session
+  private readonly path: string
   private from = 0
   private to = 0
-  private constructor(session: Inspector.Session) {
+  private constructor(session: Inspector.Session, path: string) {
     this.session = session
+    this.path = path
   }
 
-  static async start(): Promise<SectionProfiler> {
+  /** Starts sampling, for a profile to be written to `path` (its directory made if need be). */
+  static async start(path: string): Promise<SectionProfiler> {
     const session = new Inspector.Session()
     session.connect()
     await session.post("Profiler.enable")
     await session.post("Profiler.setSamplingInterval", { interval: 200 })
     await session.post("Profiler.start")
-    return new SectionProfiler(session)
+    return new SectionProfiler(session, path)
   }
 
   /** Where the section starts: samples before this are dropped. */
@@ -315,13 +318,13 @@ export class SectionProfiler {
     this.to = monotonicMicros()
   }
 
-  /** Stops sampling and writes the section's profile to `path` (its directory made if need be). */
-  async stop(path: string): Promise<void> {
+  /** Stops sampling and writes the section's profile. */
+  async stop(): Promise<void> {
     const { profile } = await this.session.post("Profiler.stop")
     this.session.disconnect()
-    mkdirSync(dirname(path), { recursive: true })
+    mkdirSync(dirname(this.path), { recursive: true })
     const sampled = { ...profile, samples: profile.samples ?? [], timeDeltas: profile.timeDeltas ?? [] }
-    writeFileSync(path, JSON.stringify(trimProfile(sampled, this.from, this.to)))
+    writeFileSync(this.path, JSON.stringify(trimProfile(sampled, this.from, this.to)))
   }
 }
 
@@ -350,7 +353,8 @@ export class TimedSection {
   }
 
   async begin(): Promise<void> {
-    if (this.context.sectionProfile !== undefined) this.profiler = await SectionProfiler.start()
+    const profile = this.context.sectionProfile
+    if (profile !== undefined) this.profiler = await SectionProfiler.start(profile)
     youngCollection()
     this.serverCpuAtStart = await this.context.serverCpu()
     this.pageFaultsAtStart = process.resourceUsage().minorPageFault
@@ -367,7 +371,7 @@ export class TimedSection {
     const profiler = this.profiler
     this.profiler = undefined
     const serverCpu = await this.context.serverCpu()
-    if (profiler !== undefined) await profiler.stop(this.context.sectionProfile!)
+    if (profiler !== undefined) await profiler.stop()
     return {
       events: counted.events,
       requests: counted.requests,
