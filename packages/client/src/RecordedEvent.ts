@@ -38,6 +38,9 @@ export interface Fields {
   readonly createdTicks: bigint
 }
 
+/** `createdOffset` when the creation time is not in the bytes but in `#createdMillis`. */
+const createdNotInBytes = -1
+
 /**
  * An event read from a stream.
  *
@@ -47,53 +50,121 @@ export interface Fields {
 export class RecordedEvent {
   /** The stream the event belongs to. */
   readonly stream: string
-  /** Its number in that stream: 0 for the first event. */
-  readonly eventNumber: bigint
   /** Its type, for example `PonyJumped`. */
   readonly type: string
-  /** The data, as stored. A view into the received bytes. */
-  readonly data: Uint8Array
-  /** The metadata, as stored (empty when there is none). A view into the received bytes. */
-  readonly metadata: Uint8Array
   /** Whether the data was written as JSON. */
   readonly isJson: boolean
-  readonly #idBytes: Uint8Array
-  /** Where the id starts in `#idBytes`; -1 when `#idBytes` is the id field itself (any length). */
+  /** The reply the event was read from (data, metadata, id and creation time are in it), or the id's bytes. */
+  readonly #bytes: Uint8Array
+  /** A number while it is small, made the bigint on first use and kept. */
+  #eventNumber: number | bigint
+  readonly #dataStart: number
+  readonly #dataEnd: number
+  readonly #metadataStart: number
+  readonly #metadataEnd: number
+  #data: Uint8Array | undefined
+  #metadata: Uint8Array | undefined
+  /** Where the 16 bytes of the id start in `#bytes`; -1 when the id is not 16 bytes (the empty GUID). */
   readonly #idOffset: number
-  readonly #createdEpochMillis: bigint | number | undefined
-  readonly #createdTicks: bigint
+  /**
+   * Where the creation time's varint starts in `#bytes`: at `n >= 0` epoch milliseconds, at `-n - 2`
+   * .NET ticks; `createdNotInBytes` when `#createdMillis` holds it.
+   */
+  readonly #createdOffset: number
+  readonly #createdMillis: number
   #id: string | undefined
 
-  constructor(fields: Fields) {
-    this.stream = fields.stream
-    this.eventNumber = fields.eventNumber
-    this.type = fields.type
-    this.data = fields.data
-    this.metadata = fields.metadata
-    this.isJson = fields.isJson
-    this.#idBytes = fields.idBytes
-    this.#idOffset = fields.idOffset ?? -1
-    this.#createdEpochMillis = fields.createdEpochMillis
-    this.#createdTicks = fields.createdTicks
+  constructor(fields: Fields)
+  // The decoder's way in (`internal/Decode.ts`, `fromReply`): where the fields lie in the reply, so that
+  // the views, the bigint and the date an event may never be asked for are made only when asked for.
+  constructor(
+    fields: Fields | undefined,
+    bytes?: Uint8Array,
+    stream?: string,
+    type?: string,
+    isJson?: boolean,
+    eventNumber?: number | bigint,
+    dataStart?: number,
+    dataEnd?: number,
+    metadataStart?: number,
+    metadataEnd?: number,
+    idOffset?: number,
+    createdOffset?: number
+  ) {
+    if (fields !== undefined) {
+      const ownBytes = fields.idOffset === undefined && fields.idBytes.length === 16
+      this.stream = fields.stream
+      this.type = fields.type
+      this.isJson = fields.isJson
+      this.#bytes = fields.idBytes
+      this.#eventNumber = fields.eventNumber
+      this.#dataStart = 0
+      this.#dataEnd = 0
+      this.#metadataStart = 0
+      this.#metadataEnd = 0
+      this.#data = fields.data
+      this.#metadata = fields.metadata
+      this.#idOffset = fields.idOffset ?? (ownBytes ? 0 : -1)
+      this.#createdOffset = createdNotInBytes
+      this.#createdMillis = fields.createdEpochMillis !== undefined
+        ? Number(fields.createdEpochMillis)
+        : fields.createdTicks === 0n
+        ? 0
+        : Ticks.toEpochMillis(fields.createdTicks)
+    } else {
+      this.stream = stream!
+      this.type = type!
+      this.isJson = isJson!
+      this.#bytes = bytes!
+      this.#eventNumber = eventNumber!
+      this.#dataStart = dataStart!
+      this.#dataEnd = dataEnd!
+      this.#metadataStart = metadataStart!
+      this.#metadataEnd = metadataEnd!
+      this.#data = undefined
+      this.#metadata = undefined
+      this.#idOffset = idOffset!
+      this.#createdOffset = createdOffset!
+      this.#createdMillis = 0
+    }
+    this.#id = undefined
+  }
+
+  /** Its number in that stream: 0 for the first event. */
+  get eventNumber(): bigint {
+    const number = this.#eventNumber
+    if (typeof number === "bigint") return number
+    const big = BigInt(number)
+    this.#eventNumber = big
+    return big
+  }
+
+  /** The data, as stored. A view into the received bytes. */
+  get data(): Uint8Array {
+    return this.#data ??= this.#view(this.#dataStart, this.#dataEnd)
+  }
+
+  /** The metadata, as stored (empty when there is none). A view into the received bytes. */
+  get metadata(): Uint8Array {
+    return this.#metadata ??= this.#view(this.#metadataStart, this.#metadataEnd)
+  }
+
+  #view(start: number, end: number): Uint8Array {
+    return start === end ? emptyBytes : this.#bytes.subarray(start, end)
   }
 
   /** The event id, a UUID. */
   get id(): string {
-    if (this.#id === undefined) {
-      const offset = this.#idOffset
-      this.#id = offset >= 0
-        ? Guid.readUnsafe(this.#idBytes, offset)
-        : this.#idBytes.length === 16
-        ? Guid.readUnsafe(this.#idBytes, 0)
-        : Guid.empty
-    }
+    if (this.#id === undefined) this.#id = this.#idOffset >= 0 ? Guid.readUnsafe(this.#bytes, this.#idOffset) : Guid.empty
     return this.#id
   }
 
   /** When the server wrote the event. */
   get created(): Date {
-    if (this.#createdEpochMillis !== undefined) return new Date(Number(this.#createdEpochMillis))
-    return this.#createdTicks === 0n ? new Date(0) : Ticks.toDate(this.#createdTicks)
+    const offset = this.#createdOffset
+    if (offset === createdNotInBytes) return new Date(this.#createdMillis)
+    if (offset >= 0) return new Date(Number(readInt64(this.#bytes, offset)))
+    return Ticks.toDate(readBigInt64(this.#bytes, -offset - 2))
   }
 
   /** The data as text (UTF-8). */
@@ -143,6 +214,7 @@ export class RecordedEvent {
   }
 
   toJSON(): unknown {
+    const created = this.created
     return {
       _id: "RecordedEvent",
       stream: this.stream,
@@ -150,15 +222,50 @@ export class RecordedEvent {
       id: this.id,
       type: this.type,
       isJson: this.isJson,
-      created: this.created.toISOString(),
-      dataLength: this.data.length,
-      metadataLength: this.metadata.length
+      // A time past what a Date holds must not make logging an event throw.
+      created: Number.isNaN(created.getTime()) ? "Invalid Date" : created.toISOString(),
+      dataLength: this.#data?.length ?? this.#dataEnd - this.#dataStart,
+      metadataLength: this.#metadata?.length ?? this.#metadataEnd - this.#metadataStart
     }
   }
 
   toString(): string {
     return `${this.type} #${this.eventNumber}@${this.stream}`
   }
+}
+
+const emptyBytes = new Uint8Array(0)
+
+/**
+ * The int64 varint at `offset`, which the decoder has already read once (so it is known to be whole).
+ * A plain number when it fits one exactly, as creation times do.
+ */
+const readInt64 = (bytes: Uint8Array, offset: number): number | bigint => {
+  let value = 0
+  let scale = 1
+  for (let i = offset; i < offset + 10; i++) {
+    const byte = bytes[i]!
+    if (scale < 2 ** 49 || (scale === 2 ** 49 && (byte & 0x7f) < 0x10)) {
+      value += (byte & 0x7f) * scale
+      if (byte < 0x80) return value
+      scale *= 128
+    } else {
+      return readBigInt64(bytes, offset)
+    }
+  }
+  return readBigInt64(bytes, offset)
+}
+
+const readBigInt64 = (bytes: Uint8Array, offset: number): bigint => {
+  let value = 0n
+  let shift = 0n
+  for (let i = offset; i < offset + 10; i++) {
+    const byte = bytes[i]!
+    value |= BigInt(byte & 0x7f) << shift
+    if (byte < 0x80) break
+    shift += 7n
+  }
+  return BigInt.asIntN(64, value)
 }
 
 const describe = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)

@@ -5,7 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { create, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf"
 import * as Result from "effect/Result"
-import { Guid, Messages } from "@photonpump/protocol"
+import { Guid, Messages, Ticks } from "@photonpump/protocol"
 import type { ResolvedEvent } from "@photonpump/client"
 import * as Decode from "../src/internal/Decode.ts"
 
@@ -367,6 +367,50 @@ describe("Decode", () => {
     // 621355968000000000 ticks is the Unix epoch; 10,000 ticks a millisecond.
     const ticks = onePage({ createdEpoch: 0n, created: 621_355_968_000_000_000n + 10_000n * 1_234n })
     assert.strictEqual(ticks.events[0]!.created.getTime(), 1_234)
+  })
+
+  it("makes event numbers, views and creation times from where they lie in the reply, each once, at every size", () => {
+    // Event numbers on both sides of 2^30 (kept as plain numbers below it) and of 2^53; creation times
+    // past 2^45 and 2^53 milliseconds, before 1970 (a ten-byte varint) and from ticks with the kind bits set.
+    const cases: ReadonlyArray<readonly [bigint, Partial<Messages.EventRecord>]> = [
+      [0n, { metadata: new Uint8Array(0) }],
+      [2n ** 30n - 1n, { createdEpoch: 2n ** 45n + 10n }],
+      [2n ** 30n, { createdEpoch: 2n ** 53n + 10n }],
+      [2n ** 53n + 1n, { createdEpoch: -86_400_000n }],
+      [2n ** 63n - 1n, { createdEpoch: 0n, created: (1n << 62n) | (621_355_968_000_000_000n + 10_000n * 5n) }],
+      [7n, { createdEpoch: 0n, created: 0n }]
+    ]
+    for (const [_style, encode] of styles) {
+      const bytes = encodeWith(encode, Messages.ReadStreamEventsCompletedSchema, {
+        events: cases.map(([number, extra]) => ({ event: record("s", number, "T", `{"n":"${number}"}`, extra) })),
+        result: Messages.ReadStreamEventsCompleted_ReadStreamResult.Success,
+        nextEventNumber: -1n,
+        lastEventNumber: 7n,
+        isEndOfStream: true,
+        lastCommitPosition: 0n
+      })
+      const page = decoded(Decode.readStreamEventsCompleted(bytes))
+      const generic = Result.getOrThrow(Messages.decode(Messages.ReadStreamEventsCompletedSchema, bytes))
+      assert.strictEqual(page.events.length, cases.length)
+      page.events.forEach((event, i) => {
+        const expected = generic.events[i]!.event!
+        assert.strictEqual(event.eventNumber, expected.eventNumber)
+        assert.strictEqual(event.eventNumber, event.eventNumber)
+        assert.deepStrictEqual(JSON.parse(event.event.text()), { n: `${expected.eventNumber}` })
+        assert.strictEqual(event.data, event.data)
+        assert.strictEqual(event.data.buffer, bytes.buffer)
+        assert.deepStrictEqual([...event.metadata], [...expected.metadata])
+        assert.strictEqual(event.metadata, event.metadata)
+        const created = expected.createdEpoch !== 0n
+          ? Number(expected.createdEpoch)
+          : expected.created === 0n
+          ? 0
+          : Ticks.toEpochMillis(expected.created)
+        // deepStrictEqual: an epoch past what a Date holds gives NaN, on both sides.
+        assert.deepStrictEqual(event.created.getTime(), new Date(created).getTime())
+        assert.include(JSON.stringify(event), `"dataLength":${expected.data.length},"metadataLength":${expected.metadata.length}`)
+      })
+    }
   })
 
   it("reports bytes that are not the message instead of throwing", () => {

@@ -91,6 +91,28 @@ describe("RecordedEvent", () => {
   it("falls back to .NET ticks for the creation date", () => {
     const event = recorded("{}", { createdEpochMillis: undefined, createdTicks: 621_355_968_000_000_000n + 10_000n * 42n })
     assert.strictEqual(event.created.getTime(), 42)
+    assert.strictEqual(recorded("{}", { createdEpochMillis: undefined, createdTicks: 0n }).created.getTime(), 0)
+  })
+
+  it("gives back the fields it was made from, and logs without throwing on a time past what a Date holds", () => {
+    const data = encoder.encode("{}")
+    const metadata = encoder.encode(`{"m":1}`)
+    const event = recorded("", { data, metadata, eventNumber: 2n ** 63n - 1n, createdEpochMillis: 2 ** 53 })
+    assert.strictEqual(event.data, data)
+    assert.strictEqual(event.metadata, metadata)
+    assert.strictEqual(event.eventNumber, 2n ** 63n - 1n)
+    assert.deepStrictEqual(event.metadataJson(), { m: 1 })
+    assert.deepStrictEqual(event.toJSON(), {
+      _id: "RecordedEvent",
+      stream: "ponies",
+      eventNumber: "9223372036854775807",
+      id: "01234567-89ab-cdef-0123-456789abcdef",
+      type: "PonyJumped",
+      isJson: true,
+      created: "Invalid Date",
+      dataLength: 2,
+      metadataLength: 7
+    })
   })
 
   it.effect("decodes with a Schema", () =>

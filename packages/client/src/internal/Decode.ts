@@ -3,8 +3,9 @@
  * bytes to the client's `ResolvedEvent`s, without the generic decoder's intermediate message objects
  * (profiling showed those taking half of a read's client-side time). Like the generic decoder they
  * treat every field as optional, read absent fields as their defaults (servers from 22.6 omit them) and
- * skip unknown fields. Event data and metadata stay views into the received bytes. The tests check
- * them against the generated code.
+ * skip unknown fields. An event keeps where its fields lie in the received bytes, and makes its data
+ * and metadata views, its number's bigint and its date when first asked for. The tests check them
+ * against the generated code.
  *
  * @internal
  */
@@ -248,25 +249,45 @@ const lastRecordIdBytes = (reader: Reader): Uint8Array =>
   lastRecordIdLength === 0 ? emptyBytes : reader.bytes.subarray(lastRecordIdStart, lastRecordIdStart + lastRecordIdLength)
 
 /**
+ * `RecordedEvent`'s constructor as the decoder calls it: with no `Fields`, but where each field lies in
+ * the reply, so that the views, the bigint and the date an event may never be asked for are made only
+ * when asked for (every field of an object costs 8 bytes here, a view about 100, and a read makes a
+ * great many events). Its public signature shows only `Fields`.
+ */
+const fromReply = RecordedEvent as unknown as new(
+  fields: undefined,
+  bytes: Uint8Array,
+  stream: string,
+  type: string,
+  isJson: boolean,
+  eventNumber: number | bigint,
+  dataStart: number,
+  dataEnd: number,
+  metadataStart: number,
+  metadataEnd: number,
+  idOffset: number,
+  createdOffset: number
+) => RecordedEvent
+
+/**
  * The fields of an `EventRecord`, or `undefined` when the record is empty (docs/protocol.md 3.3). The
- * stream id and event type go through the string caches; `created` is kept as numbers (the epoch
- * milliseconds as a plain number), and the .NET ticks become a bigint only for a record without the
- * epoch field, the only case that reads them.
+ * stream id and event type go through the string caches; the event number stays a plain number while
+ * it is small; everything else is kept as where it lies in the reply (see `fromReply`).
  */
 const eventRecord = (reader: Reader): RecordedEvent | undefined => {
   let stream = ""
-  let eventNumber = 0n
-  // The id stays where it is in the reply (no view of its own per event): its start and length.
+  let eventNumber: number | bigint = 0
   let idStart = 0
   let idLength = 0
   let type = ""
   let dataContentType = 0
-  let data = emptyBytes
-  let metadata = emptyBytes
-  let ticksLow = 0
-  let ticksHigh = 0
-  let epochLow = 0
-  let epochHigh = 0
+  let dataStart = 0
+  let dataEnd = 0
+  let metadataStart = 0
+  let metadataEnd = 0
+  // Where the varints of the two creation times start, -1 when absent (or zero: the wire's default).
+  let ticksAt = -1
+  let epochAt = -1
   while (reader.offset < reader.end) {
     const tag = reader.uint32()
     switch (tag) {
@@ -274,7 +295,9 @@ const eventRecord = (reader: Reader): RecordedEvent | undefined => {
         stream = reader.cachedString(streamIds)
         break
       case 0x10:
-        eventNumber = reader.int64()
+        reader.varint64()
+        // Below 2^30, a number V8 keeps in the field itself: no bigint until someone asks.
+        eventNumber = reader.high === 0 && reader.low < 0x40000000 ? reader.low : toBigInt(reader.low, reader.high)
         break
       case 0x1a:
         idLength = reader.length()
@@ -288,21 +311,29 @@ const eventRecord = (reader: Reader): RecordedEvent | undefined => {
         dataContentType = reader.uint32()
         break
       case 0x3a:
-        data = reader.bytesField()
+        dataEnd = reader.length()
+        dataStart = reader.offset
+        dataEnd += dataStart
+        reader.offset = dataEnd
         break
       case 0x42:
-        metadata = reader.bytesField()
+        metadataEnd = reader.length()
+        metadataStart = reader.offset
+        metadataEnd += metadataStart
+        reader.offset = metadataEnd
         break
-      case 0x48:
+      case 0x48: {
+        const at = reader.offset
         reader.varint64()
-        ticksLow = reader.low
-        ticksHigh = reader.high
+        ticksAt = reader.low !== 0 || reader.high !== 0 ? at : -1
         break
-      case 0x50:
+      }
+      case 0x50: {
+        const at = reader.offset
         reader.varint64()
-        epochLow = reader.low
-        epochHigh = reader.high
+        epochAt = reader.low !== 0 || reader.high !== 0 ? at : -1
         break
+      }
       default:
         reader.skip(tag & 7)
     }
@@ -310,24 +341,22 @@ const eventRecord = (reader: Reader): RecordedEvent | undefined => {
   if (stream === "" && idLength === 0 && type === "") return undefined
   lastRecordIdStart = idStart
   lastRecordIdLength = idLength
-  const hasEpoch = epochLow !== 0 || epochHigh !== 0
-  return new RecordedEvent({
+  return new fromReply(
+    undefined,
+    reader.bytes,
     stream,
-    eventNumber,
-    // An id that is not 16 bytes reads as the empty GUID, as the generic path reads it.
-    idBytes: idLength === 16 ? reader.bytes : emptyBytes,
-    idOffset: idLength === 16 ? idStart : undefined,
     type,
-    data,
-    metadata,
-    isJson: dataContentType === 1,
-    createdEpochMillis: !hasEpoch
-      ? undefined
-      : epochHigh >= 0 && epochHigh < 0x200000
-      ? epochHigh * two32 + epochLow
-      : toBigInt(epochLow, epochHigh),
-    createdTicks: hasEpoch ? 0n : toBigInt(ticksLow, ticksHigh)
-  })
+    dataContentType === 1,
+    eventNumber,
+    dataStart,
+    dataEnd,
+    metadataStart,
+    metadataEnd,
+    // An id that is not 16 bytes reads as the empty GUID, as the generic path reads it.
+    idLength === 16 ? idStart : -1,
+    // The epoch field when there is one (at n), else the ticks (at -n - 2), else neither (-1).
+    epochAt >= 0 ? epochAt : ticksAt >= 0 ? -ticksAt - 2 : -1
+  )
 }
 
 /** An embedded `EventRecord`, read without a reader of its own. */
