@@ -1101,6 +1101,16 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
       ? Command.ReadStreamEventsForwardCompleted
       : Command.ReadStreamEventsBackwardCompleted
     const step = BigInt(batchSize)
+    // `next` and `limit` read the same reply's head, one after the other: it is scanned once.
+    let headOf: Package.InboundPackage | undefined
+    let head: Decode.StreamPageHead | undefined
+    const headOfReply = (reply: Package.InboundPackage): Decode.StreamPageHead | undefined => {
+      if (reply !== headOf) {
+        headOf = reply
+        head = reply.command === replyCommand ? Decode.streamPageHead(reply.payload) : undefined
+      }
+      return head
+    }
     return Paging.pages<Package.InboundPackage, bigint, ResolvedEvent, ReadStreamError>(
       startOf(direction, options?.from),
       {
@@ -1111,7 +1121,7 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
             timeoutOf(options),
             settle
           ),
-        next: (reply) => reply.command === replyCommand ? Decode.streamPageNext(reply.payload) : undefined,
+        next: (reply) => Decode.nextPageOf(headOfReply(reply)),
         decode: (reply, from) => Exit.map(streamSlice("iter", stream, direction, from, reply), eventsOf),
         // Event numbers follow each other: the page after next starts a page further, unless events are
         // missing (truncated, deleted), and then the page asked for on the guess is dropped. Forwards,
@@ -1120,7 +1130,7 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
           ? (from, last) => last === undefined || from + step <= last ? from + step : undefined
           : (from) => from >= step ? from - step : undefined,
         limit: direction === StreamDirection.Forward
-          ? (reply) => reply.command === replyCommand ? Decode.streamPageLast(reply.payload) : undefined
+          ? (reply) => headOfReply(reply)?.last
           : undefined
       },
       { ...pageSpan("EventStore.iter"), ...iterReadAhead(batchSize) }

@@ -89,6 +89,9 @@ const allPage = (encode: typeof Messages.encode, filtered: boolean, fields: Reco
     )
 }
 
+const pageNext = (bytes: Uint8Array) => Decode.nextPageOf(Decode.streamPageHead(bytes))
+const pageLast = (bytes: Uint8Array) => Decode.streamPageHead(bytes)?.last
+
 const decoded = <A>(value: A | Decode.Malformed): A => {
   if (Decode.isMalformed(value)) throw new Error(value.reason)
   return value
@@ -277,15 +280,15 @@ describe("Decode", () => {
 
     it("reads the next page's cursor without decoding the events", () => {
       const Results = Messages.ReadStreamEventsCompleted_ReadStreamResult
-      assert.strictEqual(Decode.streamPageNext(streamPage(encode, {})), 2n)
-      assert.strictEqual(Decode.streamPageNext(streamPage(encode, { result: Results.NotModified })), 2n)
-      assert.strictEqual(Decode.streamPageNext(streamPage(encode, { isEndOfStream: true })), undefined)
-      assert.strictEqual(Decode.streamPageNext(streamPage(encode, { result: Results.NoStream, events: [] })), undefined)
-      assert.strictEqual(Decode.streamPageNext(streamPage(encode, { result: Results.AccessDenied, events: [] })), undefined)
+      assert.strictEqual(pageNext(streamPage(encode, {})), 2n)
+      assert.strictEqual(pageNext(streamPage(encode, { result: Results.NotModified })), 2n)
+      assert.strictEqual(pageNext(streamPage(encode, { isEndOfStream: true })), undefined)
+      assert.strictEqual(pageNext(streamPage(encode, { result: Results.NoStream, events: [] })), undefined)
+      assert.strictEqual(pageNext(streamPage(encode, { result: Results.AccessDenied, events: [] })), undefined)
       // Where the stream's pages end, as of the reply; nothing for bytes that are not a reply.
-      assert.strictEqual(Decode.streamPageLast(streamPage(encode, {})), 9n)
-      assert.strictEqual(Decode.streamPageLast(streamPage(encode, { lastEventNumber: -1n, events: [] })), -1n)
-      assert.strictEqual(Decode.streamPageLast(streamPage(encode, {}).subarray(0, 20)), undefined)
+      assert.strictEqual(pageLast(streamPage(encode, {})), 9n)
+      assert.strictEqual(pageLast(streamPage(encode, { lastEventNumber: -1n, events: [] })), -1n)
+      assert.strictEqual(pageLast(streamPage(encode, {}).subarray(0, 20)), undefined)
 
       const from = { commit: 10n, prepare: 10n }
       for (const filtered of [false, true]) {
@@ -341,8 +344,8 @@ describe("Decode", () => {
     const page = decoded(Decode.readStreamEventsCompleted(bytes))
     assert.strictEqual(page.events.length, 1)
     assert.strictEqual(page.nextEventNumber, 1n)
-    assert.strictEqual(Decode.streamPageNext(bytes), 1n)
-    assert.strictEqual(Decode.streamPageLast(bytes), 0n)
+    assert.strictEqual(pageNext(bytes), 1n)
+    assert.strictEqual(pageLast(bytes), 0n)
   })
 
   it("decodes repeated and colliding stream ids and event types right (they are cached by their bytes)", () => {

@@ -620,39 +620,37 @@ export const readAllEventsCompleted = (bytes: Uint8Array, filtered: boolean): Al
   })
 
 /**
- * Where the stream page after this `ReadStreamEventsCompleted` starts (its `next_event_number`), read
- * from the reply's top-level fields without decoding its events, so that a read can ask for that page
- * before decoding this one. `undefined` when there is no page after it: the end of the stream, a
- * result other than a page (Success, NotModified), or bytes that do not decode (the decoder reports
- * those).
+ * Where the stream page after the one with this head starts (its `next_event_number`), so that a read
+ * can ask for that page before decoding this one. `undefined` when there is no page after it: the end
+ * of the stream, a result other than a page (Success, NotModified), or bytes that do not decode (the
+ * decoder reports those).
  *
  * @internal
  */
-export const streamPageNext = (bytes: Uint8Array): bigint | undefined => {
-  const head = streamPageHead(bytes)
+export const nextPageOf = (head: StreamPageHead | undefined): bigint | undefined =>
   // Success 0, NotModified 3.
-  return head === undefined || head.isEndOfStream || (head.result !== 0 && head.result !== 3) ? undefined : head.next
-}
+  head === undefined || head.isEndOfStream || (head.result !== 0 && head.result !== 3) ? undefined : head.next
 
 /**
- * The stream's last event number as a `ReadStreamEventsCompleted` reports it (field 4), read from the
- * reply's top-level fields without decoding its events: where a forward read's pages end, as of this
- * reply. `undefined` for bytes that do not decode.
+ * The top-level fields of a `ReadStreamEventsCompleted` that paging reads, before its events are decoded.
  *
  * @internal
  */
-export const streamPageLast = (bytes: Uint8Array): bigint | undefined => streamPageHead(bytes)?.last
-
-/** The top-level fields of a `ReadStreamEventsCompleted` that paging reads, before its events are decoded. */
-interface StreamPageHead {
+export interface StreamPageHead {
   readonly result: number
   readonly next: bigint
   readonly last: bigint
   readonly isEndOfStream: boolean
 }
 
-/** 2 result, 3 next_event_number, 4 last_event_number, 5 is_end_of_stream; `undefined` for bytes that do not decode. */
-const streamPageHead = (bytes: Uint8Array): StreamPageHead | undefined => {
+/**
+ * The head of a `ReadStreamEventsCompleted`, read from its top-level fields without decoding its events
+ * (2 result, 3 next_event_number, 4 last_event_number: where a forward read's pages end, as of this
+ * reply; 5 is_end_of_stream). `undefined` for bytes that do not decode.
+ *
+ * @internal
+ */
+export const streamPageHead = (bytes: Uint8Array): StreamPageHead | undefined => {
   const reader = new Reader(bytes, 0, bytes.length)
   let result = 0
   let next = 0n
