@@ -13,7 +13,8 @@ import { EventDecodeError } from "./EventStoreError.ts"
 const decoder = new TextDecoder("utf-8")
 
 /**
- * What a `RecordedEvent` is built from. The client builds these from the server's replies.
+ * What a `RecordedEvent` is built from, for events made by hand (in tests of read models, say). The
+ * client builds its events straight from the server's replies instead.
  *
  * @since 0.1.0
  * @category models
@@ -24,8 +25,8 @@ export interface Fields {
   /** The event id in .NET GUID byte order, as on the wire. */
   readonly idBytes: Uint8Array
   /**
-   * Where the 16 bytes of the id start in `idBytes`, when `idBytes` holds more than the id (the client
-   * passes the whole reply rather than a view of it per event); absent when `idBytes` is just the id.
+   * Where the 16 bytes of the id start in `idBytes`, when `idBytes` holds more than the id; absent when
+   * `idBytes` is just the id.
    */
   readonly idOffset?: number | undefined
   readonly type: string
