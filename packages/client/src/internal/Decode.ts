@@ -170,13 +170,6 @@ class Reader {
     return length
   }
 
-  bytesField(): Uint8Array {
-    const length = this.length()
-    const start = this.offset
-    this.offset += length
-    return length === 0 ? emptyBytes : this.bytes.subarray(start, start + length)
-  }
-
   string(): string {
     const length = this.length()
     const start = this.offset
