@@ -553,16 +553,20 @@ const pageSizeResult = (operation: string, value: number | undefined, name: stri
     : new BadRequest({ operation, reason: `${name} must be from 1 to ${maxPageSize}, not ${value}` })
 
 /**
- * `iter`'s read-ahead, in pages of `batchSize` events: about 800 events asked for or waiting (at least
- * 2 pages, at most 8), asked for half at a time. Every request written costs a socket write and, when
- * the server has run out of work, a wake-up of it, which on a virtual machine cost more than decoding a
- * small page; with pages of 100, four requests a write read faster than two, and more did not help
- * (bench/NOTES.md, phase 7).
+ * `iter`'s read-ahead, in pages of `batchSize` events: about 1,600 events asked for or waiting (at
+ * least 2 pages, at most 16), and no more pages than `iterReadAheadBytes` of replies hold, asked for
+ * half at a time. Every request written costs a socket write and, when the server has run out of work,
+ * a wake-up of it, which on a virtual machine cost more than decoding a small page: the more requests a
+ * write carries the better, up to 8 (bench/NOTES.md, phases 7 and 8). The byte limit keeps a read of
+ * large events from holding megabytes of replies.
  */
-const iterReadAhead = (batchSize: number): { readonly readAhead: number; readonly batch: number } => {
-  const readAhead = Math.min(8, Math.max(2, Math.ceil(800 / batchSize)))
-  return { readAhead, batch: Math.max(1, Math.floor(readAhead / 2)) }
+const iterReadAhead = (batchSize: number): Paging.Options<ResolvedEvent, ReadStreamError> => {
+  const readAhead = Math.min(16, Math.max(2, Math.ceil(1600 / batchSize)))
+  return { readAhead, batch: Math.max(1, Math.floor(readAhead / 2)), readAheadBytes: iterReadAheadBytes }
 }
+
+/** The most bytes of replies `iter` reads ahead (but always two pages at least). */
+const iterReadAheadBytes = 512 * 1024
 
 const pageSize = (operation: string, value: number | undefined, name: string): Effect.Effect<number, BadRequest> => {
   const size = pageSizeResult(operation, value, name)
@@ -1131,7 +1135,8 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
           : (from) => from >= step ? from - step : undefined,
         limit: direction === StreamDirection.Forward
           ? (reply) => headOfReply(reply)?.last
-          : undefined
+          : undefined,
+        size: (reply) => reply.payload.length
       },
       { ...pageSpan("EventStore.iter"), ...iterReadAhead(batchSize) }
     )

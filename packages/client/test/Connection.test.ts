@@ -129,7 +129,7 @@ const writeEventsPayload = Result.getOrThrow(
 )
 
 /** A page of `ponies` from `from`: `size` events of a stream of `total`, as a server would send it. */
-const ponyPage = (from: number, size: number, total: number): Uint8Array => {
+const ponyPage = (from: number, size: number, total: number, data = new TextEncoder().encode("{}")): Uint8Array => {
   const end = Math.min(from + size, total)
   return Result.getOrThrow(Messages.encode(
     Messages.ReadStreamEventsCompletedSchema,
@@ -142,7 +142,7 @@ const ponyPage = (from: number, size: number, total: number): Uint8Array => {
           eventType: "PonyJumped",
           dataContentType: 1,
           metadataContentType: 0,
-          data: new TextEncoder().encode("{}"),
+          data,
           created: 0n,
           createdEpoch: 1_700_000_000_000n
         })
@@ -616,7 +616,7 @@ describe("Connection", () => {
       yield* es.ping()
     }))
 
-  it.live("iter asks for the next page when one arrives, reads at most eight ahead, and stopping leaves nothing pending", () =>
+  it.live("iter asks for the next page when one arrives, reads at most sixteen ahead, and stopping leaves nothing pending", () =>
     Effect.gen(function*() {
       // Pages are answered at once, except, once `holding` is set, the seventh (from 60), which the test
       // sends itself, late.
@@ -639,12 +639,12 @@ describe("Connection", () => {
       )
       yield* Deferred.await(firstTaken)
       // While the consumer holds the first page: the first page and a guess, then, once the first reply
-      // shows the stream goes on, up to eight pages (pages of 10: 800 events' worth at most) asked for
-      // or waiting, the last six in one go; with seven waiting there is no room for another batch of
-      // four, and nothing more is asked for.
-      yield* eventually(() => reads().length === 8, "seven pages read ahead")
+      // shows the stream goes on, up to sixteen pages (pages of 10: 1,600 events' worth at most, and
+      // small ones) asked for or waiting, the last fourteen in one go; with fifteen waiting there is no
+      // room for another batch of eight, and nothing more is asked for.
+      yield* eventually(() => reads().length === 16, "fifteen pages read ahead")
       yield* es.ping()
-      assert.deepStrictEqual(reads(), [0, 10, 20, 30, 40, 50, 60, 70])
+      assert.deepStrictEqual(reads(), Array.from({ length: 16 }, (_, i) => i * 10))
       yield* Fiber.interrupt(fiber)
 
       // A consumer that goes on: page 60 is asked for, and interrupted while waiting for it.
@@ -664,6 +664,37 @@ describe("Connection", () => {
       send(server.sockets[0]!, Command.ReadStreamEventsForwardCompleted, held[0]!.correlationId, ponyPage(60, 10, 1000))
       yield* es.ping()
       assert.deepStrictEqual(seen, Array.from({ length: 60 }, (_, i) => BigInt(i)))
+    }))
+
+  it.live("iter reads fewer pages ahead when they are large: no more than 512 KiB of replies, two pages at least", () =>
+    Effect.gen(function*() {
+      // Pages of 10 events of 20 KB (~200 KB a page: two fit the budget), of 60 KB (~600 KB: none does,
+      // and the read-ahead keeps its two pages), and of 2 KB (~20 KB: the read-ahead's sixteen pages,
+      // of which a batch of eight does not fit behind the fifteen waiting).
+      for (const [eventBytes, reads] of [[20_000, 3], [60_000, 3], [2_000, 16]] as const) {
+        const data = new Uint8Array(eventBytes).fill(0x20)
+        const server = yield* peer(politely((pkg, socket) => {
+          if (pkg.command === Command.Ping) return send(socket, Command.Pong, pkg.correlationId, pkg.payload)
+          if (pkg.command !== Command.ReadStreamEventsForward) return
+          send(socket, Command.ReadStreamEventsForwardCompleted, pkg.correlationId, ponyPage(fromOf(pkg), 10, 10_000, data))
+        }))
+        const asked = () => server.received.filter((pkg) => pkg.command === Command.ReadStreamEventsForward).map(fromOf)
+        const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
+        const firstTaken = yield* Deferred.make<void>()
+        const fiber = yield* es.iter("ponies", { batchSize: 10 }).pipe(
+          Stream.runForEach((event) =>
+            event.eventNumber === 0n ? Effect.andThen(Deferred.succeed(firstTaken, undefined), Effect.never) : Effect.void
+          ),
+          Effect.forkChild
+        )
+        yield* Deferred.await(firstTaken)
+        // The page the consumer holds, and the pages asked for or waiting behind it.
+        yield* eventually(() => asked().length === reads, `${reads} pages asked for`)
+        // Nothing more comes: the pings' replies are behind any request already written.
+        for (let i = 0; i < 3; i++) yield* es.ping()
+        assert.deepStrictEqual(asked(), Array.from({ length: reads }, (_, i) => i * 10), `events of ${eventBytes} bytes`)
+        yield* Fiber.interrupt(fiber)
+      }
     }))
 
   it.live("iter fails with a later page's error after every event of the pages before it", () =>

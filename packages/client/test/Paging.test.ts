@@ -64,6 +64,8 @@ const fakeSource = (options: {
   readonly guess?: (cursor: number, last: number | undefined) => number | undefined
   /** Logs `written <cursor>` from a microtask queued by each request, as the connection's writer runs. */
   readonly writer?: boolean
+  /** Gives the source a `size`: this many bytes per item of a reply. */
+  readonly bytesPerItem?: number
 }) => {
   const sent: Array<Sent> = []
   const log: Array<string> = []
@@ -101,7 +103,8 @@ const fakeSource = (options: {
       return cursor === options.errorReplyAt ? Exit.fail(`page ${cursor} is an error`) : Exit.succeed(reply.items)
     },
     guess: options.guess,
-    limit: (reply) => reply.last
+    limit: (reply) => reply.last,
+    size: options.bytesPerItem === undefined ? undefined : (reply) => reply.items.length * options.bytesPerItem!
   }
   const inFlight = () => sent.filter((entry) => !entry.answered && !entry.cancelled).length
   return { source, sent, log, inFlight, answer: (index: number) => answer(sent[index]!) }
@@ -373,6 +376,29 @@ describe("Paging", () => {
       const fake = fakeSource({ total: 95, size: 10, auto: true, guess: guessShortOfTheEnd(10) })
       assert.deepStrictEqual(yield* Stream.runCollect(Paging.pages(0, fake.source)), Array.from({ length: 95 }, (_, i) => i))
       assert.deepStrictEqual(fake.sent.map((entry) => entry.cursor), Array.from({ length: 10 }, (_, i) => i * 10))
+    }))
+
+  it.live("with a byte budget, reads ahead only the pages it holds by the latest reply's size, two at least", () =>
+    Effect.gen(function*() {
+      // Pages of 100 bytes: 400 bytes hold four, asked for two at a time (with three waiting behind the
+      // page the consumer holds, a batch no longer fits); of 1,000 bytes: none fit, and two are read
+      // ahead, one at a time; without a budget, the sixteen of `readAhead`, eight at a time.
+      const cases = [[10, 400, 4, 2], [100, 400, 3, 1], [10, undefined, 16, 8]] as const
+      for (const [bytesPerItem, readAheadBytes, asked, batch] of cases) {
+        const fake = fakeSource({ total: 1000, size: 10, auto: true, guess: guessShortOfTheEnd(10), writer: true, bytesPerItem })
+        const consumer = yield* holdingTheFirstItem(
+          Paging.pages(0, fake.source, { readAhead: 16, batch: 8, readAheadBytes })
+        )
+        yield* eventually(() => consumer.holding() && fake.inFlight() === 0, "the read-ahead full")
+        for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+        // The page the consumer holds, and the pages waiting behind it.
+        assert.strictEqual(fake.sent.length, asked, `${bytesPerItem * 10} bytes a page, budget ${readAheadBytes}`)
+        yield* consumer.release
+        assert.strictEqual(fake.sent.length, 100)
+        const runs = requestRuns(fake.log.filter((line) => !line.startsWith("reply") && !line.startsWith("decode")))
+        // After the first page and its guess, and the requests the first reply let through at once.
+        assert.strictEqual(Math.max(...runs.slice(2).map((run) => run.length)), batch)
+      }
     }))
 
   it.live("without a guess, one request is in flight at a time however large the batch", () =>

@@ -83,6 +83,8 @@ export interface Source<R, S, A, E> {
    * once per reply, in order, for `guess`.
    */
   readonly limit?: ((reply: R) => S | undefined) | undefined
+  /** How many bytes a reply holds, for `Options.readAheadBytes`. */
+  readonly size?: ((reply: R) => number) | undefined
 }
 
 /**
@@ -98,6 +100,13 @@ export interface Options<A, E> {
    * most `readAhead`). A source without `guess` has one request in flight at most, and batches none.
    */
   readonly batch?: number | undefined
+  /**
+   * With the source's `size`: the read-ahead holds no more pages than this many bytes of replies,
+   * judged by the latest reply received in order (but at least 2 pages, and never more than
+   * `readAhead`), and its batches are at most half of it. Pages of large events are then read fewer
+   * at a time, and pages of small ones more (default: no limit but `readAhead`).
+   */
+  readonly readAheadBytes?: number | undefined
   /** Wraps every pull (a tracing span, for instance). */
   readonly wrap?: ((pull: Pull.Pull<Arr.NonEmptyReadonlyArray<A>, E>) => Pull.Pull<Arr.NonEmptyReadonlyArray<A>, E>) | undefined
 }
@@ -112,7 +121,7 @@ export const pages = <R, S, A, E>(first: S, source: Source<R, S, A, E>, options?
   Stream.fromChannel(
     Channel.fromTransform((_upstream, scope) =>
       Effect.suspend(() => {
-        const pager = new Pager(source, options?.readAhead ?? 4, options?.batch ?? 2)
+        const pager = new Pager(source, options?.readAhead ?? 4, options?.batch ?? 2, options?.readAheadBytes)
         const wrap = options?.wrap
         return Effect.map(Scope.addFinalizer(scope, pager.close), () => {
           pager.start(first)
@@ -146,8 +155,12 @@ class Asked<R, S, E> {
 
 class Pager<R, S, A, E> {
   readonly source: Source<R, S, A, E>
-  readonly readAhead: number
-  readonly batch: number
+  readonly maxReadAhead: number
+  readonly maxBatch: number
+  readonly readAheadBytes: number | undefined
+  /** The read-ahead and batch in pages: the most, or fewer for large replies (`readAheadBytes`). */
+  readAhead: number
+  batch: number
   /** Whether a reply has shown that the read goes on past its first page; until then the window is 2. */
   continues = false
   /** What `source.limit` read from the last reply received in order, for `guess`. */
@@ -169,10 +182,22 @@ class Pager<R, S, A, E> {
   /** A reply taken by the consumer, to decode once the request it made room for has been written. */
   taken: Received<R, S, E> | undefined = undefined
 
-  constructor(source: Source<R, S, A, E>, readAhead: number, batch: number) {
+  constructor(source: Source<R, S, A, E>, readAhead: number, batch: number, readAheadBytes: number | undefined) {
     this.source = source
-    this.readAhead = Math.max(1, readAhead)
-    this.batch = Math.min(this.readAhead, Math.max(1, batch))
+    this.maxReadAhead = Math.max(1, readAhead)
+    this.maxBatch = Math.min(this.maxReadAhead, Math.max(1, batch))
+    this.readAheadBytes = source.size === undefined ? undefined : readAheadBytes
+    this.readAhead = this.maxReadAhead
+    this.batch = this.maxBatch
+  }
+
+  /** Fits the read-ahead to `readAheadBytes` by the size of `reply`, the latest received in order. */
+  fitTo(reply: R): void {
+    const budget = this.readAheadBytes
+    if (budget === undefined) return
+    const pages = Math.floor(budget / Math.max(1, this.source.size!(reply)))
+    this.readAhead = Math.min(this.maxReadAhead, Math.max(2, pages))
+    this.batch = Math.min(this.maxBatch, Math.max(1, Math.floor(this.readAhead / 2)))
   }
 
   readonly pull: PagePull<A, E> = Effect.suspend(() => this.take())
@@ -270,6 +295,7 @@ class Pager<R, S, A, E> {
         next = this.source.next(firstExit.value, first.cursor)
         if (next !== undefined) {
           this.limit = this.source.limit?.(firstExit.value)
+          this.fitTo(firstExit.value)
           this.continues = true
         }
       }
