@@ -13,10 +13,11 @@
  * wake-up and a read for every page, which on a virtual machine cost more than decoding the page
  * (bench/NOTES.md, phase 7). A read that ends with its first page asks for two pages at most.
  *
- * The read-ahead is bounded: at most `readAhead` pages are asked for or waiting undecoded. When they
- * are all waiting, the next request is held back until the consumer takes one, so a slow consumer
- * holds at most that many pages (plus the one it works on) and memory stays flat however long the
- * stream is.
+ * The read-ahead is bounded: at most `readAhead` pages are asked for or waiting undecoded, and, with
+ * `readAheadBytes`, no more than that many bytes of replies hold by the size of the latest (two pages
+ * at least). When they are all waiting, the next request is held back until the consumer takes one,
+ * so a slow consumer holds at most that many pages (plus the one it works on) and memory stays flat
+ * however long the stream is.
  *
  * A request made while the consumer takes a page is written before the page is decoded: the consumer
  * gives way for one microtask, after the connection's writer (`Connection.yieldToWriter`).
