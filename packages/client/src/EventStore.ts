@@ -554,11 +554,12 @@ const pageSizeResult = (operation: string, value: number | undefined, name: stri
 
 /**
  * `iter`'s read-ahead, in pages of `batchSize` events: about 1,600 events asked for or waiting (at
- * least 2 pages, at most 16), and no more pages than `iterReadAheadBytes` of replies hold, asked for
+ * least 2 pages, at most 16), but no more pages than `iterReadAheadBytes` of replies hold, asked for
  * half at a time. Every request written costs a socket write and, when the server has run out of work,
  * a wake-up of it, which on a virtual machine cost more than decoding a small page: the more requests a
- * write carries the better, up to 8 (bench/NOTES.md, phases 7 and 8). The byte limit keeps a read of
- * large events from holding megabytes of replies.
+ * write carries the better (bench/NOTES.md, phases 7 and 8). The limit in bytes keeps a read of large
+ * events from holding megabytes of replies; more replies in flight also meant more fresh memory to
+ * fault in, so reads of pages of 100 small events (~28 KB) keep about the 8 pages they had.
  */
 const iterReadAhead = (batchSize: number): Paging.Options<ResolvedEvent, ReadStreamError> => {
   const readAhead = Math.min(16, Math.max(2, Math.ceil(1600 / batchSize)))
@@ -566,7 +567,7 @@ const iterReadAhead = (batchSize: number): Paging.Options<ResolvedEvent, ReadStr
 }
 
 /** The most bytes of replies `iter` reads ahead (but always two pages at least). */
-const iterReadAheadBytes = 512 * 1024
+const iterReadAheadBytes = 256 * 1024
 
 const pageSize = (operation: string, value: number | undefined, name: string): Effect.Effect<number, BadRequest> => {
   const size = pageSizeResult(operation, value, name)
