@@ -129,6 +129,26 @@ const writeEventsPayload = Result.getOrThrow(
 )
 
 /** A page of `ponies` from `from`: `size` events of a stream of `total`, as a server would send it. */
+/** The `from` of every forward stream read `server` has received, in order. */
+const forwardReads = (server: { readonly received: ReadonlyArray<Package.InboundPackage> }): Array<number> =>
+  server.received.filter((pkg) => pkg.command === Command.ReadStreamEventsForward).map(fromOf)
+
+/**
+ * Reads "ponies" through `iter` (pages of 10) in a fiber of its own whose consumer holds on to the first
+ * event forever; returns that fiber once the first event is held.
+ */
+const iterHoldingTheFirstEvent = Effect.fnUntraced(function*(es: EventStore.Service) {
+  const firstTaken = yield* Deferred.make<void>()
+  const fiber = yield* es.iter("ponies", { batchSize: 10 }).pipe(
+    Stream.runForEach((event) =>
+      event.eventNumber === 0n ? Effect.andThen(Deferred.succeed(firstTaken, undefined), Effect.never) : Effect.void
+    ),
+    Effect.forkChild
+  )
+  yield* Deferred.await(firstTaken)
+  return fiber
+})
+
 const ponyPage = (from: number, size: number, total: number, data = new TextEncoder().encode("{}")): Uint8Array => {
   const end = Math.min(from + size, total)
   return Result.getOrThrow(Messages.encode(
@@ -628,20 +648,13 @@ describe("Connection", () => {
         if (holding && fromOf(pkg) === 60) return held.push(pkg)
         send(socket, Command.ReadStreamEventsForwardCompleted, pkg.correlationId, ponyPage(fromOf(pkg), 10, 1000))
       }))
-      const reads = () => server.received.filter((pkg) => pkg.command === Command.ReadStreamEventsForward).map(fromOf)
+      const reads = () => forwardReads(server)
       const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
-      const firstTaken = yield* Deferred.make<void>()
-      const fiber = yield* es.iter("ponies", { batchSize: 10 }).pipe(
-        Stream.runForEach((event) =>
-          event.eventNumber === 0n ? Effect.andThen(Deferred.succeed(firstTaken, undefined), Effect.never) : Effect.void
-        ),
-        Effect.forkChild
-      )
-      yield* Deferred.await(firstTaken)
+      const fiber = yield* iterHoldingTheFirstEvent(es)
       // While the consumer holds the first page: the first page and a guess, then, once the first reply
       // shows the stream goes on, up to sixteen pages (pages of 10: 1,600 events' worth at most, and
-      // small ones, well within 256 KiB) asked for or waiting, the last fourteen in one go; with fifteen waiting there is no
-      // room for another batch of eight, and nothing more is asked for.
+      // small ones, well within 256 KiB) asked for or waiting, the last fourteen in one go; with
+      // fifteen waiting there is no room for another batch of eight, and nothing more is asked for.
       yield* eventually(() => reads().length === 16, "fifteen pages read ahead")
       yield* es.ping()
       assert.deepStrictEqual(reads(), Array.from({ length: 16 }, (_, i) => i * 10))
@@ -678,16 +691,9 @@ describe("Connection", () => {
           if (pkg.command !== Command.ReadStreamEventsForward) return
           send(socket, Command.ReadStreamEventsForwardCompleted, pkg.correlationId, ponyPage(fromOf(pkg), 10, 10_000, data))
         }))
-        const asked = () => server.received.filter((pkg) => pkg.command === Command.ReadStreamEventsForward).map(fromOf)
+        const asked = () => forwardReads(server)
         const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
-        const firstTaken = yield* Deferred.make<void>()
-        const fiber = yield* es.iter("ponies", { batchSize: 10 }).pipe(
-          Stream.runForEach((event) =>
-            event.eventNumber === 0n ? Effect.andThen(Deferred.succeed(firstTaken, undefined), Effect.never) : Effect.void
-          ),
-          Effect.forkChild
-        )
-        yield* Deferred.await(firstTaken)
+        const fiber = yield* iterHoldingTheFirstEvent(es)
         // The page the consumer holds, and the pages asked for or waiting behind it.
         yield* eventually(() => asked().length === reads, `${reads} pages asked for`)
         // Nothing more comes: the pings' replies are behind any request already written.
