@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { Guid, Ticks } from "@photonpump/protocol"
 import { EventDecodeError } from "./EventStoreError.ts"
+import { int64At } from "./internal/Reader.ts"
 
 const decoder = new TextDecoder("utf-8")
 
@@ -164,8 +165,8 @@ export class RecordedEvent {
   get created(): Date {
     const offset = this.#createdOffset
     if (offset === createdNotInBytes) return new Date(this.#createdMillis)
-    if (offset >= 0) return new Date(Number(readInt64(this.#bytes, offset)))
-    return Ticks.toDate(readBigInt64(this.#bytes, -offset - 2))
+    if (offset >= 0) return new Date(Number(int64At(this.#bytes, offset)))
+    return Ticks.toDate(int64At(this.#bytes, -offset - 2))
   }
 
   /** The data as text (UTF-8). */
@@ -236,37 +237,5 @@ export class RecordedEvent {
 }
 
 const emptyBytes = new Uint8Array(0)
-
-/**
- * The int64 varint at `offset`, which the decoder has already read once (so it is known to be whole).
- * A plain number when it fits one exactly, as creation times do.
- */
-const readInt64 = (bytes: Uint8Array, offset: number): number | bigint => {
-  let value = 0
-  let scale = 1
-  for (let i = offset; i < offset + 10; i++) {
-    const byte = bytes[i]!
-    if (scale < 2 ** 49 || (scale === 2 ** 49 && (byte & 0x7f) < 0x10)) {
-      value += (byte & 0x7f) * scale
-      if (byte < 0x80) return value
-      scale *= 128
-    } else {
-      return readBigInt64(bytes, offset)
-    }
-  }
-  return readBigInt64(bytes, offset)
-}
-
-const readBigInt64 = (bytes: Uint8Array, offset: number): bigint => {
-  let value = 0n
-  let shift = 0n
-  for (let i = offset; i < offset + 10; i++) {
-    const byte = bytes[i]!
-    value |= BigInt(byte & 0x7f) << shift
-    if (byte < 0x80) break
-    shift += 7n
-  }
-  return BigInt.asIntN(64, value)
-}
 
 const describe = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)

@@ -13,17 +13,7 @@ import type { Messages } from "@photonpump/protocol"
 import type * as Position from "../Position.ts"
 import { RecordedEvent } from "../RecordedEvent.ts"
 import { ResolvedEvent } from "../ResolvedEvent.ts"
-
-/**
- * Thrown inside this module on bytes that are not the expected message; the exported functions turn it
- * into a `Malformed` result.
- */
-class MalformedError {
-  readonly reason: string
-  constructor(reason: string) {
-    this.reason = reason
-  }
-}
+import { MalformedError, Reader, StringCache, toBigInt, two32 } from "./Reader.ts"
 
 /**
  * A payload that does not decode.
@@ -36,197 +26,8 @@ export interface Malformed {
 }
 
 const emptyBytes: Uint8Array = new Uint8Array(0)
-
-/** The int64 whose two's complement halves are `low` (unsigned) and `high`. */
-const toBigInt = (low: number, high: number): bigint => {
-  if (high === 0) return BigInt(low)
-  if (high > 0 && high < 0x200000) return BigInt(high * two32 + low)
-  return BigInt.asIntN(64, (BigInt(high >>> 0) << 32n) | BigInt(low))
-}
-const utf8 = new TextDecoder("utf-8")
-const two32 = 4294967296
-
-/**
- * Recently decoded strings of one field, by their bytes: a page repeats its stream id in every event,
- * and usually a handful of event types. A hit costs a comparison of the bytes instead of a new string.
- * Eight slots, picked by the length and the first and last bytes; a collision only replaces a slot.
- */
-class StringCache {
-  readonly keys: Array<Uint8Array | undefined> = [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined]
-  readonly texts: Array<string> = ["", "", "", "", "", "", "", ""]
-}
-
-/** Longer strings are decoded every time. */
-const maxCachedLength = 64
 const streamIds = new StringCache()
 const eventTypes = new StringCache()
-
-class Reader {
-  readonly bytes: Uint8Array
-  offset: number
-  /** Where the current message ends; moved by `enter` and `leave` for embedded messages. */
-  end: number
-  /** The two halves of the last `varint64`: the low 32 bits (unsigned) and the high 32 (signed). */
-  low = 0
-  high = 0
-  constructor(bytes: Uint8Array, offset: number, end: number) {
-    this.bytes = bytes
-    this.offset = offset
-    this.end = end
-  }
-
-  /** Reads an embedded message's length and narrows the reader to it; returns the outer end for `leave`. */
-  enter(): number {
-    const length = this.length()
-    const outer = this.end
-    this.end = this.offset + length
-    return outer
-  }
-
-  /** Leaves an embedded message entered with `enter`, after its last byte. */
-  leave(outer: number): void {
-    this.offset = this.end
-    this.end = outer
-  }
-
-  /** A varint that fits 32 bits (tags, lengths, enums, bools); larger ones are truncated. */
-  uint32(): number {
-    const bytes = this.bytes
-    let value = 0
-    let shift = 0
-    while (true) {
-      if (this.offset >= this.end) throw new MalformedError("a varint runs past the end")
-      const byte = bytes[this.offset++]!
-      if (shift < 28) value |= (byte & 0x7f) << shift
-      else if (shift === 28) value |= (byte & 0x0f) << 28
-      if (byte < 0x80) return value >>> 0
-      shift += 7
-      if (shift > 63) throw new MalformedError("a varint is too long")
-    }
-  }
-
-  /** A 64-bit varint, left in `low` and `high` without making a number of it. */
-  varint64(): void {
-    const bytes = this.bytes
-    let low = 0
-    let high = 0
-    let shift = 0
-    while (true) {
-      if (this.offset >= this.end) throw new MalformedError("a varint runs past the end")
-      const byte = bytes[this.offset++]!
-      if (shift < 28) {
-        low |= (byte & 0x7f) << shift
-      } else if (shift === 28) {
-        low |= (byte & 0x0f) << 28
-        high |= (byte & 0x7f) >> 4
-      } else {
-        high |= (byte & 0x7f) << (shift - 32)
-      }
-      if (byte < 0x80) break
-      shift += 7
-      if (shift > 63) throw new MalformedError("a varint is too long")
-    }
-    this.low = low >>> 0
-    this.high = high
-  }
-
-  /** An int64 varint (two's complement, as the protocol writes negative numbers). */
-  int64(): bigint {
-    this.varint64()
-    return toBigInt(this.low, this.high)
-  }
-
-  /** A string field, through `cache` when it is short. */
-  cachedString(cache: StringCache): string {
-    const length = this.length()
-    const start = this.offset
-    this.offset += length
-    if (length === 0) return ""
-    if (length > maxCachedLength) return this.text(start, length)
-    const bytes = this.bytes
-    const slot = (length + bytes[start]! + bytes[start + length - 1]!) & 7
-    const key = cache.keys[slot]
-    if (key !== undefined && key.length === length) {
-      let same = true
-      for (let i = 0; i < length; i++) {
-        if (key[i] !== bytes[start + i]) {
-          same = false
-          break
-        }
-      }
-      if (same) return cache.texts[slot]!
-    }
-    const text = this.text(start, length)
-    const copy = new Uint8Array(length)
-    for (let i = 0; i < length; i++) copy[i] = bytes[start + i]!
-    cache.keys[slot] = copy
-    cache.texts[slot] = text
-    return text
-  }
-
-  length(): number {
-    const length = this.uint32()
-    if (this.offset + length > this.end) throw new MalformedError("a field runs past the end")
-    return length
-  }
-
-  string(): string {
-    const length = this.length()
-    const start = this.offset
-    this.offset += length
-    return this.text(start, length)
-  }
-
-  text(start: number, length: number): string {
-    if (length < 48) {
-      const bytes = this.bytes
-      let ascii = true
-      for (let i = start; i < start + length; i++) {
-        if (bytes[i]! > 0x7f) {
-          ascii = false
-          break
-        }
-      }
-      if (ascii) {
-        let text = ""
-        for (let i = start; i < start + length; i++) text += String.fromCharCode(bytes[i]!)
-        return text
-      }
-    }
-    return utf8.decode(this.bytes.subarray(start, start + length))
-  }
-
-  skip(wireType: number): void {
-    switch (wireType) {
-      case 0:
-        this.uint32()
-        return
-      case 1:
-        this.offset += 8
-        break
-      case 2: {
-        // Not `this.offset += this.length()`: that reads the offset before `length()` moves it.
-        const length = this.length()
-        this.offset += length
-        return
-      }
-      case 5:
-        this.offset += 4
-        break
-      default:
-        throw new MalformedError(`unsupported wire type ${wireType}`)
-    }
-    if (this.offset > this.end) throw new MalformedError("a field runs past the end")
-  }
-
-  /** A reader over an embedded message. */
-  message(): Reader {
-    const length = this.length()
-    const reader = new Reader(this.bytes, this.offset, this.offset + length)
-    this.offset += length
-    return reader
-  }
-}
 
 /**
  * Where the raw id of the last record `eventRecord` decoded lies in the reader's bytes (its start and
@@ -293,9 +94,8 @@ const eventRecord = (reader: Reader): RecordedEvent | undefined => {
         eventNumber = reader.high === 0 && reader.low < 0x40000000 ? reader.low : toBigInt(reader.low, reader.high)
         break
       case 0x1a:
-        idLength = reader.length()
-        idStart = reader.offset
-        reader.offset += idLength
+        idStart = reader.lengthDelimited()
+        idLength = reader.offset - idStart
         break
       case 0x22:
         type = reader.cachedString(eventTypes)
@@ -304,29 +104,19 @@ const eventRecord = (reader: Reader): RecordedEvent | undefined => {
         dataContentType = reader.uint32()
         break
       case 0x3a:
-        dataEnd = reader.length()
-        dataStart = reader.offset
-        dataEnd += dataStart
-        reader.offset = dataEnd
+        dataStart = reader.lengthDelimited()
+        dataEnd = reader.offset
         break
       case 0x42:
-        metadataEnd = reader.length()
-        metadataStart = reader.offset
-        metadataEnd += metadataStart
-        reader.offset = metadataEnd
+        metadataStart = reader.lengthDelimited()
+        metadataEnd = reader.offset
         break
-      case 0x48: {
-        const at = reader.offset
-        reader.varint64()
-        ticksAt = reader.low !== 0 || reader.high !== 0 ? at : -1
+      case 0x48:
+        ticksAt = reader.nonZeroVarint()
         break
-      }
-      case 0x50: {
-        const at = reader.offset
-        reader.varint64()
-        epochAt = reader.low !== 0 || reader.high !== 0 ? at : -1
+      case 0x50:
+        epochAt = reader.nonZeroVarint()
         break
-      }
       default:
         reader.skip(tag & 7)
     }
