@@ -187,7 +187,7 @@ class Pager<R, S, A, E> {
     this.source = source
     this.maxReadAhead = Math.max(1, readAhead)
     this.maxBatch = Math.min(this.maxReadAhead, Math.max(1, batch))
-    this.readAheadBytes = source.size === undefined ? undefined : readAheadBytes
+    this.readAheadBytes = readAheadBytes
     this.readAhead = this.maxReadAhead
     this.batch = this.maxBatch
   }
@@ -195,8 +195,9 @@ class Pager<R, S, A, E> {
   /** Fits the read-ahead to `readAheadBytes` by the size of `reply`, the latest received in order. */
   fitTo(reply: R): void {
     const budget = this.readAheadBytes
-    if (budget === undefined) return
-    const pages = Math.floor(budget / Math.max(1, this.source.size!(reply)))
+    const size = this.source.size
+    if (budget === undefined || size === undefined) return
+    const pages = Math.floor(budget / Math.max(1, size(reply)))
     this.readAhead = Math.min(this.maxReadAhead, Math.max(2, pages))
     this.batch = Math.min(this.maxBatch, Math.max(1, Math.floor(this.readAhead / 2)))
   }
