@@ -14,9 +14,8 @@
  *
  * Windows: appends keep `concurrency` requests in flight, like the clients; reads keep 32 pages in
  * flight (`readWindow`), so that what they measure is the server's own pace, and catch-up eight of its
- * larger pages (`catchUpWindow`). A second contender
- * (`onePageImplementations`) reads with one page in flight: the reference for readers that wait for
- * each page.
+ * larger pages (`catchUpWindow`). A second contender (`onePageImplementations`) reads with one page
+ * in flight: the reference for readers that wait for each page.
  *
  * @since 0.1.0
  */
