@@ -20,6 +20,13 @@ export * as Command from "./Command.ts"
 export * as Frame from "./Frame.ts"
 
 /**
+ * Frames read in place: the memory a socket reads into, laid out so that every frame arrives whole.
+ *
+ * @since 0.1.0
+ */
+export * as FrameReader from "./FrameReader.ts"
+
+/**
  * UUIDs in .NET GUID byte order.
  *
  * @since 0.1.0
