@@ -176,6 +176,10 @@ const ponyPage = (from: number, size: number, total: number, data = new TextEnco
   ))
 }
 
+/** `length` bytes of a pattern seeded by `seed`, to tell one event's data from another's. */
+const pattern = (seed: number, length: number): Uint8Array<ArrayBuffer> =>
+  Uint8Array.from({ length }, (_, i) => (i * 7 + seed) % 251)
+
 /** Where a ReadStreamEventsForward request starts. */
 const fromOf = (pkg: Package.InboundPackage): number =>
   Number(Result.getOrThrow(Messages.decode(Messages.ReadStreamEventsSchema, pkg.payload)).fromEventNumber)
@@ -344,6 +348,64 @@ describe("Connection", () => {
       const error = yield* failsWith(es.ping(), EventStoreError.ConnectionError)
       assert.strictEqual(error.reason, "ProtocolViolation")
       assert.include(error.detail, "frame length")
+    }))
+
+  it.live("reads replies of any size intact, however the server's bytes are cut into writes", () =>
+    Effect.gen(function*() {
+      // Reply k is a page read from k: `count` events whose data is `length` bytes of a pattern seeded
+      // by k. Once every request is in, the replies go out back to back, cut at awkward places (inside
+      // a length prefix, one byte at a time, across several replies), one write after another.
+      const pages = [
+        { count: 1, length: 2 },
+        { count: 1, length: 70_000 },
+        { count: 200, length: 300 },
+        { count: 1, length: 1_000_000 },
+        { count: 3, length: 0 },
+        { count: 40, length: 5_000 }
+      ]
+      const requests: Array<Package.InboundPackage> = []
+      const server = yield* peer(politely((pkg, socket) => {
+        if (pkg.command === Command.Ping) return send(socket, Command.Pong, pkg.correlationId)
+        if (pkg.command !== Command.ReadStreamEventsForward) return
+        requests.push(pkg)
+        if (requests.length < pages.length) return
+        const replies = requests.map((request) => {
+          const k = fromOf(request)
+          const { count, length } = pages[k]!
+          return Result.getOrThrow(Package.encodeFrame({
+            command: Command.ReadStreamEventsForwardCompleted,
+            correlationId: request.correlationId,
+            payload: ponyPage(k, count, k + count, pattern(k, length))
+          }))
+        })
+        const bytes = Buffer.concat(replies)
+        const cuts = [1, 2, 3, 5, 9, 30, 31, 70_000, 70_001, 500_000, 1_100_000, bytes.length - 1, bytes.length]
+        let at = 0
+        const writeNext = (): void => {
+          const cut = cuts.shift()
+          if (cut === undefined) return
+          const piece = bytes.subarray(at, cut)
+          at = cut
+          socket.write(piece, () => writeNext())
+        }
+        writeNext()
+      }))
+      const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
+      const slices = yield* Effect.all(
+        pages.map(({ count }, k) => es.get("ponies", { fromEventNumber: k, maxCount: count })),
+        { concurrency: "unbounded" }
+      )
+      const check = (k: number): void => {
+        const { count, length } = pages[k]!
+        const slice = slices[k]!
+        assert.strictEqual(slice.events.length, count, `page ${k}`)
+        const expected = pattern(k, length)
+        for (const event of slice.events) assert.deepStrictEqual(event.event!.data, expected, `page ${k}`)
+      }
+      for (let k = 0; k < pages.length; k++) check(k)
+      // Read after it, and in other memory: the first reply is still what it was.
+      yield* es.ping()
+      check(0)
     }))
 
   it.live("answers a request's BadRequest, NotHandled and NotAuthenticated replies with their errors", () =>

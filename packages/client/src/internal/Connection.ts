@@ -3,15 +3,18 @@
  *
  * ```
  * callers ──frames──> outbound Queue ──> writer fiber ──one write per batch──> socket
- * socket ──chunks──> reader fiber ──Frame parser──> inbound Queue ──> dispatcher fiber
+ * socket ──reads into──> FrameReader ──frames──> inbound Queue ──> dispatcher fiber
  *                                                        dispatcher ──by correlation id──> conversations
  * ```
  *
  * - The writer takes every frame queued since its last write and writes them with a single socket
  *   write, so that requests issued together share a system call.
- * - The reader feeds the frame parser and hands whole frame bodies (views into the received chunk, not
- *   copies) to the dispatcher through a bounded queue: a dispatcher that falls behind stops the reader,
- *   and TCP flow control slows the server down.
+ * - The socket reads into memory a `FrameReader` hands it (Node's `onread`), and reports each read to
+ *   the connection, which queues the frame bodies it completed (views of that memory, not copies) for
+ *   the dispatcher. Node allocates no buffer per read, and nothing is copied on the way (bench/NOTES.md,
+ *   phase 9). The dispatcher routes a read's frames before the next read is reported, so the queue
+ *   never holds more than one read's. A reader fiber watches the socket's stream for its end or
+ *   failure.
  * - The dispatcher answers the server's heartbeats at once and routes every other package by
  *   correlation id to its conversation (`Conversation.ts`). Conversations never block it. Going
  *   through a long run of replies, it lets the writer send the requests they led to every 32 replies,
@@ -29,6 +32,7 @@
  * @internal
  */
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -40,8 +44,9 @@ import * as Result from "effect/Result"
 import * as Scheduler from "effect/Scheduler"
 import * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
-import type * as Cause from "effect/Cause"
-import { Command as CommandModule, Frame, Guid, Messages, Package } from "@photonpump/protocol"
+import * as Net from "node:net"
+import * as Tls from "node:tls"
+import { Command as CommandModule, Frame, FrameReader, Guid, Messages, Package } from "@photonpump/protocol"
 import { create } from "@bufbuild/protobuf"
 import { BadRequest, ConnectionError, Timeout } from "../EventStoreError.ts"
 import type { Settings } from "../Settings.ts"
@@ -218,7 +223,7 @@ class CallbackRequest extends PendingRequest<Package.InboundPackage, never> impl
 const idPrefixLength = 10
 /** Where the correlation id starts in a frame, after the length prefix, command and flags. */
 const frameIdOffset = Frame.prefixLength + 2
-/** Where it starts in a frame's body (what the parser hands over, without the length prefix). */
+/** Where it starts in a frame's body (what the frame reader hands over, without the length prefix). */
 const bodyIdOffset = 2
 
 /**
@@ -304,6 +309,48 @@ const toCertificates = (
   return list.map((entry) => typeof entry === "string" ? entry : Buffer.from(entry.buffer, entry.byteOffset, entry.length))
 }
 
+/**
+ * Opens the TCP (or TLS) connection, with Node's `onread`: the socket reads into the memory `onread`
+ * hands it and reports each read to it, instead of allocating a buffer of its own per read and pushing
+ * it through the socket's stream. The socket is closed with the scope.
+ */
+const connect = (
+  settings: Settings,
+  onread: Net.OnReadOpts
+): Effect.Effect<Net.Socket, Socket.SocketError, Scope.Scope> =>
+  Effect.flatMap(Effect.scope, (scope) => {
+    let conn: Net.Socket | undefined
+    let isOpen = false
+    const close = Effect.sync(() => {
+      if (conn === undefined || conn.closed) return
+      if (isOpen) conn.destroySoon()
+      else conn.destroy()
+    })
+    return Effect.flatMap(Scope.addFinalizer(scope, close), () =>
+      Effect.callback<Net.Socket, Socket.SocketError>((resume) => {
+        const { host, port, tls } = settings
+        const socket = tls === undefined
+          ? Net.createConnection({ host, port, noDelay: true, onread })
+          : Tls.connect({
+            host,
+            port,
+            servername: tls.servername ?? host,
+            rejectUnauthorized: tls.rejectUnauthorized ?? true,
+            ...(tls.ca === undefined ? {} : { ca: toCertificates(tls.ca) }),
+            // Documented for tls.connect as for net.connect, though missing from its option type.
+            onread
+          } as Tls.ConnectionOptions)
+        conn = socket
+        socket.once(tls === undefined ? "connect" : "secureConnect", () => {
+          isOpen = true
+          resume(Effect.succeed(socket))
+        })
+        socket.on("error", (cause: Error) => {
+          resume(Effect.fail(new Socket.SocketError({ reason: new Socket.SocketOpenError({ kind: "Unknown", cause }) })))
+        })
+      }))
+  })
+
 const describe = (cause: unknown): string => {
   if (cause instanceof Error) {
     const code = (cause as { code?: unknown }).code
@@ -359,16 +406,29 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
   // dies, so that a dead connection releases its socket without waiting for the caller's scope.
   const socketScope = yield* Scope.fork(scope)
 
-  const socket = settings.tls === undefined
-    ? yield* NodeSocket.makeNet({ host, port, noDelay: true, openTimeout: settings.connectTimeout })
-    : yield* NodeSocket.makeTls({
-      host,
-      port,
-      openTimeout: settings.connectTimeout,
-      servername: settings.tls.servername ?? host,
-      rejectUnauthorized: settings.tls.rejectUnauthorized ?? true,
-      ...(settings.tls.ca === undefined ? {} : { ca: toCertificates(settings.tls.ca) })
-    })
+  const inbound = yield* Queue.unbounded<ReadonlyArray<Uint8Array>, ConnectionError>()
+  /** Counts the reads: any sign of life from the server. */
+  let received = 0
+  const frameReader = FrameReader.make()
+  // Called by the socket for every read, and followed by a microtask checkpoint, in which the
+  // dispatcher (on the connection's microtask scheduler) routes the frames before the next read is
+  // reported: the inbound queue holds at most one read's frames.
+  const onRead = (length: number): boolean => {
+    received++
+    const read = frameReader.filled(length)
+    if (Result.isSuccess(read)) {
+      if (read.success.length > 0) Queue.offerUnsafe(inbound, read.success)
+      return true
+    }
+    // The frames before the bad prefix are whole: deliver them before giving up.
+    if (read.failure.framesBefore.length > 0) Queue.offerUnsafe(inbound, read.failure.framesBefore)
+    Queue.failCauseUnsafe(inbound, Cause.fail(connectionError("ProtocolViolation", read.failure.message)))
+    return false
+  }
+  const socket = yield* NodeSocket.fromDuplex(
+    connect(settings, { buffer: frameReader.next, callback: onRead }),
+    { openTimeout: settings.connectTimeout }
+  )
 
   const pull = yield* Socket.readerBytes(socket).pipe(
     Scope.provide(socketScope),
@@ -418,11 +478,8 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
     return ((body[at]! << 16) | (body[at + 1]! << 8) | body[at + 2]!) * 2 ** 24 +
       ((body[at + 3]! << 16) | (body[at + 4]! << 8) | body[at + 5]!)
   }
-  const inbound = yield* Queue.bounded<ReadonlyArray<Uint8Array>, ConnectionError>(64)
   const outbound = yield* Queue.unbounded<Uint8Array, Cause.Done>()
   let failure: ConnectionError | undefined
-  /** Counts the chunks received: any sign of life from the server. */
-  let received = 0
   let closedWaiters: Array<(error: ConnectionError) => void> = []
 
   // One timer per connection watches the requests' deadlines, armed for the earliest one known: a
@@ -483,19 +540,12 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
   }
 
   // --- reader -----------------------------------------------------------------------------------
-  const parser = Frame.makeParser()
+  // The bytes go to `onRead`; what reaches the socket's stream is only its end or its failure.
   const reader = Effect.gen(function*() {
     while (true) {
       const chunks = yield* pull
-      received++
-      for (let i = 0; i < chunks.length; i++) {
-        const frames = parser.push(chunks[i]!)
-        if (Result.isFailure(frames)) {
-          // The frames before the bad prefix are whole: deliver them before giving up.
-          if (frames.failure.framesBefore.length > 0) yield* Queue.offer(inbound, frames.failure.framesBefore)
-          return yield* Effect.fail(connectionError("ProtocolViolation", frames.failure.message))
-        }
-        if (frames.success.length > 0) yield* Queue.offer(inbound, frames.success)
+      if (chunks.length > 0) {
+        return yield* Effect.fail(connectionError("Closed", "the socket delivered bytes past its reader"))
       }
     }
   }).pipe(
@@ -598,7 +648,7 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
           const error = dispatch(frames[f]!)
           if (error !== undefined) return yield* Effect.fail(error)
           // Callers resumed by these replies queue their next requests; without a pause the writer
-          // would send them only after the last reply of the chunk, and the server would sit idle
+          // would send them only after the last reply of the read, and the server would sit idle
           // while the client works through it (and the other way round). Letting the writer go every
           // few replies keeps both sides busy at once, at the cost of a few more socket writes.
           if (++sinceFlush >= flushEvery && Queue.sizeUnsafe(outbound) >= flushEvery) {
