@@ -348,11 +348,17 @@ export interface Service {
   ) => Effect.Effect<ResolvedEvent, ReadEventError>
   /** Reads a page of a stream. */
   readonly get: (stream: string, options?: GetOptions) => Effect.Effect<StreamSlice, ReadStreamError>
-  /** Reads a stream to its end (or start), page by page, fetching one page ahead of the consumer. */
+  /**
+   * Reads a stream to its end (or start), page by page, reading pages ahead of the consumer: up to 16,
+   * and no more than 512 KiB of replies (two pages at least).
+   */
   readonly iter: (stream: string, options?: IterOptions) => Stream.Stream<ResolvedEvent, ReadStreamError>
   /** Reads a page of `$all`. */
   readonly getAll: (options?: GetAllOptions) => Effect.Effect<AllSlice, ReadAllError>
-  /** Reads `$all` to its end (or start), page by page, fetching one page ahead of the consumer. */
+  /**
+   * Reads `$all` to its end (or start), page by page, asking for the next page as soon as a page
+   * arrives (where it starts is known only from the reply).
+   */
   readonly iterAll: (options?: IterAllOptions) => Stream.Stream<ResolvedEvent, ReadAllError>
   /** Deletes a stream, softly by default. */
   readonly deleteStream: (stream: string, options?: DeleteStreamOptions) => Effect.Effect<DeleteResult, DeleteError>
@@ -557,9 +563,9 @@ const pageSizeResult = (operation: string, value: number | undefined, name: stri
  * least 2 pages, at most 16), but no more pages than `iterReadAheadBytes` of replies hold, asked for
  * half at a time. Every request written costs a socket write and, when the server has run out of work,
  * a wake-up of it, which on a virtual machine cost more than decoding a small page: the more requests a
- * write carries the better (bench/NOTES.md, phases 7 and 8). The limit in bytes keeps a read of large
- * events from holding megabytes of replies; more replies in flight also meant more fresh memory to
- * fault in, so reads of pages of 100 small events (~28 KB) keep about the 8 pages they had.
+ * write carries the better (bench/NOTES.md, phases 7 to 9). The limit in bytes keeps a read of large
+ * events from holding megabytes of replies: pages of 100 events of 200 bytes (~28 KB) are read 16
+ * ahead, of 1 KB (~110 KB) 4, and pages of more than 256 KiB 2.
  */
 const iterReadAhead = (batchSize: number): Paging.Options<ResolvedEvent, ReadStreamError> => {
   const readAhead = Math.min(16, Math.max(2, Math.ceil(1600 / batchSize)))
@@ -567,7 +573,7 @@ const iterReadAhead = (batchSize: number): Paging.Options<ResolvedEvent, ReadStr
 }
 
 /** The most bytes of replies `iter` reads ahead (but always two pages at least). */
-const iterReadAheadBytes = 256 * 1024
+const iterReadAheadBytes = 512 * 1024
 
 const pageSize = (operation: string, value: number | undefined, name: string): Effect.Effect<number, BadRequest> => {
   const size = pageSizeResult(operation, value, name)

@@ -715,7 +715,7 @@ describe("Connection", () => {
       const fiber = yield* iterHoldingTheFirstEvent(es)
       // While the consumer holds the first page: the first page and a guess, then, once the first reply
       // shows the stream goes on, up to sixteen pages (pages of 10: 1,600 events' worth at most, and
-      // small ones, well within 256 KiB) asked for or waiting, the last fourteen in one go; with
+      // small ones, well within 512 KiB) asked for or waiting, the last fourteen in one go; with
       // fifteen waiting there is no room for another batch of eight, and nothing more is asked for.
       yield* eventually(() => reads().length === 16, "fifteen pages read ahead")
       yield* es.ping()
@@ -741,12 +741,12 @@ describe("Connection", () => {
       assert.deepStrictEqual(seen, Array.from({ length: 60 }, (_, i) => BigInt(i)))
     }))
 
-  it.live("iter reads fewer pages ahead when they are large: no more than 256 KiB of replies, two pages at least", () =>
+  it.live("iter reads fewer pages ahead when they are large: no more than 512 KiB of replies, two pages at least", () =>
     Effect.gen(function*() {
-      // Pages of 10 events of 20 KB (~200 KB a page: one fits the budget, and the read-ahead keeps two
-      // pages) and of 60 KB (~600 KB: none does), then of 2 KB (~20 KB: twelve pages, asked for six at
+      // Pages of 10 events of 40 KB (~400 KB a page: one fits the budget, and the read-ahead keeps two
+      // pages) and of 60 KB (~600 KB: none does), then of 4 KB (~41 KB: twelve pages, asked for six at
       // a time; behind the eleven waiting there is no room for six more).
-      for (const [eventBytes, reads] of [[20_000, 3], [60_000, 3], [2_000, 12]] as const) {
+      for (const [eventBytes, reads] of [[40_000, 3], [60_000, 3], [4_000, 12]] as const) {
         const data = new Uint8Array(eventBytes).fill(0x20)
         const server = yield* peer(politely((pkg, socket) => {
           if (pkg.command === Command.Ping) return send(socket, Command.Pong, pkg.correlationId, pkg.payload)
