@@ -360,9 +360,9 @@ const describe = (cause: unknown): string => {
 }
 
 /**
- * The connection's own fibers run on a microtask scheduler: a hop from one of them to another (the
- * reader waking the dispatcher, a caller waking the writer) then costs a microtask rather than a turn
- * of the event loop, which is most of a small request's latency. Batching is unchanged: the writer still
+ * The connection's own fibers run on a microtask scheduler: a hop to one of them (a socket read waking
+ * the dispatcher, a caller waking the writer) then costs a microtask rather than a turn of the event
+ * loop, which is most of a small request's latency. Batching is unchanged: the writer still
  * wakes only once the code that queued frames has finished. These fibers never compute for long between
  * two waits on the socket or a queue, so they cannot starve the event loop. Callers' fibers keep their
  * own scheduler.
