@@ -181,6 +181,18 @@ const suite = (style: string, omitDefaultValues: boolean) =>
           assert.strictEqual((yield* es.getEvent(stream, 0n)).eventNumber, 0n)
         }))
 
+      it.effect("gives an event that keeps alive the bytes of its own reply, not a whole read buffer", () =>
+        Effect.gen(function*() {
+          const es = yield* EventStore.EventStore
+          const stream = streamName("kept")
+          yield* fill(es, stream, 1)
+          const event = yield* es.getEvent(stream, 0)
+          // A small reply is copied out of the connection's 64 KiB read segment (FrameReader): an event
+          // held for long, in a read model say, holds no more than its reply.
+          assert.isBelow(event.data.buffer.byteLength, 4 * 1024)
+          assert.deepStrictEqual(event.json(), { n: 0 })
+        }))
+
       it.effect("fails with EventNotFound beyond the end and StreamNotFound for no stream", () =>
         Effect.gen(function*() {
           const es = yield* EventStore.EventStore

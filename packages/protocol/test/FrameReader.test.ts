@@ -107,7 +107,7 @@ describe("FrameReader", () => {
   })
 
   it("hands back frames as views of the memory they were read into, not copies", () => {
-    const reader = FrameReader.make()
+    const reader = FrameReader.make({ copyBelow: 0 })
     const target = reader.next()
     target.set(stream)
     const frames = succeeds(reader.filled(stream.length))
@@ -117,7 +117,7 @@ describe("FrameReader", () => {
   })
 
   it("offers the same memory again until it is read into", () => {
-    const reader = FrameReader.make()
+    const reader = FrameReader.make({ copyBelow: 0 })
     const first = reader.next()
     const again = reader.next()
     assert.strictEqual(again.buffer, first.buffer)
@@ -129,8 +129,59 @@ describe("FrameReader", () => {
     assert.strictEqual(after.byteOffset, first.byteOffset + 10)
   })
 
-  it("reads into segments of 64 KiB, and leaves one behind once less than 8 KiB is left", () => {
+  it("copies out the frames of a read that are small all together, and reads into their memory again", () => {
     const reader = FrameReader.make()
+    const target = reader.next()
+    target.set(concat([heartbeatRequest, readEventCompleted]))
+    const small = succeeds(reader.filled(heartbeatRequest.length + readEventCompleted.length))
+    assert.deepStrictEqual(small.map(toHex), [bodies[0], bodies[3]])
+    // One buffer of the read's size, apart from the segment, holds both.
+    assert.notStrictEqual(small[0]!.buffer, target.buffer)
+    assert.strictEqual(small[1]!.buffer, small[0]!.buffer)
+    assert.strictEqual(small[0]!.buffer.byteLength, heartbeatRequest.length + readEventCompleted.length)
+    const again = reader.next()
+    assert.strictEqual(again.buffer, target.buffer)
+    assert.strictEqual(again.byteOffset, target.byteOffset)
+    // Read into again: the copies keep their bytes.
+    again.set(heartbeatRequest)
+    succeeds(reader.filled(heartbeatRequest.length))
+    assert.deepStrictEqual(small.map(toHex), [bodies[0], bodies[3]])
+  })
+
+  it("copies a small frame that arrived over several reads, from its start", () => {
+    const reader = FrameReader.make()
+    const first = reader.next()
+    first.set(readEventCompleted.subarray(0, 10))
+    assert.deepStrictEqual(reader.filled(10), Result.succeed([]))
+    const rest = reader.next()
+    assert.strictEqual(rest.byteOffset, first.byteOffset + 10)
+    rest.set(readEventCompleted.subarray(10))
+    const [frame] = succeeds(reader.filled(readEventCompleted.length - 10))
+    assert.strictEqual(toHex(frame!), bodies[3])
+    assert.notStrictEqual(frame!.buffer, first.buffer)
+    assert.strictEqual(reader.next().byteOffset, first.byteOffset)
+  })
+
+  it("leaves as views the frames of a read of 4 KiB or more, or of a read that leaves a frame under way", () => {
+    const reader = FrameReader.make()
+    const large = Frame.encode(new Uint8Array(4 * 1024 - Frame.prefixLength).fill(7))
+    const target = reader.next()
+    target.set(large)
+    const [view] = succeeds(reader.filled(large.length))
+    assert.strictEqual(view!.buffer, target.buffer)
+    const after = reader.next()
+    assert.strictEqual(after.byteOffset, target.byteOffset + large.length)
+    // A heartbeat and the start of the next frame: the heartbeat stays a view, since the memory after
+    // it is taken.
+    after.set(concat([heartbeatRequest, readEventCompleted.subarray(0, 10)]))
+    const [heartbeat] = succeeds(reader.filled(heartbeatRequest.length + 10))
+    assert.strictEqual(heartbeat!.buffer, target.buffer)
+    assert.strictEqual(toHex(heartbeat!), bodies[0])
+    assert.strictEqual(reader.buffered(), 10)
+  })
+
+  it("reads into segments of 64 KiB, and leaves one behind once less than 8 KiB is left", () => {
+    const reader = FrameReader.make({ copyBelow: 0 })
     const first = reader.next()
     assert.strictEqual(first.length, 64 * 1024)
     const body = new Uint8Array(64 * 1024 - 8 * 1024 - Frame.prefixLength)
@@ -147,7 +198,7 @@ describe("FrameReader", () => {
   })
 
   it("carries a frame that does not fit what is left of a segment over to a new one, and never writes an old one again", () => {
-    const reader = FrameReader.make({ segmentSize: 64, minimumRead: 16 })
+    const reader = FrameReader.make({ segmentSize: 64, minimumRead: 16, copyBelow: 0 })
     const early = readArrivals(reader, [concat([heartbeatRequest, heartbeatRequest])]).frames
     assert.lengthOf(early, 2)
     const before = early.map(toHex)
@@ -163,7 +214,7 @@ describe("FrameReader", () => {
   })
 
   it("reads a frame longer than a segment into a segment of its own size", () => {
-    const reader = FrameReader.make({ segmentSize: 64, minimumRead: 16 })
+    const reader = FrameReader.make({ segmentSize: 64, minimumRead: 16, copyBelow: 0 })
     const body = Uint8Array.from({ length: 1000 }, (_, i) => i % 251)
     const frame = Frame.encode(body)
     const target = reader.next()
@@ -248,7 +299,8 @@ describe("FrameReader", () => {
     const sizes = Arbitrary.schema(
       Schema.Struct({
         segmentSize: Schema.Int.check(Schema.isBetween({ minimum: 4, maximum: 700 })),
-        minimumRead: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 700 }))
+        minimumRead: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 700 })),
+        copyBelow: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 700 }))
       })
     )
 

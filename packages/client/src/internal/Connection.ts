@@ -10,9 +10,10 @@
  * - The writer takes every frame queued since its last write and writes them with a single socket
  *   write, so that requests issued together share a system call.
  * - The socket reads into memory a `FrameReader` hands it (Node's `onread`), and reports each read to
- *   the connection, which queues the frame bodies it completed (views of that memory, not copies) for
- *   the dispatcher. Node allocates no buffer per read, and nothing is copied on the way (bench/NOTES.md,
- *   phase 9). The dispatcher routes a read's frames before the next read is reported, so the queue
+ *   the connection, which queues the frame bodies it completed (views of that memory; the frames of a
+ *   read under 4 KiB copied out, so that a small reply held for long holds no more than itself) for the
+ *   dispatcher. Node allocates no buffer per read, and no large frame is copied (bench/NOTES.md, phase
+ *   9). The dispatcher routes a read's frames before the next read is reported, so the queue
  *   never holds more than one read's. A reader fiber watches the socket's stream for its end or
  *   failure.
  * - The dispatcher answers the server's heartbeats at once and routes every other package by
