@@ -1,32 +1,21 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Arbitrary from "effect/Arbitrary"
 import * as Result from "effect/Result"
-import * as Schema from "effect/Schema"
 import { Frame, ProtocolError } from "@photonpump/protocol"
 import { failsWith, succeeds } from "./Assertions.ts"
 import {
-  eventAppearedLinkOnly,
-  eventAppearedWithLink,
-  heartbeatRequest,
-  hex,
-  readEventCompleted,
-  toHex
-} from "./WireVectors.ts"
-
-const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((total, part) => total + part.length, 0))
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.length
-  }
-  return out
-}
-
-/** The captured frames, back to back, as one TCP stream, and the bodies a parser must hand back. */
-const captured = [heartbeatRequest, eventAppearedWithLink, eventAppearedLinkOnly, readEventCompleted]
-const stream = concat(captured)
-const bodies = captured.map((frame) => toHex(frame.subarray(Frame.prefixLength)))
+  bodies,
+  captured,
+  concat,
+  cut,
+  framedBodies,
+  garbage,
+  invalidLengths,
+  offsetUpTo,
+  prefix,
+  stream
+} from "./ByteStreams.ts"
+import { eventAppearedWithLink, heartbeatRequest, hex, readEventCompleted, toHex } from "./WireVectors.ts"
 
 /** Feeds chunks to a fresh parser and collects every body it hands back, as hex. */
 const parseChunks = (chunks: Iterable<Uint8Array>, options?: Frame.ParserOptions) => {
@@ -37,22 +26,6 @@ const parseChunks = (chunks: Iterable<Uint8Array>, options?: Frame.ParserOptions
   }
   return { frames, parser }
 }
-
-/** Cuts bytes at the given offsets (any order, duplicates and out-of-range offsets allowed). */
-const cut = (bytes: Uint8Array, offsets: ReadonlyArray<number>): Array<Uint8Array> => {
-  const points = [...new Set(offsets.map((offset) => Math.min(Math.max(offset, 0), bytes.length)))]
-  points.sort((a, b) => a - b)
-  const chunks: Array<Uint8Array> = []
-  let start = 0
-  for (const point of [...points, bytes.length]) {
-    chunks.push(bytes.subarray(start, point))
-    start = point
-  }
-  return chunks
-}
-
-/** Offsets at which to cut a stream. */
-const offsetUpTo = (maximum: number) => Arbitrary.schema(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum })))
 
 /**
  * What a fuzzing parser (maximum length 64) makes of some chunks: every frame it handed back, the
@@ -71,12 +44,6 @@ const fuzzOutcome = (chunks: ReadonlyArray<Uint8Array>) => {
     frames.push(...pushed.success.map(toHex))
   }
   return { frames, failedOn: undefined, buffered: parser.buffered() }
-}
-
-const prefix = (length: number): Uint8Array => {
-  const bytes = new Uint8Array(4)
-  new DataView(bytes.buffer).setInt32(0, length, true)
-  return bytes
 }
 
 describe("Frame", () => {
@@ -161,15 +128,7 @@ describe("Frame", () => {
   })
 
   describe("invalid lengths (protocol.md 1.1)", () => {
-    const cases = [
-      { name: "zero", length: 0 },
-      { name: "negative", length: -1 },
-      { name: "2 GiB, negative as an int32", length: -0x8000_0000 },
-      { name: "just over 64 MiB", length: 64 * 1024 * 1024 + 1 },
-      { name: "the largest int32", length: 0x7fff_ffff }
-    ]
-
-    for (const { length, name } of cases) {
+    for (const { length, name } of invalidLengths) {
       it(`fails on a ${name} length as soon as the four prefix bytes arrive`, () => {
         const parser = Frame.makeParser()
         const error = failsWith(parser.push(prefix(length)), ProtocolError.InvalidFrameLength)
@@ -227,12 +186,6 @@ describe("Frame", () => {
       assert.deepStrictEqual(parseChunks(cut(stream, cuts)).frames, bodies)
     }, { arbitrary: { runs: 300 } })
 
-    /** Frames with random bodies, of lengths 1 to 300, back to back. */
-    const framedBodies = Arbitrary.array(
-      Arbitrary.schema(Schema.Uint8Array.check(Schema.isBetweenLength(1, 300))),
-      { minLength: 1, maxLength: 20 }
-    )
-
     it.prop(
       "any chunking of any valid stream gives back its bodies",
       [framedBodies, Arbitrary.array(offsetUpTo(6100))],
@@ -243,18 +196,6 @@ describe("Frame", () => {
       { arbitrary: { runs: 300, size: 60 } }
     )
 
-    /**
-     * Random bytes, with valid small frames mixed in so that the parser gets past the first prefix,
-     * and prefixes of every kind (valid, zero, negative, too long) turn up.
-     */
-    const garbage = Arbitrary.array(
-      Arbitrary.schema(Schema.Struct({ framed: Schema.Boolean, bytes: Schema.Uint8Array })),
-      { maxLength: 12 }
-    ).pipe(
-      Arbitrary.map((segments) =>
-        concat(segments.map(({ bytes, framed }) => framed && bytes.length > 0 ? Frame.encode(bytes) : bytes))
-      )
-    )
     const garbageCuts = Arbitrary.array(offsetUpTo(800))
 
     it.prop(

@@ -5,32 +5,18 @@ import * as Schema from "effect/Schema"
 import { Frame, FrameReader, ProtocolError } from "@photonpump/protocol"
 import { failsWith, succeeds } from "./Assertions.ts"
 import {
-  eventAppearedLinkOnly,
-  eventAppearedWithLink,
-  heartbeatRequest,
-  readEventCompleted,
-  toHex
-} from "./WireVectors.ts"
-
-const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((total, part) => total + part.length, 0))
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.length
-  }
-  return out
-}
-
-const captured = [heartbeatRequest, eventAppearedWithLink, eventAppearedLinkOnly, readEventCompleted]
-const stream = concat(captured)
-const bodies = captured.map((frame) => toHex(frame.subarray(Frame.prefixLength)))
-
-const prefix = (length: number): Uint8Array => {
-  const bytes = new Uint8Array(4)
-  new DataView(bytes.buffer).setInt32(0, length, true)
-  return bytes
-}
+  bodies,
+  captured,
+  concat,
+  cut,
+  framedBodies,
+  garbage,
+  invalidLengths,
+  offsetUpTo,
+  prefix,
+  stream
+} from "./ByteStreams.ts"
+import { eventAppearedWithLink, heartbeatRequest, readEventCompleted, toHex } from "./WireVectors.ts"
 
 /**
  * Plays a socket: the bytes of each arrival are read as a socket would, into the memory the reader
@@ -60,21 +46,6 @@ const framesOf = (arrivals: Iterable<Uint8Array>, options?: FrameReader.Options)
   assert.isUndefined(failure)
   return frames.map(toHex)
 }
-
-/** Cuts bytes at the given offsets (any order, duplicates and out-of-range offsets allowed). */
-const cut = (bytes: Uint8Array, offsets: ReadonlyArray<number>): Array<Uint8Array> => {
-  const points = [...new Set(offsets.map((offset) => Math.min(Math.max(offset, 0), bytes.length)))]
-  points.sort((a, b) => a - b)
-  const chunks: Array<Uint8Array> = []
-  let start = 0
-  for (const point of [...points, bytes.length]) {
-    chunks.push(bytes.subarray(start, point))
-    start = point
-  }
-  return chunks
-}
-
-const offsetUpTo = (maximum: number) => Arbitrary.schema(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum })))
 
 /** What a frame parser makes of some bytes, in the shape `readerOutcome` gives, to compare the two. */
 const parserOutcome = (bytes: Uint8Array, maxLength: number) => {
@@ -244,15 +215,7 @@ describe("FrameReader", () => {
   })
 
   describe("invalid lengths (protocol.md 1.1)", () => {
-    const cases = [
-      { name: "zero", length: 0 },
-      { name: "negative", length: -1 },
-      { name: "2 GiB, negative as an int32", length: -0x8000_0000 },
-      { name: "just over 64 MiB", length: 64 * 1024 * 1024 + 1 },
-      { name: "the largest int32", length: 0x7fff_ffff }
-    ]
-
-    for (const { length, name } of cases) {
+    for (const { length, name } of invalidLengths) {
       it(`fails on a ${name} length as soon as the four prefix bytes arrive, and stays failed`, () => {
         const reader = FrameReader.make()
         const { failure } = readArrivals(reader, [prefix(length)])
@@ -291,11 +254,6 @@ describe("FrameReader", () => {
   })
 
   describe("properties", () => {
-    /** Frames with random bodies, of lengths 1 to 300, back to back. */
-    const framedBodies = Arbitrary.array(
-      Arbitrary.schema(Schema.Uint8Array.check(Schema.isBetweenLength(1, 300))),
-      { minLength: 1, maxLength: 20 }
-    )
     const sizes = Arbitrary.schema(
       Schema.Struct({
         segmentSize: Schema.Int.check(Schema.isBetween({ minimum: 4, maximum: 700 })),
@@ -312,19 +270,6 @@ describe("FrameReader", () => {
         assert.deepStrictEqual(framesOf(cut(bytes, cuts), options), random.map(toHex))
       },
       { arbitrary: { runs: 300, size: 60 } }
-    )
-
-    /**
-     * Random bytes, with valid small frames mixed in so that the reader gets past the first prefix,
-     * and prefixes of every kind (valid, zero, negative, too long) turn up.
-     */
-    const garbage = Arbitrary.array(
-      Arbitrary.schema(Schema.Struct({ framed: Schema.Boolean, bytes: Schema.Uint8Array })),
-      { maxLength: 12 }
-    ).pipe(
-      Arbitrary.map((segments) =>
-        concat(segments.map(({ bytes, framed }) => framed && bytes.length > 0 ? Frame.encode(bytes) : bytes))
-      )
     )
 
     it.prop(
