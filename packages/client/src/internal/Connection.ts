@@ -45,8 +45,8 @@ import * as Result from "effect/Result"
 import * as Scheduler from "effect/Scheduler"
 import * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
-import * as Net from "node:net"
-import * as Tls from "node:tls"
+import type * as Net from "node:net"
+import type * as Tls from "node:tls"
 import { Command as CommandModule, Frame, FrameReader, Guid, Messages, Package } from "@photonpump/protocol"
 import { create } from "@bufbuild/protobuf"
 import { BadRequest, ConnectionError, Timeout } from "../EventStoreError.ts"
@@ -310,48 +310,6 @@ const toCertificates = (
   return list.map((entry) => typeof entry === "string" ? entry : Buffer.from(entry.buffer, entry.byteOffset, entry.length))
 }
 
-/**
- * Opens the TCP (or TLS) connection, with Node's `onread`: the socket reads into the memory `onread`
- * hands it and reports each read to it, instead of allocating a buffer of its own per read and pushing
- * it through the socket's stream. The socket is closed with the scope.
- */
-const connect = (
-  settings: Settings,
-  onread: Net.OnReadOpts
-): Effect.Effect<Net.Socket, Socket.SocketError, Scope.Scope> =>
-  Effect.flatMap(Effect.scope, (scope) => {
-    let conn: Net.Socket | undefined
-    let isOpen = false
-    const close = Effect.sync(() => {
-      if (conn === undefined || conn.closed) return
-      if (isOpen) conn.destroySoon()
-      else conn.destroy()
-    })
-    return Effect.flatMap(Scope.addFinalizer(scope, close), () =>
-      Effect.callback<Net.Socket, Socket.SocketError>((resume) => {
-        const { host, port, tls } = settings
-        const socket = tls === undefined
-          ? Net.createConnection({ host, port, noDelay: true, onread })
-          : Tls.connect({
-            host,
-            port,
-            servername: tls.servername ?? host,
-            rejectUnauthorized: tls.rejectUnauthorized ?? true,
-            ...(tls.ca === undefined ? {} : { ca: toCertificates(tls.ca) }),
-            // Documented for tls.connect as for net.connect, though missing from its option type.
-            onread
-          } as Tls.ConnectionOptions)
-        conn = socket
-        socket.once(tls === undefined ? "connect" : "secureConnect", () => {
-          isOpen = true
-          resume(Effect.succeed(socket))
-        })
-        socket.on("error", (cause: Error) => {
-          resume(Effect.fail(new Socket.SocketError({ reason: new Socket.SocketOpenError({ kind: "Unknown", cause }) })))
-        })
-      }))
-  })
-
 const describe = (cause: unknown): string => {
   if (cause instanceof Error) {
     const code = (cause as { code?: unknown }).code
@@ -426,10 +384,22 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
     Queue.failCauseUnsafe(inbound, Cause.fail(connectionError("ProtocolViolation", read.failure.message)))
     return false
   }
-  const socket = yield* NodeSocket.fromDuplex(
-    connect(settings, { buffer: frameReader.next, callback: onRead }),
-    { openTimeout: settings.connectTimeout }
-  )
+  // Node's `onread`: the socket reads into the memory the frame reader hands it and reports each read
+  // to `onRead`, instead of allocating a buffer of its own per read and pushing it through its stream.
+  // `makeNet` and `makeTls` pass it on to `net.connect` and `tls.connect`, which both document it.
+  const onread: Net.OnReadOpts = { buffer: frameReader.next, callback: onRead }
+  const socket = settings.tls === undefined
+    ? yield* NodeSocket.makeNet({ host, port, noDelay: true, openTimeout: settings.connectTimeout, onread })
+    : yield* NodeSocket.makeTls({
+      host,
+      port,
+      openTimeout: settings.connectTimeout,
+      servername: settings.tls.servername ?? host,
+      rejectUnauthorized: settings.tls.rejectUnauthorized ?? true,
+      ...(settings.tls.ca === undefined ? {} : { ca: toCertificates(settings.tls.ca) }),
+      // Missing from the option type of `tls.connect`, though documented for it.
+      ...({ onread } as Tls.ConnectionOptions)
+    })
 
   const pull = yield* Socket.readerBytes(socket).pipe(
     Scope.provide(socketScope),
@@ -541,14 +511,11 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
   }
 
   // --- reader -----------------------------------------------------------------------------------
-  // The bytes go to `onRead`; what reaches the socket's stream is only its end or its failure.
+  // The bytes go to `onRead`; what reaches the socket's stream is only its end or its failure, so a
+  // pull that succeeds means bytes went past the frame reader.
   const reader = Effect.gen(function*() {
-    while (true) {
-      const chunks = yield* pull
-      if (chunks.length > 0) {
-        return yield* Effect.fail(connectionError("Closed", "the socket delivered bytes past its reader"))
-      }
-    }
+    yield* pull
+    return yield* Effect.fail(connectionError("Closed", "the socket delivered bytes past its reader"))
   }).pipe(
     Effect.catch((error) =>
       Queue.fail(
