@@ -107,7 +107,7 @@ export const makeParser = (options?: ParserOptions): Parser => {
         prefixFilled = 0
         length = LengthPrefix.read(prefix, 0)
       }
-      if (length <= 0 || length > maxLength) {
+      if (!LengthPrefix.isValid(length, maxLength)) {
         failure = Result.fail(new InvalidFrameLength({ length, maxLength }))
         return frames === undefined
           ? failure

@@ -97,7 +97,7 @@ export const make = (options?: Options): FrameReader => {
   /** The body length in a prefix, or -1 when it is out of bounds. */
   const lengthAt = (offset: number): number => {
     const length = LengthPrefix.read(segment, offset)
-    return length <= 0 || length > maxLength ? -1 : length
+    return LengthPrefix.isValid(length, maxLength) ? length : -1
   }
 
   const next = (): Uint8Array => {

@@ -9,6 +9,12 @@
 export const read = (bytes: Uint8Array, offset: number): number =>
   bytes[offset]! | (bytes[offset + 1]! << 8) | (bytes[offset + 2]! << 16) | (bytes[offset + 3]! << 24)
 
+/**
+ * Whether a prefix's length is one a frame may have: 1 to `maxLength` bytes. A prefix of 2 GiB or more
+ * reads as negative.
+ */
+export const isValid = (length: number, maxLength: number): boolean => length > 0 && length <= maxLength
+
 /** Writes a prefix. */
 export const write = (target: Uint8Array, offset: number, length: number): void => {
   target[offset] = length
