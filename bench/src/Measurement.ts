@@ -1,14 +1,14 @@
 /**
  * What one run of one workload by one contender yields, and the instruments that take it: a latency
- * recorder, a memory sampler, the timed section whose edges also read the server's CPU clock, and a
- * profiler of the timed section.
+ * recorder, a memory sampler, the timed section whose edges also read the server's CPU clock and count
+ * the process's page faults and garbage collections, and a profiler of the timed section.
  *
  * @since 0.1.0
  */
 import { mkdirSync, writeFileSync } from "node:fs"
 import * as Inspector from "node:inspector/promises"
 import { dirname } from "node:path"
-import { performance } from "node:perf_hooks"
+import { constants, performance, type PerformanceEntry, PerformanceObserver } from "node:perf_hooks"
 
 /**
  * Latency percentiles of one run, in milliseconds.
@@ -38,6 +38,19 @@ export interface Memory {
 }
 
 /**
+ * Garbage collection in a contender's process during a timed section.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Collections {
+  /** Full collections (mark-compacts) that started in the section. */
+  readonly markCompacts: number
+  /** Time the process's main thread stood still for collections of any kind, in milliseconds. */
+  readonly pauseMillis: number
+}
+
+/**
  * One run of one workload by one contender.
  *
  * @since 0.1.0
@@ -60,6 +73,12 @@ export interface Measurement {
    * bench's VM each one is dear (bench/NOTES.md, phase 6).
    */
   readonly clientPageFaults?: number | undefined
+  /**
+   * Garbage collection in the contender's process in the timed section. V8 starts a mark-compact when
+   * the old generation, with the `ArrayBuffer` memory allocated since the last one counted in, nears its
+   * limit: reads whose events are views of their socket buffers start them (bench/NOTES.md, phase 9).
+   */
+  readonly clientCollections?: Collections | undefined
   readonly memory?: Memory | undefined
   /** Times a subscriber had to start over (dropped and resubscribed, or fell behind and re-read). */
   readonly restarts?: number | undefined
@@ -329,9 +348,51 @@ export class SectionProfiler {
 }
 
 /**
+ * The garbage collections of this process, as Node reports them (`gc` performance entries), kept from
+ * the start of a timed section until its end is read.
+ */
+class CollectionLog {
+  private entries: Array<PerformanceEntry> = []
+  private readonly observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) this.entries.push(entry)
+  })
+  constructor() {
+    this.observer.observe({ entryTypes: ["gc"] })
+  }
+
+  /** Forgets the collections reported so far. */
+  forget(): void {
+    this.entries = []
+    this.observer.takeRecords()
+  }
+
+  /** The collections that started between `from` and `to` (`performance.now()` times), then forgets all. */
+  async between(from: number, to: number): Promise<Collections> {
+    // Node makes a collection's entry in an immediate after the collection, and only then queues it for
+    // its observers: one turn of the loop brings in a collection that ended just before `to`.
+    await new Promise((resolve) => setImmediate(resolve))
+    const entries = this.entries.concat(this.observer.takeRecords())
+    this.entries = []
+    let markCompacts = 0
+    let pauseMillis = 0
+    for (const entry of entries) {
+      if (entry.startTime < from || entry.startTime > to) continue
+      pauseMillis += entry.duration
+      const detail = (entry as { readonly detail?: { readonly kind?: number } }).detail
+      if (detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+        markCompacts++
+      }
+    }
+    return { markCompacts, pauseMillis }
+  }
+}
+
+let collectionLog: CollectionLog | undefined
+
+/**
  * The edges of a timed section: `begin` reads the server's CPU clock and then starts the clocks (and the
- * count of the process's minor page faults), `end` stops them and then reads the server's CPU clock, so
- * that the IPC round trips stay outside.
+ * counts of the process's minor page faults and garbage collections), `end` stops them and then reads
+ * the server's CPU clock, so that the IPC round trips stay outside.
  * Works from promise code and (through `Effect.promise`) from Effect code alike.
  *
  * `begin` empties the young generation first (`youngCollection`). Whether that helps or hurts the
@@ -357,6 +418,8 @@ export class TimedSection {
     if (profile !== undefined) this.profiler = await SectionProfiler.start(profile)
     youngCollection()
     this.serverCpuAtStart = await this.context.serverCpu()
+    collectionLog ??= new CollectionLog()
+    collectionLog.forget()
     this.pageFaultsAtStart = process.resourceUsage().minorPageFault
     this.clientCpuAtStart = process.cpuUsage()
     this.profiler?.markStart()
@@ -365,12 +428,14 @@ export class TimedSection {
 
   async end(counted: Counted): Promise<Measurement> {
     this.profiler?.markEnd()
-    const seconds = (performance.now() - this.startedAt) / 1000
+    const endedAt = performance.now()
+    const seconds = (endedAt - this.startedAt) / 1000
     const client = process.cpuUsage(this.clientCpuAtStart)
     const pageFaults = process.resourceUsage().minorPageFault - this.pageFaultsAtStart
     const profiler = this.profiler
     this.profiler = undefined
     const serverCpu = await this.context.serverCpu()
+    const collections = await collectionLog!.between(this.startedAt, endedAt)
     if (profiler !== undefined) await profiler.stop()
     return {
       events: counted.events,
@@ -381,6 +446,7 @@ export class TimedSection {
       clientCpuMillis: (client.user + client.system) / 1000,
       serverCpuMillis: (serverCpu - this.serverCpuAtStart) / 1000,
       clientPageFaults: pageFaults,
+      clientCollections: collections,
       memory: counted.memory,
       restarts: counted.restarts,
       stalled: counted.stalled

@@ -163,6 +163,24 @@ export const tables = (
     ))
   }
 
+  const collected = withFigure((s) => s.clientMarkCompactsPer100kEvents)
+  if (collected.length > 0) {
+    result.push(perContender(
+      "Garbage collection in the client process: mark-compacts per 100,000 events / pauses",
+      "Full collections that started in the timed section, and the time the process's main thread stood " +
+        "still for collections of any kind, as a share of the section (medians of the rounds). V8 counts the " +
+        "buffer memory allocated since the last mark-compact against the old generation's limit, so a read " +
+        "whose events keep their socket buffers can start one before the heap is full (BENCHMARKS.md, What " +
+        "to keep in mind).",
+      collected,
+      contenders,
+      (s) =>
+        s.clientMarkCompactsPer100kEvents === undefined
+          ? undefined
+          : `${fixed(s.clientMarkCompactsPer100kEvents, 1)} / ${percent(s.clientCollectionPauseShare!)}`
+    ))
+  }
+
   if (memory.length > 0) {
     const restarts = memory.some((w) => contenders.some((c) => find(w.id, c)?.restarts !== undefined))
     result.push({

@@ -55,6 +55,10 @@ export interface Summary {
   readonly serverBusy: number
   /** Minor page faults of the client process per 1,000 events, when counted. */
   readonly clientPageFaultsPerThousandEvents?: number | undefined
+  /** Mark-compacts of the client process per 100,000 events, when counted. */
+  readonly clientMarkCompactsPer100kEvents?: number | undefined
+  /** The client process's collection pauses over the timed section's wall time, when counted. */
+  readonly clientCollectionPauseShare?: number | undefined
   readonly memory?: {
     readonly baselineHeapUsed: number
     readonly peakHeapUsed: number
@@ -129,6 +133,15 @@ export const summarise = (
         clientPageFaultsPerThousandEvents: medianOf(
           mine,
           (r) => r.clientPageFaults === undefined ? undefined : (r.clientPageFaults * 1000) / r.events
+        ),
+        clientMarkCompactsPer100kEvents: medianOf(
+          mine,
+          (r) =>
+            r.clientCollections === undefined ? undefined : (r.clientCollections.markCompacts * 100_000) / r.events
+        ),
+        clientCollectionPauseShare: medianOf(
+          mine,
+          (r) => r.clientCollections === undefined ? undefined : r.clientCollections.pauseMillis / 1000 / r.seconds
         ),
         memory,
         restarts: medianOf(mine, (r) => r.restarts),

@@ -2,6 +2,8 @@ import { afterEach, assert, describe, it } from "@effect/vitest"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
 import {
   type CpuProfile,
   LatencyRecorder,
@@ -93,6 +95,34 @@ describe("collections around measurements", () => {
     assert.isAbove(measurement.clientPageFaults!, 0)
     assert.strictEqual(measurement.events, 10)
     assert.isAbove(measurement.eventsPerSecond, 0)
+  })
+
+  it("counts the mark-compacts that start in a timed section and their pauses, not those before it", async () => {
+    recordCollections()
+    // A real full collection, whatever the test's own `gc` stands for: V8 hands one to a new context.
+    setFlagsFromString("--expose-gc")
+    const fullCollection = runInNewContext("gc") as () => void
+    const context: RunContext = {
+      host: "127.0.0.1",
+      port: 1,
+      serverCpu: () => Promise.resolve(0),
+      lastEventNumber: () => Promise.resolve(-1),
+      appendInServer: () => Promise.resolve()
+    }
+    const section = new TimedSection(context)
+    fullCollection()
+    await section.begin()
+    fullCollection()
+    fullCollection()
+    const measurement = await section.end({ events: 10, requests: 1 })
+    assert.strictEqual(measurement.clientCollections!.markCompacts, 2)
+    assert.isAbove(measurement.clientCollections!.pauseMillis, 0)
+
+    fullCollection()
+    const quiet = new TimedSection(context)
+    await quiet.begin()
+    const none = await quiet.end({ events: 10, requests: 1 })
+    assert.strictEqual(none.clientCollections!.markCompacts, 0)
   })
 
   it("takes the memory figures after full collections: plain gc() calls, which V8 does not make scavenges", () => {

@@ -144,6 +144,21 @@ describe("Report.tables", () => {
     assert.deepStrictEqual(faults.rows, [["stream read, iter (pages of 100)", "2.0", "–", "0.4", "–"]])
     assert.isUndefined(tables.find((t) => t.title.startsWith("Page faults")))
   })
+  it("shows the client's mark-compacts per 100,000 events and its pause share where they were counted", () => {
+    const counted = [
+      sample("read-iter", "photonpump", 0, 500_000, { clientCollections: { markCompacts: 2, pauseMillis: 10 } }),
+      sample("read-iter", "photonpump", 1, 500_000, { clientCollections: { markCompacts: 6, pauseMillis: 30 } }),
+      sample("read-iter", "raw-socket", 0, 1_000_000, { clientCollections: { markCompacts: 0, pauseMillis: 1 } }),
+      sample("read-get", "photonpump", 0, 450_000)
+    ]
+    const collections = tableTitled(
+      Report.tables(Summary.summarise(counted, all, contenders), all, contenders, []),
+      "Garbage collection"
+    )
+    // Rounds of 0.2 s: pauses of 10 and 30 ms are 5% and 15%, their median 10%; the raw socket's 1%.
+    assert.deepStrictEqual(collections.rows, [["stream read, iter (pages of 100)", "4.0 / 10%", "–", "0.0 / 1%", "–"]])
+    assert.isUndefined(tables.find((t) => t.title.startsWith("Garbage collection")))
+  })
 })
 
 describe("Report rendering", () => {

@@ -102,7 +102,8 @@ describe("summarise", () => {
         seconds: 0.5,
         clientCpuMillis: 150,
         serverCpuMillis: 250,
-        clientPageFaults: 70
+        clientPageFaults: 70,
+        clientCollections: { markCompacts: 3, pauseMillis: 25 }
       })
     ]
     const summary = summaryOf(Summary.summarise(records, all, ["photonpump"]), "read-get", "photonpump")
@@ -111,12 +112,16 @@ describe("summarise", () => {
     assert.strictEqual(summary.serverCpuMicrosPerRequest, 250)
     assert.strictEqual(summary.serverBusy, 0.5)
     assert.strictEqual(summary.clientPageFaultsPerThousandEvents, 0.7)
+    assert.strictEqual(summary.clientMarkCompactsPer100kEvents, 3)
+    assert.strictEqual(summary.clientCollectionPauseShare, 0.05)
     const uncounted = summaryOf(
       Summary.summarise([sample("read-get", "photonpump", 0, 200_000)], all, ["photonpump"]),
       "read-get",
       "photonpump"
     )
     assert.isUndefined(uncounted.clientPageFaultsPerThousandEvents)
+    assert.isUndefined(uncounted.clientMarkCompactsPer100kEvents)
+    assert.isUndefined(uncounted.clientCollectionPauseShare)
   })
 
   it("keeps latency, memory and restarts only where they were measured, and counts stalled rounds", () => {
