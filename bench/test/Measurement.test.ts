@@ -170,18 +170,20 @@ describe("profiles of timed sections", () => {
       }
       const section = new TimedSection(context)
       await section.begin()
-      // Work enough for the sampler (every 200 µs) to see: 20 ms of it.
-      const until = performance.now() + 20
+      // Work enough for the sampler (every 200 µs) to see: 20 ms of wall time, and 20 ms of CPU time
+      // however busy the machine is.
+      const startedAt = performance.now()
+      const cpuAtStart = process.cpuUsage()
       let spins = 0
-      while (performance.now() < until) spins++
-      await section.end({ events: spins, requests: 1 })
+      while (performance.now() - startedAt < 20 || process.cpuUsage(cpuAtStart).user < 20_000) spins++
+      const measurement = await section.end({ events: spins, requests: 1 })
       const profile = JSON.parse(readFileSync(path, "utf8")) as CpuProfile
       assert.isAbove(profile.nodes.length, 0)
       assert.isAbove(profile.samples.length, 10)
       assert.strictEqual(profile.timeDeltas.length, profile.samples.length)
       // The section only: the profiler's own start (tens of milliseconds) is trimmed off.
       const sampled = profile.timeDeltas.reduce((sum, delta) => sum + delta, 0)
-      assert.isBelow(sampled, 20_000 + 10_000)
+      assert.isBelow(sampled, measurement.seconds * 1_000_000 + 10_000)
       assert.isAtLeast(sampled, 15_000)
     } finally {
       rmSync(directory, { recursive: true, force: true })
