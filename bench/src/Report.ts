@@ -183,10 +183,15 @@ export const tables = (
 
   if (memory.length > 0) {
     const restarts = memory.some((w) => contenders.some((c) => find(w.id, c)?.restarts !== undefined))
+    const collections = memory.some((w) => contenders.some((c) => find(w.id, c)?.clientMarkCompacts !== undefined))
     result.push({
       title: "Memory of the reading or subscribing process",
       note: "Median of the rounds, each in a fresh process; heap after a full GC before the work, peaks sampled every 5 ms during it " +
         "(peak RSS also from the kernel's maxRSS)." +
+        (collections
+          ? " Mark-compacts: V8's full collections during the work; socket buffers that one meets wait for the " +
+            "next (bench/NOTES.md, phase 10), so a long read's peak RSS goes with them."
+          : "") +
         (restarts
           ? " Restarts: times the slow subscriber started over (node-eventstore-client: dropped on queue " +
             "overflow and resubscribed from its last event; photonpump: fell behind and re-read history); " +
@@ -201,6 +206,7 @@ export const tables = (
         "heap after (GC)",
         "RSS before",
         "peak RSS",
+        ...(collections ? ["mark-compacts"] : []),
         ...(restarts ? ["restarts"] : [])
       ],
       rows: memory.flatMap((w) =>
@@ -216,6 +222,7 @@ export const tables = (
             megabytes(s.memory.finalHeapUsed),
             megabytes(s.memory.baselineRss),
             megabytes(s.memory.peakRss),
+            ...(collections ? [s.clientMarkCompacts === undefined ? "–" : integer(s.clientMarkCompacts)] : []),
             ...(restarts
               ? [
                 s.restarts === undefined

@@ -59,6 +59,8 @@ export interface Summary {
   readonly clientMarkCompactsPer100kEvents?: number | undefined
   /** The client process's collection pauses over the timed section's wall time, when counted. */
   readonly clientCollectionPauseShare?: number | undefined
+  /** Mark-compacts of the client process per run, when counted. */
+  readonly clientMarkCompacts?: number | undefined
   readonly memory?: {
     readonly baselineHeapUsed: number
     readonly peakHeapUsed: number
@@ -143,6 +145,7 @@ export const summarise = (
           mine,
           (r) => r.clientCollections === undefined ? undefined : r.clientCollections.pauseMillis / 1000 / r.seconds
         ),
+        clientMarkCompacts: medianOf(mine, (r) => r.clientCollections?.markCompacts),
         memory,
         restarts: medianOf(mine, (r) => r.restarts),
         stalledRounds: mine.some((r) => r.stalled === true) ? mine.filter((r) => r.stalled === true).length : undefined

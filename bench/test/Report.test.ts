@@ -159,6 +159,33 @@ describe("Report.tables", () => {
     assert.deepStrictEqual(collections.rows, [["stream read, iter (pages of 100)", "4.0 / 10%", "–", "0.0 / 1%", "–"]])
     assert.isUndefined(tables.find((t) => t.title.startsWith("Garbage collection")))
   })
+  it("gives the memory rows a column of mark-compacts where they were counted, and none where not", () => {
+    const memory = { baselineHeapUsed: 1, peakHeapUsed: 2, baselineRss: 3, peakRss: 4, finalHeapUsed: 1 }
+    const counted = [
+      sample("memory-1m", "photonpump", 0, 800_000, { memory, clientCollections: { markCompacts: 10, pauseMillis: 5 } }),
+      sample("memory-1m", "photonpump", 1, 800_000, { memory, clientCollections: { markCompacts: 14, pauseMillis: 5 } }),
+      sample("memory-1m", "node-eventstore-client", 0, 200_000, { memory })
+    ]
+    const table = tableTitled(
+      Report.tables(Summary.summarise(counted, all, contenders), all, contenders, []),
+      "Memory of the reading"
+    )
+    assert.strictEqual(table.headers.at(-1), "mark-compacts")
+    assert.deepStrictEqual(table.rows.map((row) => [row[1], row.at(-1)]), [
+      ["photonpump", "12"],
+      ["node-eventstore-client", "–"]
+    ])
+    const uncounted = tableTitled(
+      Report.tables(
+        Summary.summarise([sample("memory-1m", "photonpump", 0, 800_000, { memory })], all, contenders),
+        all,
+        contenders,
+        []
+      ),
+      "Memory of the reading"
+    )
+    assert.notInclude(uncounted.headers, "mark-compacts")
+  })
 })
 
 describe("Report rendering", () => {
