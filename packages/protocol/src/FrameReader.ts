@@ -94,20 +94,14 @@ export const make = (options?: Options): FrameReader => {
   let end = 0
   let failure: Result.Result<never, InvalidFrameLength> | undefined
 
-  /** The body length in a prefix, or -1 when it is out of bounds. */
-  const lengthAt = (offset: number): number => {
-    const length = LengthPrefix.read(segment, offset)
-    return LengthPrefix.isValid(length, maxLength) ? length : -1
-  }
-
   const next = (): Uint8Array => {
     const partial = end - start
     // The memory the frame under way still needs, when its length is known: it is read into a segment
     // that holds all of it.
     let frameNeeds = 0
     if (partial >= Frame.prefixLength && failure === undefined) {
-      const length = lengthAt(start)
-      if (length > 0) frameNeeds = Frame.prefixLength + length - partial
+      const length = LengthPrefix.read(segment, start)
+      if (LengthPrefix.isValid(length, maxLength)) frameNeeds = Frame.prefixLength + length - partial
     }
     const wanted = Math.max(frameNeeds, minimumRead)
     if (segment.length - end < wanted) {
@@ -126,13 +120,12 @@ export const make = (options?: Options): FrameReader => {
     const first = start
     let frames: Array<Uint8Array> | undefined
     while (end - start >= Frame.prefixLength) {
-      const bodyLength = lengthAt(start)
-      if (bodyLength < 0) {
-        const invalid = LengthPrefix.read(segment, start)
-        failure = Result.fail(new InvalidFrameLength({ length: invalid, maxLength }))
+      const bodyLength = LengthPrefix.read(segment, start)
+      if (!LengthPrefix.isValid(bodyLength, maxLength)) {
+        failure = Result.fail(new InvalidFrameLength({ length: bodyLength, maxLength }))
         return frames === undefined
           ? failure
-          : Result.fail(new InvalidFrameLength({ length: invalid, maxLength, framesBefore: frames }))
+          : Result.fail(new InvalidFrameLength({ length: bodyLength, maxLength, framesBefore: frames }))
       }
       const bodyStart = start + Frame.prefixLength
       if (end - bodyStart < bodyLength) break
