@@ -906,6 +906,9 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
    * Sends a write for `resume`, the caller of an `Effect.callback`: validation and encoding run
    * synchronously, and the connection resumes the caller with the decoded reply. This is the request
    * path of every append, so it avoids generators, `Effect.suspend` and effect steps per request.
+   * Returns what to do if the caller is interrupted: nothing once the write is sent (its entry goes
+   * with its reply or deadline), and take it back while it still waits for a place
+   * (`maxConcurrentRequests`), so that a write whose caller has gone is never sent.
    */
   const submitWrite = (
     resume: (exit: Exit.Exit<WriteResult, WriteError>) => void,
@@ -914,10 +917,11 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
     events: Array<Encode.WireEvent>,
     expectedVersion: ExpectedVersion.ExpectedVersion,
     options: CallOptions | undefined
-  ): void => {
+  ): Effect.Effect<void> | undefined => {
     const frame = Encode.writeEventsFrame(stream, ExpectedVersion.toWire(expectedVersion), events, requireLeaderOf(options))
     const credentials = options?.credentials
-    connection.submit<WriteResult, WriteError>(
+    const pending = new PendingWrite(resume, operation, timeoutOf(options), stream, expectedVersion)
+    const id = connection.submit<WriteResult, WriteError>(
       {
         command: Command.WriteEvents,
         // Without credentials the frame is sent as it is, and no view of the payload is needed.
@@ -925,8 +929,9 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
         credentials,
         frame
       },
-      new PendingWrite(resume, operation, timeoutOf(options), stream, expectedVersion)
+      pending
     )
+    return pending.waitingFrame === undefined ? undefined : Effect.sync(() => connection.forget(id, pending))
   }
 
   /** A write as one suspension (see `submitWrite`). */
@@ -938,7 +943,7 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
     options: CallOptions | undefined
   ): Effect.Effect<WriteResult, WriteError> =>
     Effect.callback<WriteResult, WriteError>((resume) => {
-      submitWrite(resume, operation, stream, events, expectedVersion, options)
+      return submitWrite(resume, operation, stream, events, expectedVersion, options)
     })
 
   /** Wraps an operation in its span when tracing is on; otherwise returns it as it is. */
@@ -958,7 +963,7 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
       if (expected instanceof BadRequest) return resume(Exit.fail(expected))
       const messages = wireEventsResult("publish", events)
       if (messages instanceof BadRequest) return resume(Exit.fail(messages))
-      submitWrite(resume, "publish", stream, messages, expected, options)
+      return submitWrite(resume, "publish", stream, messages, expected, options)
     }))
 
   const publishEvent = tracedFn("EventStore.publishEvent", (
@@ -980,7 +985,7 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
         options?.metadata
       )
       if (message instanceof BadRequest) return resume(Exit.fail(message))
-      submitWrite(resume, "publishEvent", stream, [message], expected, options)
+      return submitWrite(resume, "publishEvent", stream, [message], expected, options)
     }))
 
   // --- ping -------------------------------------------------------------------------------------

@@ -59,6 +59,14 @@ export interface Options {
   readonly heartbeatTimeout?: Duration.Input | undefined
   /** How long opening the TCP (or TLS) connection may take. Default 1 second, as the .NET client. */
   readonly connectTimeout?: Duration.Input | undefined
+  /**
+   * The most requests (appends, reads, deletes, ...) the connection has sent and awaits replies to at
+   * once. Beyond it, a request waits its turn in the client, in the order of the calls, and is sent
+   * when a reply (or a timeout) frees a place; its operation timeout runs from the call, so a request
+   * that waits longer fails with `Timeout` without ever being sent. Subscriptions and heartbeats are not
+   * counted. Default 5,000, as the .NET client's `MaxConcurrentItems`.
+   */
+  readonly maxConcurrentRequests?: number | undefined
   /** Connect with TLS: `true` for the defaults, or options. Default: plain TCP. */
   readonly tls?: boolean | TlsOptions | undefined
   /**
@@ -84,6 +92,7 @@ export interface Settings {
   readonly heartbeatInterval: Duration.Duration
   readonly heartbeatTimeout: Duration.Duration
   readonly connectTimeout: Duration.Duration
+  readonly maxConcurrentRequests: number
   readonly tls: TlsOptions | undefined
   readonly tracing: boolean
 }
@@ -102,6 +111,7 @@ export const defaults = {
   heartbeatInterval: Duration.millis(750),
   heartbeatTimeout: Duration.millis(1500),
   connectTimeout: Duration.seconds(1),
+  maxConcurrentRequests: 5000,
   tracing: false
 } as const
 
@@ -133,6 +143,10 @@ export const make = (input?: Options | string): Result.Result<Settings, InvalidS
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     return Result.fail(invalid(`the port must be an integer from 1 to 65535, not ${port}`))
   }
+  const maxConcurrentRequests = options.maxConcurrentRequests ?? defaults.maxConcurrentRequests
+  if (!Number.isSafeInteger(maxConcurrentRequests) || maxConcurrentRequests < 1) {
+    return Result.fail(invalid(`maxConcurrentRequests must be a whole number from 1, not ${maxConcurrentRequests}`))
+  }
   if (options.credentials !== undefined) {
     const valid = Package.validateCredentials({
       login: options.credentials.username,
@@ -155,6 +169,7 @@ export const make = (input?: Options | string): Result.Result<Settings, InvalidS
       ),
       heartbeatTimeout: yield* positiveDuration("heartbeatTimeout", options.heartbeatTimeout, defaults.heartbeatTimeout),
       connectTimeout: yield* positiveDuration("connectTimeout", options.connectTimeout, defaults.connectTimeout),
+      maxConcurrentRequests,
       tls: options.tls === true ? {} : options.tls === false ? undefined : options.tls,
       tracing: options.tracing ?? defaults.tracing
     }
@@ -176,7 +191,8 @@ const mask = "*****"
  *
  * The user name and password may be percent-encoded. The keys (any case, .NET spellings accepted) are
  * `connectionName`, `requireLeader` (`requireMaster`), `operationTimeout`, `heartbeatInterval`,
- * `heartbeatTimeout`, `connectTimeout` (`clientConnectionTimeout`), `tls` (`useSslConnection`),
+ * `heartbeatTimeout`, `connectTimeout` (`clientConnectionTimeout`), `maxConcurrentRequests`
+ * (`maxConcurrentItems`), `tls` (`useSslConnection`),
  * `tlsVerifyCert` (`validateServer`), `targetHost` and `tracing`. Durations are milliseconds (`750`) or have a
  * unit (`750ms`, `7s`, `2m`, `7 seconds`).
  *
@@ -323,6 +339,12 @@ const parseBoolean = (value: string): boolean | undefined => {
     : undefined
 }
 
+const parseCount = (value: string): number | undefined => {
+  if (!/^\s*\d+\s*$/.test(value)) return undefined
+  const n = Number(value)
+  return Number.isSafeInteger(n) && n >= 1 ? n : undefined
+}
+
 const units: Record<string, number> = {
   ms: 1,
   millis: 1,
@@ -384,6 +406,14 @@ const applyOption = (
       else if (key === "heartbeatinterval") options.heartbeatInterval = d
       else if (key === "heartbeattimeout") options.heartbeatTimeout = d
       else options.connectTimeout = d
+      return "ok"
+    }
+    case "maxconcurrentrequests":
+    case "maxconcurrentitems":
+    case "maxconcurrentitem": {
+      const n = parseCount(value)
+      if (n === undefined) return "expected a whole number from 1"
+      options.maxConcurrentRequests = n
       return "ok"
     }
     case "tls":
@@ -448,6 +478,7 @@ const durationConfig = (name: string): Config.Config<Duration.Duration | undefin
  * | `EVENTSTORE_CONNECTION_NAME` | `connectionName` |
  * | `EVENTSTORE_REQUIRE_LEADER` | `requireLeader` |
  * | `EVENTSTORE_OPERATION_TIMEOUT`, `EVENTSTORE_HEARTBEAT_INTERVAL`, `EVENTSTORE_HEARTBEAT_TIMEOUT`, `EVENTSTORE_CONNECT_TIMEOUT` | durations |
+ * | `EVENTSTORE_MAX_CONCURRENT_REQUESTS` | `maxConcurrentRequests` |
  *
  * @since 0.1.0
  * @category config
@@ -463,7 +494,17 @@ export const config: Config.Config<Options> = Config.all({
   operationTimeout: durationConfig("EVENTSTORE_OPERATION_TIMEOUT"),
   heartbeatInterval: durationConfig("EVENTSTORE_HEARTBEAT_INTERVAL"),
   heartbeatTimeout: durationConfig("EVENTSTORE_HEARTBEAT_TIMEOUT"),
-  connectTimeout: durationConfig("EVENTSTORE_CONNECT_TIMEOUT")
+  connectTimeout: durationConfig("EVENTSTORE_CONNECT_TIMEOUT"),
+  maxConcurrentRequests: optional(
+    Config.String("EVENTSTORE_MAX_CONCURRENT_REQUESTS").pipe(
+      Config.flatMap((text) => {
+        const n = parseCount(text)
+        return n === undefined
+          ? configFailure("EVENTSTORE_MAX_CONCURRENT_REQUESTS: expected a whole number from 1")
+          : Config.succeed(n)
+      })
+    )
+  )
 }).pipe(
   Config.flatMap((values): Config.Config<Options> => {
     let base: Options = {}
@@ -490,7 +531,8 @@ export const config: Config.Config<Options> = Config.all({
       operationTimeout: values.operationTimeout ?? base.operationTimeout,
       heartbeatInterval: values.heartbeatInterval ?? base.heartbeatInterval,
       heartbeatTimeout: values.heartbeatTimeout ?? base.heartbeatTimeout,
-      connectTimeout: values.connectTimeout ?? base.connectTimeout
+      connectTimeout: values.connectTimeout ?? base.connectTimeout,
+      maxConcurrentRequests: values.maxConcurrentRequests ?? base.maxConcurrentRequests
     }))
   })
 )

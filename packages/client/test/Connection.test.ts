@@ -18,6 +18,7 @@ import * as Tls from "node:tls"
 import { Command as CommandModule, Frame, Guid, Messages, Package } from "@photonpump/protocol"
 import { Credentials, EventStore, EventStoreError } from "@photonpump/client"
 import { eventually, failsWith } from "./Assertions.ts"
+import { confirmation, dropped } from "./Peer.ts"
 
 const Command = CommandModule.Command
 
@@ -175,6 +176,63 @@ const ponyPage = (from: number, size: number, total: number, data = new TextEnco
     })
   ))
 }
+
+const range = (n: number): Array<number> => Array.from({ length: n }, (_, i) => i)
+
+/** The stream of every WriteEvents `server` has received, in order. */
+const writtenStreams = (server: { readonly received: ReadonlyArray<Package.InboundPackage> }): Array<string> =>
+  server.received.filter((pkg) => pkg.command === Command.WriteEvents).map((pkg) =>
+    Result.getOrThrow(Messages.decode(Messages.WriteEventsSchema, pkg.payload)).eventStreamId
+  )
+
+/**
+ * Confirms subscriptions and their ends, as a server would, for `flushedTo`; the rest is up to `handler`.
+ */
+const confirmingSubscriptions = (handler: Handler): Handler => (pkg, socket, peer) => {
+  switch (pkg.command) {
+    case Command.SubscribeToStream:
+      return send(socket, Command.SubscriptionConfirmation, pkg.correlationId, confirmation(0n, -1n))
+    case Command.UnsubscribeFromStream:
+      return send(
+        socket,
+        Command.SubscriptionDropped,
+        pkg.correlationId,
+        dropped(Messages.SubscriptionDropped_SubscriptionDropReason.Unsubscribed)
+      )
+    default:
+      return handler(pkg, socket, peer)
+  }
+}
+
+/**
+ * Waits until whatever `es` had sent before the call has reached `server` (whose handler must be
+ * `confirmingSubscriptions`): a subscription, which the limit on requests never holds back, goes after
+ * it on the same socket.
+ */
+const flushedTo = Effect.fnUntraced(function*(es: EventStore.Service, server: Peer, marker: string) {
+  const subscription = yield* Effect.forkChild(Stream.runDrain(es.subscribeTo(marker)))
+  yield* eventually(
+    () =>
+      server.received.some((pkg) =>
+        pkg.command === Command.SubscribeToStream &&
+        Result.getOrThrow(Messages.decode(Messages.SubscribeToStreamSchema, pkg.payload)).eventStreamId === marker
+      ),
+    `the subscription to ${marker}`
+  )
+  yield* Fiber.interrupt(subscription)
+})
+
+/**
+ * Forks `effect` and returns its fiber once the fiber has started it: a request has been submitted
+ * (the first thing each operation does, in the same step) by the time this returns.
+ */
+const startedInFork = <A, E>(effect: Effect.Effect<A, E>) =>
+  Effect.gen(function*() {
+    const started = yield* Deferred.make<void>()
+    const fiber = yield* Effect.forkChild(Effect.andThen(Deferred.succeed(started, undefined), effect))
+    yield* Deferred.await(started)
+    return fiber
+  })
 
 /** `length` bytes of a pattern seeded by `seed`, to tell one event's data from another's. */
 const pattern = (seed: number, length: number): Uint8Array<ArrayBuffer> =>
@@ -696,6 +754,131 @@ describe("Connection", () => {
       // The replies come after all: nobody waits for them any more, and the connection goes on serving.
       for (const reply of held) reply()
       yield* es.ping()
+    }))
+
+  it.live("sends at most maxConcurrentRequests requests at once, and the others in call order as replies free places", () =>
+    Effect.gen(function*() {
+      const replies: Array<() => void> = []
+      let answering = false
+      let unanswered = 0
+      let mostUnanswered = 0
+      const server = yield* peer(politely(confirmingSubscriptions((pkg, socket) => {
+        if (pkg.command !== Command.WriteEvents) return
+        mostUnanswered = Math.max(mostUnanswered, ++unanswered)
+        const reply = () => {
+          unanswered--
+          send(socket, Command.WriteEventsCompleted, pkg.correlationId, writeEventsPayload)
+        }
+        if (answering) reply()
+        else replies.push(reply)
+      })))
+      const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port, maxConcurrentRequests: 3 })
+      const appends = yield* Effect.forkChild(
+        Effect.forEach(range(8), (n) => es.publishEvent(`s-${n}`, "PonyJumped"), { concurrency: "unbounded" })
+      )
+      yield* eventually(() => writtenStreams(server).length === 3, "three writes")
+      yield* flushedTo(es, server, "marker-1")
+      assert.deepStrictEqual(writtenStreams(server), ["s-0", "s-1", "s-2"])
+      // A reply frees one place, whichever request it answers: the next write in call order takes it.
+      replies[1]!()
+      yield* eventually(() => writtenStreams(server).length === 4, "a fourth write")
+      yield* flushedTo(es, server, "marker-2")
+      assert.deepStrictEqual(writtenStreams(server), ["s-0", "s-1", "s-2", "s-3"])
+      answering = true
+      for (const reply of [replies[0]!, replies[2]!, replies[3]!]) reply()
+      const results = yield* Fiber.join(appends)
+      assert.strictEqual(results.length, 8)
+      assert.deepStrictEqual(writtenStreams(server), range(8).map((n) => `s-${n}`))
+      assert.strictEqual(mostUnanswered, 3)
+    }))
+
+  it.live("a request waiting for a place times out at its own deadline, unsent, and the next one takes the place", () =>
+    Effect.gen(function*() {
+      const replies: Array<() => void> = []
+      const server = yield* peer(politely(confirmingSubscriptions((pkg, socket) => {
+        if (pkg.command === Command.Ping) return send(socket, Command.Pong, pkg.correlationId, pkg.payload)
+        if (pkg.command !== Command.WriteEvents) return
+        replies.push(() => send(socket, Command.WriteEventsCompleted, pkg.correlationId, writeEventsPayload))
+      })))
+      const es = yield* EventStore.connect({
+        host: "127.0.0.1",
+        port: server.port,
+        maxConcurrentRequests: 1,
+        operationTimeout: "30 seconds"
+      })
+      const first = yield* Effect.forkChild(es.publishEvent("s-0", "PonyJumped"))
+      yield* eventually(() => writtenStreams(server).length === 1, "the first write")
+      const started = performance.now()
+      const write = yield* failsWith(
+        es.publishEvent("s-1", "PonyJumped", { timeout: "150 millis" }),
+        EventStoreError.Timeout
+      )
+      assert.isAtLeast(performance.now() - started, 140)
+      assert.strictEqual(write.source, "Client")
+      assert.strictEqual(write.operation, "publishEvent")
+      assert.strictEqual(Duration.toMillis(write.timeout!), 150)
+      const ping = yield* failsWith(es.ping({ timeout: "100 millis" }), EventStoreError.Timeout)
+      assert.strictEqual(ping.operation, "ping")
+      const third = yield* Effect.forkChild(es.publishEvent("s-2", "PonyJumped"))
+      yield* flushedTo(es, server, "marker")
+      assert.deepStrictEqual(writtenStreams(server), ["s-0"])
+      replies[0]!()
+      yield* Fiber.join(first)
+      yield* eventually(() => replies.length === 2, "the third write")
+      replies[1]!()
+      yield* Fiber.join(third)
+      assert.deepStrictEqual(writtenStreams(server), ["s-0", "s-2"])
+      assert.isFalse(server.received.some((pkg) => pkg.command === Command.Ping))
+      // The places freed by the timed-out requests were never taken: one request at a time still.
+      yield* es.ping()
+    }))
+
+  it.live("a request whose caller is interrupted while it waits for a place is never sent", () =>
+    Effect.gen(function*() {
+      const replies: Array<() => void> = []
+      const server = yield* peer(politely(confirmingSubscriptions((pkg, socket) => {
+        if (pkg.command === Command.Ping) return send(socket, Command.Pong, pkg.correlationId, pkg.payload)
+        if (pkg.command !== Command.WriteEvents) return
+        replies.push(() => send(socket, Command.WriteEventsCompleted, pkg.correlationId, writeEventsPayload))
+      })))
+      const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port, maxConcurrentRequests: 1 })
+      const first = yield* Effect.forkChild(es.publishEvent("s-0", "PonyJumped"))
+      yield* eventually(() => writtenStreams(server).length === 1, "the first write")
+      // Each caller is inside its request (waiting for a place) once it has signalled that it started.
+      const waitingWrite = yield* startedInFork(es.publishEvent("s-1", "PonyJumped"))
+      const waitingPing = yield* startedInFork(es.ping())
+      const waitingRead = yield* startedInFork(es.get("ponies"))
+      yield* Fiber.interrupt(waitingWrite)
+      yield* Fiber.interrupt(waitingPing)
+      yield* Fiber.interrupt(waitingRead)
+      replies[0]!()
+      yield* Fiber.join(first)
+      const last = yield* Effect.forkChild(es.publishEvent("s-2", "PonyJumped"))
+      yield* eventually(() => replies.length === 2, "the last write")
+      replies[1]!()
+      yield* Fiber.join(last)
+      assert.deepStrictEqual(writtenStreams(server), ["s-0", "s-2"])
+      assert.isFalse(server.received.some((pkg) => pkg.command === Command.Ping))
+      assert.isFalse(server.received.some((pkg) => pkg.command === Command.ReadStreamEventsForward))
+    }))
+
+  it.live("requests waiting for a place fail at once with the connection when it dies", () =>
+    Effect.gen(function*() {
+      const server = yield* peer(politely(confirmingSubscriptions(() => {})))
+      const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port, maxConcurrentRequests: 1 })
+      const sent = yield* Effect.forkChild(Effect.flip(es.publishEvent("s-0", "PonyJumped")))
+      yield* eventually(() => writtenStreams(server).length === 1, "the first write")
+      const waiting = yield* Effect.forkChild(
+        Effect.all([Effect.flip(es.publishEvent("s-1", "PonyJumped")), Effect.flip(es.ping())], {
+          concurrency: "unbounded"
+        })
+      )
+      yield* flushedTo(es, server, "marker")
+      for (const socket of server.sockets) socket.destroy()
+      const first = yield* Fiber.join(sent)
+      const [write, ping] = yield* Fiber.join(waiting)
+      for (const error of [first, write, ping]) assert.instanceOf(error, EventStoreError.ConnectionError)
+      assert.deepStrictEqual(writtenStreams(server), ["s-0"])
     }))
 
   it.live("iter asks for the next page when one arrives, reads at most sixteen ahead, and stopping leaves nothing pending", () =>

@@ -17,7 +17,7 @@ import {
   StreamDirection
 } from "@photonpump/client"
 import { failsWith } from "./Assertions.ts"
-import { admin, serverAndClient, streamName } from "./TestServer.ts"
+import { admin, serverAddress, serverAndClient, streamName } from "./TestServer.ts"
 
 const jump = (n: number) => NewEvent.make("PonyJumped", { body: { n } })
 
@@ -168,6 +168,32 @@ const suite = (style: string, omitDefaultValues: boolean) =>
           assert.strictEqual(stored.length, 1000)
           for (const event of stored) assert.strictEqual(numbersById.get(event.id), event.eventNumber)
         }))
+
+      it.effect("hold requests beyond maxConcurrentRequests in the client and send them in call order", () =>
+        Effect.scoped(Effect.gen(function*() {
+          const { host, port } = yield* serverAddress
+          const es = yield* EventStore.connect({ host, port, credentials: admin, maxConcurrentRequests: 8 })
+          const stream = streamName("limited")
+          const events = Array.from({ length: 2000 }, (_, n) => jump(n))
+          // Appends, reads and pings interleaved, all forked at once: 8 at a time reach the server.
+          const results = yield* Effect.all(
+            events.map((event, n) =>
+              n % 10 === 5
+                ? Effect.as(Effect.zip(es.ping(), es.get(stream, { maxCount: 5 })), -1n)
+                : Effect.map(es.publish(stream, [event]), (result) => result.lastEventNumber)
+            ),
+            { concurrency: "unbounded" }
+          )
+          const written = results.filter((n) => n >= 0n)
+          assert.strictEqual(written.length, 1800)
+          // Sent in call order to a server that writes in arrival order: numbered in call order.
+          assert.deepStrictEqual(written, written.map((_, i) => BigInt(i)))
+          const stored = yield* Stream.runCollect(es.iter(stream, { batchSize: 100 }))
+          assert.deepStrictEqual(
+            stored.map((event) => event.id),
+            events.filter((_, n) => n % 10 !== 5).map((event) => event.id)
+          )
+        })))
     })
 
     describe("getEvent", () => {

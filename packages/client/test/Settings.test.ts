@@ -31,6 +31,7 @@ describe("Settings", () => {
       assert.strictEqual(Duration.toMillis(settings.heartbeatInterval), 750)
       assert.strictEqual(Duration.toMillis(settings.heartbeatTimeout), 1500)
       assert.strictEqual(Duration.toMillis(settings.connectTimeout), 1000)
+      assert.strictEqual(settings.maxConcurrentRequests, 5000)
       assert.strictEqual(settings.credentials, undefined)
       assert.strictEqual(settings.tls, undefined)
       assert.match(settings.connectionName, /^ES-[0-9a-f-]{36}$/)
@@ -44,8 +45,10 @@ describe("Settings", () => {
         operationTimeout: "2 seconds",
         heartbeatInterval: Duration.millis(100),
         connectionName: "orders",
+        maxConcurrentRequests: 64,
         tls: true
       }))
+      assert.strictEqual(settings.maxConcurrentRequests, 64)
       assert.strictEqual(settings.host, "es.internal")
       assert.strictEqual(settings.port, 2113)
       assert.strictEqual(settings.requireLeader, false)
@@ -61,6 +64,10 @@ describe("Settings", () => {
       assert.isTrue(Result.isFailure(Settings.make({ host: "" })))
       const timeout = Settings.make({ operationTimeout: 0 })
       assert.isTrue(Result.isFailure(timeout) && timeout.failure.reason.includes("operationTimeout"))
+      for (const maxConcurrentRequests of [0, -1, 2.5, Number.NaN, Infinity]) {
+        const limit = Settings.make({ maxConcurrentRequests })
+        assert.isTrue(Result.isFailure(limit) && limit.failure.reason.includes("maxConcurrentRequests"))
+      }
     })
 
     it("refuse credentials too long for the protocol, without showing them", () => {
@@ -106,9 +113,11 @@ describe("Settings", () => {
       const options = Result.getOrThrow(
         parse(
           "tcp://localhost:1113?connectionName=billing&RequireMaster=false&operationTimeout=2500" +
-            "&HeartBeatInterval=1s&heartbeatTimeout=3%20seconds&ClientConnectionTimeout=250ms"
+            "&HeartBeatInterval=1s&heartbeatTimeout=3%20seconds&ClientConnectionTimeout=250ms&MaxConcurrentItems=100"
         )
       )
+      assert.strictEqual(options.maxConcurrentRequests, 100)
+      assert.strictEqual(Result.getOrThrow(parse("tcp://localhost?maxConcurrentRequests=7")).maxConcurrentRequests, 7)
       assert.strictEqual(options.connectionName, "billing")
       assert.strictEqual(options.requireLeader, false)
       assert.strictEqual(Duration.toMillis(options.operationTimeout as Duration.Duration), 2500)
@@ -160,6 +169,11 @@ describe("Settings", () => {
       assert.strictEqual(error.position, 38)
       assert.strictEqual(error.length, 4)
       assert.include(parseError("tcp://localhost?requireLeader=maybe").reason, "true or false")
+      for (const value of ["0", "-3", "2.5", "many", "99999999999999999999"]) {
+        const error = parseError(`tcp://localhost?maxConcurrentRequests=${value}`)
+        assert.include(error.reason, "whole number")
+        assert.strictEqual(error.position, 38)
+      }
     })
 
     it("refuse a path", () => {
@@ -200,8 +214,10 @@ describe("Settings", () => {
           EVENTSTORE_USERNAME: "admin",
           EVENTSTORE_PASSWORD: "changeit",
           EVENTSTORE_REQUIRE_LEADER: "false",
-          EVENTSTORE_OPERATION_TIMEOUT: "3s"
+          EVENTSTORE_OPERATION_TIMEOUT: "3s",
+          EVENTSTORE_MAX_CONCURRENT_REQUESTS: "250"
         })
+        assert.strictEqual(options.maxConcurrentRequests, 250)
         assert.strictEqual(options.host, "es.internal")
         assert.strictEqual(options.port, 2113)
         assert.strictEqual(options.credentials?.username, "admin")
@@ -235,6 +251,8 @@ describe("Settings", () => {
         const bad = yield* Effect.flip(read({ EVENTSTORE_CONNECTION_STRING: "tcp://admin:hunter2@db:x" }))
         assert.include(bad.message, "port")
         assert.notInclude(bad.message, "hunter2")
+        const limit = yield* Effect.flip(read({ EVENTSTORE_MAX_CONCURRENT_REQUESTS: "0" }))
+        assert.include(limit.message, "EVENTSTORE_MAX_CONCURRENT_REQUESTS")
       }))
   })
 })

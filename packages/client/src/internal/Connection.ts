@@ -25,6 +25,10 @@
  *   after that.
  * - One-shot requests need no fiber of their own: a request is an entry in the correlation-id map whose
  *   reply resumes the waiting caller; one timer per connection fails the requests whose deadline passes.
+ * - At most `maxConcurrentRequests` one-shot requests are sent and unanswered at once. The others wait
+ *   in the client, in call order, each with its frame, and go as replies and deadlines free places: the
+ *   frames queued for the writer never outnumber that limit by more than the connection's own packages
+ *   (heartbeats, subscriptions, acks). A request's deadline runs from the call, waiting included.
  *
  * When the connection dies (the socket closes or fails, a heartbeat goes unanswered, the server sends
  * bytes that are not the protocol or a connection-wide BadRequest), every conversation in flight fails
@@ -86,10 +90,17 @@ export interface Connection {
    * Sends a request for a waiting caller that `pending` represents, and returns at once: the reply
    * (decoded by `pending.decode`), a timeout or the connection's failure resumes it. For callers that
    * are already inside an `Effect.callback` of their own (appends), so that a request costs one
-   * suspension and one object of bookkeeping. Nothing is left to clean up if the caller is interrupted:
-   * its entry goes when the reply or the deadline comes, and its resumption is then ignored.
+   * suspension and one object of bookkeeping. Nothing is left to clean up if the caller is interrupted
+   * once the request is sent: its entry goes when the reply or the deadline comes, and its resumption
+   * is then ignored. A request still waiting for a place (`pending.waitingFrame` set) is taken back with
+   * `forget`. Returns the request's id, or -1 when it failed at once (`pending` is then resumed).
    */
-  readonly submit: <A, E>(request: Request, pending: PendingRequest<A, E>) => void
+  readonly submit: <A, E>(request: Request, pending: PendingRequest<A, E>) => number
+  /**
+   * Forgets a one-shot request submitted under `id`: it is not sent if it still waits for a place, and
+   * its reply, if it still comes, is dropped. `pending` is not resumed.
+   */
+  readonly forget: (id: number, pending: PendingRequest<any, any>) => void
   /**
    * Sends a one-shot request and hands its reply (any package, as for `request`) or its failure
    * (the connection died, the deadline passed) to `settle`, from the connection's dispatcher or its
@@ -150,6 +161,11 @@ export abstract class PendingRequest<A, E> {
   readonly timeout: Duration.Duration
   /** When the request times out, in `performance.now()` milliseconds; set by the connection. */
   deadline = 0
+  /**
+   * Its frame while it waits for a place among the requests in flight (`maxConcurrentRequests`); the
+   * connection clears it when it sends the frame, or forgets the request.
+   */
+  waitingFrame: Uint8Array | undefined = undefined
   constructor(
     resume: (exit: Exit.Exit<A, E | ConnectionError | Timeout | BadRequest>) => void,
     operation: string,
@@ -199,9 +215,9 @@ class DecodedRequest<A, E> extends PendingRequest<A, E> {
  * being sent is kept for the sender to return instead.
  */
 class CallbackRequest extends PendingRequest<Package.InboundPackage, never> implements InFlight {
-  /** Its correlation id's counter once `submit` has returned (-1 while sending), and the map it waits in. */
+  /** Its correlation id's counter once `submit` has returned (-1 while sending), and how to forget it. */
   id = -1
-  requests: Map<number, PendingRequest<any, any>> | undefined = undefined
+  forget: ((id: number, request: PendingRequest<any, any>) => void) | undefined = undefined
   failedToSend: ConnectionError | BadRequest | undefined = undefined
   decode(pkg: Package.InboundPackage): Exit.Exit<Package.InboundPackage> {
     return Exit.succeed(pkg)
@@ -211,7 +227,7 @@ class CallbackRequest extends PendingRequest<Package.InboundPackage, never> impl
     else super.fail(error)
   }
   cancel(): void {
-    if (this.requests !== undefined && this.requests.get(this.id) === this) this.requests.delete(this.id)
+    this.forget?.(this.id, this)
   }
 }
 
@@ -422,8 +438,15 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
 
   /** Long conversations, by UUID. */
   const pending = new Map<string, Conversation>()
-  /** One-shot requests, by the counter of their correlation id. */
+  /** One-shot requests, by the counter of their correlation id: those sent, and those waiting to be. */
   const requests = new Map<number, PendingRequest<any, any>>()
+  // At most `maxConcurrentRequests` of them are sent and unanswered at once; the others wait in `waiting`,
+  // in the order of the calls, each with its frame, until a reply or a deadline frees a place. Entries
+  // forgotten while they wait (deadline, interruption) stay in the array with their frame cleared.
+  const maxInFlight = settings.maxConcurrentRequests
+  let inFlight = 0
+  let waiting: Array<PendingRequest<any, any> | undefined> = []
+  let waitingHead = 0
   const idPrefix = crypto.getRandomValues(new Uint8Array(idPrefixLength))
   let idCounter = 0
   /** Writes this connection's next request id into a frame, and returns its counter. */
@@ -480,6 +503,13 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
     }
     if (next !== Infinity && failure === undefined) armSweep(next, now)
     if (expired === undefined) return
+    // Every due request leaves before a place is given to those waiting, so that none that is due is
+    // sent.
+    for (const request of expired) {
+      if (request.waitingFrame !== undefined) request.waitingFrame = undefined
+      else inFlight--
+    }
+    if (inFlight < maxInFlight) sendWaiting()
     // In deadline order, even when a late timer finds several due. Resumed last: a caller resumed here
     // may send its next request at once.
     if (expired.length > 1) expired.sort((a, b) => a.deadline - b.deadline)
@@ -496,11 +526,14 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
     failure = error
     stopSweeping()
     const conversations = [...pending.values()]
-    const waiting = [...requests.values()]
+    const unanswered = [...requests.values()]
     pending.clear()
     requests.clear()
+    inFlight = 0
+    waiting = []
+    waitingHead = 0
     for (const conversation of conversations) conversation.fail(error)
-    for (const request of waiting) request.fail(error)
+    for (const request of unanswered) request.fail(error)
     const waiters = closedWaiters
     closedWaiters = []
     for (const waiter of waiters) waiter(error)
@@ -508,6 +541,37 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
 
   const enqueue = (frame: Uint8Array): void => {
     Queue.offerUnsafe(outbound, frame)
+  }
+
+  /** Sends the requests waiting for a place, in order, while there are places. */
+  const sendWaiting = (): void => {
+    while (inFlight < maxInFlight && waitingHead < waiting.length) {
+      const entry = waiting[waitingHead]!
+      waiting[waitingHead++] = undefined
+      const frame = entry.waitingFrame
+      if (frame === undefined) continue
+      entry.waitingFrame = undefined
+      inFlight++
+      enqueue(frame)
+    }
+    if (waitingHead === waiting.length) {
+      waiting = []
+      waitingHead = 0
+    }
+  }
+
+  /** Takes a one-shot request out of the map (a reply, a deadline, a cancellation), freeing its place. */
+  const forget = (id: number, entry: PendingRequest<any, any>): void => {
+    if (requests.get(id) !== entry) return
+    requests.delete(id)
+    release(entry)
+  }
+  const release = (entry: PendingRequest<any, any>): void => {
+    if (entry.waitingFrame !== undefined) {
+      entry.waitingFrame = undefined
+    } else if (--inFlight < maxInFlight && waitingHead < waiting.length) {
+      sendWaiting()
+    }
   }
 
   // --- reader -----------------------------------------------------------------------------------
@@ -577,6 +641,7 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
         return undefined
       }
       requests.delete(requestId)
+      release(request)
       request.resume(request.decodeBody(body))
       return undefined
     }
@@ -689,7 +754,13 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
     const deadline = entry.deadline = now + Duration.toMillis(entry.timeout)
     requests.set(id, entry)
     if (deadline < sweepAt) armSweep(deadline, now)
-    enqueue(frame)
+    if (inFlight < maxInFlight && waitingHead === waiting.length) {
+      inFlight++
+      enqueue(frame)
+    } else {
+      entry.waitingFrame = frame
+      waiting.push(entry)
+    }
     return id
   }
 
@@ -704,9 +775,7 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
       const id = submit(request, entry)
       if (id < 0) return
       // Interrupted, the caller takes its entry out at once (the reply would be dropped anyway).
-      return Effect.sync(() => {
-        if (requests.get(id) === entry) requests.delete(id)
-      })
+      return Effect.sync(() => forget(id, entry))
     })
 
   const requestCallback = (
@@ -725,11 +794,11 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
     const id = submit(request, entry)
     const early = entry.failedToSend
     if (early !== undefined) {
-      if (id >= 0 && requests.get(id) === entry) requests.delete(id)
+      if (id >= 0) forget(id, entry)
       return Result.fail(early)
     }
     entry.id = id
-    entry.requests = requests
+    entry.forget = forget
     return Result.succeed(entry)
   }
 
@@ -773,6 +842,7 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
     request,
     requestDecoded,
     submit,
+    forget,
     requestCallback,
     startConversation,
     send,
