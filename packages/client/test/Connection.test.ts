@@ -204,6 +204,13 @@ const confirmingSubscriptions = (handler: Handler): Handler => (pkg, socket, pee
   }
 }
 
+/** Answers pings at once, and keeps the reply to each write in `replies`, for the test to send. */
+const holdingWrites = (replies: Array<() => void>): Handler => (pkg, socket) => {
+  if (pkg.command === Command.Ping) return send(socket, Command.Pong, pkg.correlationId, pkg.payload)
+  if (pkg.command !== Command.WriteEvents) return
+  replies.push(() => send(socket, Command.WriteEventsCompleted, pkg.correlationId, writeEventsPayload))
+}
+
 /**
  * Waits until whatever `es` had sent before the call has reached `server` (whose handler must be
  * `confirmingSubscriptions`): a subscription, which the limit on requests never holds back, goes after
@@ -795,11 +802,7 @@ describe("Connection", () => {
   it.live("a request waiting for a place times out at its own deadline, unsent, and the next one takes the place", () =>
     Effect.gen(function*() {
       const replies: Array<() => void> = []
-      const server = yield* peer(politely(confirmingSubscriptions((pkg, socket) => {
-        if (pkg.command === Command.Ping) return send(socket, Command.Pong, pkg.correlationId, pkg.payload)
-        if (pkg.command !== Command.WriteEvents) return
-        replies.push(() => send(socket, Command.WriteEventsCompleted, pkg.correlationId, writeEventsPayload))
-      })))
+      const server = yield* peer(politely(confirmingSubscriptions(holdingWrites(replies))))
       const es = yield* EventStore.connect({
         host: "127.0.0.1",
         port: server.port,
@@ -836,11 +839,7 @@ describe("Connection", () => {
   it.live("a request whose caller is interrupted while it waits for a place is never sent", () =>
     Effect.gen(function*() {
       const replies: Array<() => void> = []
-      const server = yield* peer(politely(confirmingSubscriptions((pkg, socket) => {
-        if (pkg.command === Command.Ping) return send(socket, Command.Pong, pkg.correlationId, pkg.payload)
-        if (pkg.command !== Command.WriteEvents) return
-        replies.push(() => send(socket, Command.WriteEventsCompleted, pkg.correlationId, writeEventsPayload))
-      })))
+      const server = yield* peer(politely(confirmingSubscriptions(holdingWrites(replies))))
       const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port, maxConcurrentRequests: 1 })
       const first = yield* Effect.forkChild(es.publishEvent("s-0", "PonyJumped"))
       yield* eventually(() => writtenStreams(server).length === 1, "the first write")
