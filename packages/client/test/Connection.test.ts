@@ -861,6 +861,31 @@ describe("Connection", () => {
       assert.isFalse(server.received.some((pkg) => pkg.command === Command.ReadStreamEventsForward))
     }))
 
+  it.live("a sent request whose caller has gone keeps its place until its reply comes", () =>
+    Effect.gen(function*() {
+      const pongs: Array<() => void> = []
+      const server = yield* peer(politely(confirmingSubscriptions((pkg, socket) => {
+        if (pkg.command === Command.Ping) pongs.push(() => send(socket, Command.Pong, pkg.correlationId, pkg.payload))
+      })))
+      const es = yield* EventStore.connect({
+        host: "127.0.0.1",
+        port: server.port,
+        maxConcurrentRequests: 1,
+        operationTimeout: "30 seconds"
+      })
+      const gone = yield* Effect.forkChild(es.ping())
+      yield* eventually(() => pongs.length === 1, "the first ping")
+      yield* Fiber.interrupt(gone)
+      // The server still works on the first: the second waits for its reply.
+      const next = yield* startedInFork(es.ping())
+      yield* flushedTo(es, server, "marker")
+      assert.strictEqual(pongs.length, 1)
+      pongs[0]!()
+      yield* eventually(() => pongs.length === 2, "the second ping")
+      pongs[1]!()
+      yield* Fiber.join(next)
+    }))
+
   it.live("requests waiting for a place fail at once with the connection when it dies", () =>
     Effect.gen(function*() {
       const server = yield* peer(politely(confirmingSubscriptions(() => {})))

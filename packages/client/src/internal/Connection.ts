@@ -28,7 +28,8 @@
  * - At most `maxConcurrentRequests` one-shot requests are sent and unanswered at once. The others wait
  *   in the client, in call order, each with its frame, and go as replies and deadlines free places: the
  *   frames queued for the writer never outnumber that limit by more than the connection's own packages
- *   (heartbeats, subscriptions, acks). A request's deadline runs from the call, waiting included.
+ *   (heartbeats, subscriptions, acks). A request's deadline runs from the call, waiting included. A
+ *   sent request whose caller has gone keeps its place until its reply or deadline.
  *
  * When the connection dies (the socket closes or fails, a heartbeat goes unanswered, the server sends
  * bytes that are not the protocol or a connection-wide BadRequest), every conversation in flight fails
@@ -98,7 +99,8 @@ export interface Connection {
   readonly submit: <A, E>(request: Request, pending: PendingRequest<A, E>) => number
   /**
    * Forgets a one-shot request submitted under `id`: it is not sent if it still waits for a place, and
-   * its reply, if it still comes, is dropped. `pending` is not resumed.
+   * its reply, if it still comes, is dropped (the request keeps its place until then, or until its
+   * deadline). `pending` is not resumed.
    */
   readonly forget: (id: number, pending: PendingRequest<any, any>) => void
   /**
@@ -229,6 +231,28 @@ class CallbackRequest extends PendingRequest<Package.InboundPackage, never> impl
   cancel(): void {
     this.forget?.(this.id, this)
   }
+}
+
+const ignore = (): void => {}
+const ignored: Exit.Exit<never, never> = Exit.die("an abandoned request's reply is never read")
+
+/**
+ * Stands in for a sent request whose caller has gone (`Connection.forget`): it keeps the request's
+ * place among those in flight until the reply or the deadline comes, reads nothing and resumes nobody.
+ */
+class Abandoned extends PendingRequest<any, any> {
+  constructor(deadline: number) {
+    super(ignore, "", Duration.zero)
+    this.deadline = deadline
+  }
+  decode(): Exit.Exit<never, never> {
+    return ignored
+  }
+  override decodeBody(): Exit.Exit<never, never> {
+    return ignored
+  }
+  override fail(): void {}
+  override expire(): void {}
 }
 
 /**
@@ -560,12 +584,21 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
     }
   }
 
-  /** Takes a one-shot request out of the map (a reply, a deadline, a cancellation), freeing its place. */
+  /**
+   * Forgets a one-shot request whose caller has gone. One still waiting for a place leaves at once and
+   * is never sent. One already sent keeps its place until its reply or its deadline, since the server
+   * works on it all the same, under a stand-in that resumes nobody.
+   */
   const forget = (id: number, entry: PendingRequest<any, any>): void => {
     if (requests.get(id) !== entry) return
-    requests.delete(id)
-    release(entry)
+    if (entry.waitingFrame !== undefined) {
+      requests.delete(id)
+      entry.waitingFrame = undefined
+    } else {
+      requests.set(id, new Abandoned(entry.deadline))
+    }
   }
+  /** Frees the place of a request that has left the map (a reply, a deadline). */
   const release = (entry: PendingRequest<any, any>): void => {
     if (entry.waitingFrame !== undefined) {
       entry.waitingFrame = undefined
