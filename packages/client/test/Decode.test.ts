@@ -420,5 +420,14 @@ describe("Decode", () => {
     assert.isTrue(Decode.isMalformed(Decode.readStreamEventsCompleted(new Uint8Array([0x0a, 0x05, 0x01]))))
     assert.isTrue(Decode.isMalformed(Decode.readEventCompleted(new Uint8Array([0x08, 0xff]))))
     assert.isTrue(Decode.isMalformed(Decode.readAllEventsCompleted(new Uint8Array([0x0f]), false)))
+    // A creation time (fields 9 and 10) that runs past the record, or goes on past ten bytes.
+    const stream = [0x0a, 0x01, 0x73]
+    for (const tag of [0x48, 0x50]) {
+      assert.isTrue(Decode.isMalformed(Decode.decodeEventRecord(new Uint8Array([...stream, tag, 0x80, 0x80]))))
+      const eleven = [...Array<number>(10).fill(0xff), 0x01]
+      assert.isTrue(Decode.isMalformed(Decode.decodeEventRecord(new Uint8Array([...stream, tag, ...eleven]))))
+      const ten = [...Array<number>(9).fill(0xff), 0x01]
+      assert.isFalse(Decode.isMalformed(Decode.decodeEventRecord(new Uint8Array([...stream, tag, ...ten]))))
+    }
   })
 })

@@ -172,11 +172,25 @@ export class Reader {
     return start
   }
 
-  /** Goes past a varint and returns where it starts, or -1 when it is zero (the wire's default). */
+  /**
+   * Goes past a varint and returns where it starts, or -1 when it is zero (the wire's default). Only
+   * whether any of its bits is set is worked out: an event's two creation times, read this way, take
+   * nine and six bytes.
+   */
   nonZeroVarint(): number {
+    const bytes = this.bytes
     const at = this.offset
-    this.varint64()
-    return this.low !== 0 || this.high !== 0 ? at : -1
+    let offset = at
+    let bits = 0
+    for (let continued = 0;; continued++) {
+      if (offset >= this.end) throw new MalformedError("a varint runs past the end")
+      const byte = bytes[offset++]!
+      bits |= byte & 0x7f
+      if (byte < 0x80) break
+      if (continued === 9) throw new MalformedError("a varint is too long")
+    }
+    this.offset = offset
+    return bits !== 0 ? at : -1
   }
 
   string(): string {
