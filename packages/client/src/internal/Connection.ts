@@ -581,6 +581,11 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
     if (waitingHead === waiting.length) {
       waiting = []
       waitingHead = 0
+    } else if (waitingHead >= 1024 && waitingHead * 2 >= waiting.length) {
+      // Under a backlog that never drains, the sent half is dropped from time to time, so that the
+      // array holds no more than twice the requests still waiting.
+      waiting = waiting.slice(waitingHead)
+      waitingHead = 0
     }
   }
 
