@@ -74,6 +74,8 @@ export interface Summary {
   readonly stalledRounds?: number | undefined
 }
 
+const eventsOf = (workload: Workload): number => workload.params.family === "memoryRead" ? workload.params.events : 0
+
 /**
  * The median of some numbers (the mean of the middle two for an even count).
  *
@@ -344,17 +346,17 @@ export const targets = (
       [laggiest.workload.id, "node-eventstore-client", latencyP50Of]
     )
   }
-  // Flat memory compares the two stream reads (small and large) with each other, whatever other memory
-  // workloads run beside them.
+  // Flat memory compares each stream read with the next shorter one (100,000 and 1,000,000 events, then
+  // 1,000,000 and 3,000,000), whatever other memory workloads run beside them.
   const memory = workloads.filter((w) => w.params.family === "memoryRead")
-  if (memory.length === 2) {
-    const small = find(memory[0]!.id, "photonpump")?.memory
-    const large = find(memory[1]!.id, "photonpump")?.memory
-    if (small !== undefined && large !== undefined) {
-      const ratio = `${memory[1]!.title} ÷ ${memory[0]!.title}`
-      check(`memory: peak heap, ${ratio}`, large.peakHeapUsed / small.peakHeapUsed, 1.25, true)
-      check(`memory: peak RSS, ${ratio}`, large.peakRss / small.peakRss, 1.25, true)
-    }
+  memory.sort((a, b) => eventsOf(a) - eventsOf(b))
+  for (let i = 1; i < memory.length; i++) {
+    const shorter = find(memory[i - 1]!.id, "photonpump")?.memory
+    const longer = find(memory[i]!.id, "photonpump")?.memory
+    if (shorter === undefined || longer === undefined) continue
+    const ratio = `${memory[i]!.title} ÷ ${memory[i - 1]!.title}`
+    check(`memory: peak heap, ${ratio}`, longer.peakHeapUsed / shorter.peakHeapUsed, 1.25, true)
+    check(`memory: peak RSS, ${ratio}`, longer.peakRss / shorter.peakRss, 1.25, true)
   }
   return checks
 }

@@ -235,11 +235,24 @@ const readStream = (scale: Scale): Seed => ({ stream: "bench-read", events: scal
 /** The stream read before the timed read, to warm up client and server. */
 const warmupStream = (scale: Scale): Seed => ({ stream: "bench-warmup", events: readStream(scale).events / 10 })
 
-/** The streams of the memory workload: a small one and one ten times longer. */
-const memoryStreams = (scale: Scale): readonly [Seed, Seed] =>
+/**
+ * The streams of the memory workload: a small one, one ten times longer, and one thirty times longer.
+ * A read's RSS climbs over its first few hundred thousand events, as V8 and the C library settle into
+ * their cycle, and then holds (bench/NOTES.md, phase 11): the small read ends before that, the two
+ * longer ones both reach it, so that comparing them asks whether memory grows with the stream itself.
+ */
+const memoryStreams = (scale: Scale): readonly [Seed, Seed, Seed] =>
   scale === "full"
-    ? [{ stream: "bench-memory-100k", events: 100_000 }, { stream: "bench-memory-1m", events: 1_000_000 }]
-    : [{ stream: "bench-memory-small", events: 2_000 }, { stream: "bench-memory-large", events: 20_000 }]
+    ? [
+      { stream: "bench-memory-100k", events: 100_000 },
+      { stream: "bench-memory-1m", events: 1_000_000 },
+      { stream: "bench-memory-3m", events: 3_000_000 }
+    ]
+    : [
+      { stream: "bench-memory-small", events: 2_000 },
+      { stream: "bench-memory-large", events: 20_000 },
+      { stream: "bench-memory-longest", events: 60_000 }
+    ]
 
 /**
  * Requests a fresh server is sent before the timed section of the append (one event each), live
@@ -334,7 +347,7 @@ const appends = (scale: Scale, concurrency: number, full: number): Workload => {
 export const workloads = (scale: Scale): ReadonlyArray<Workload> => {
   const read = readStream(scale)
   const warmup = warmupStream(scale)
-  const [small, large] = memoryStreams(scale)
+  const [small, large, longest] = memoryStreams(scale)
   const [persistent, persistentWarmup] = persistentStreams(scale)
   const batches = scale === "full" ? 1_000 : 20
   const warmupPasses = readWarmupPasses(scale, warmup.events, pageSize)
@@ -438,7 +451,7 @@ export const workloads = (scale: Scale): ReadonlyArray<Workload> => {
       },
       seeds: [persistent, persistentWarmup]
     },
-    ...[small, large].map((seed): Workload => ({
+    ...[small, large, longest].map((seed): Workload => ({
       id: `memory-${seed.events >= 1_000_000 ? `${seed.events / 1_000_000}m` : `${seed.events / 1_000}k`}`,
       title: `memory, iter over ${seed.events.toLocaleString("en-US")} events`,
       kind: "memory",

@@ -273,4 +273,30 @@ describe("targets", () => {
     assert.isFalse(check(growing, "memory: peak heap").met)
     assert.isFalse(check(growing, "memory: peak RSS").met)
   })
+
+  it("compares each memory read with the next shorter one, whatever order the records come in", () => {
+    const checks = Summary.targets(
+      Summary.summarise([
+        sample("memory-3m", "photonpump", 0, 900_000, { memory: memory(130, 300) }),
+        sample("memory-100k", "photonpump", 0, 200_000, { memory: memory(100, 200) }),
+        sample("memory-1m", "photonpump", 0, 600_000, { memory: memory(120, 280) })
+      ], all, ["photonpump"]),
+      all
+    ).filter((c) => c.description.startsWith("memory: "))
+    assert.deepStrictEqual(checks.map((c) => [c.description, c.value, c.met]), [
+      [`memory: peak heap, ${workload("memory-1m").title} ÷ ${workload("memory-100k").title}`, 1.2, true],
+      [`memory: peak RSS, ${workload("memory-1m").title} ÷ ${workload("memory-100k").title}`, 1.4, false],
+      [`memory: peak heap, ${workload("memory-3m").title} ÷ ${workload("memory-1m").title}`, 130 / 120, true],
+      [`memory: peak RSS, ${workload("memory-3m").title} ÷ ${workload("memory-1m").title}`, 300 / 280, true]
+    ])
+    // A read left out leaves out the comparisons it is part of.
+    const withoutTheMiddle = Summary.targets(
+      Summary.summarise([
+        sample("memory-100k", "photonpump", 0, 200_000, { memory: memory(100, 200) }),
+        sample("memory-3m", "photonpump", 0, 900_000, { memory: memory(130, 300) })
+      ], all, ["photonpump"]),
+      all
+    ).filter((c) => c.description.startsWith("memory: "))
+    assert.deepStrictEqual(withoutTheMiddle, [])
+  })
 })

@@ -104,13 +104,16 @@ describe("workloads", () => {
         assert.isAtLeast(readAll.seeds[0]?.events ?? 0, readAll.params.events)
       })
 
-      it("warm up every memory read on the same, shorter stream, so the two reads differ only in length", () => {
+      it("warm up every memory read on the same, shortest stream, so the reads differ only in length", () => {
         const reads = all.filter((w) => w.params.family === "memoryRead")
-        assert.strictEqual(reads.length, 2)
-        const [small, large] = reads.map((w) => w.params) as Array<Extract<Workload["params"], { family: "memoryRead" }>>
-        assert.deepStrictEqual(small!.warmup, large!.warmup)
+        assert.strictEqual(reads.length, 3)
+        const [small, large, longest] = reads.map((w) => w.params) as Array<
+          Extract<Workload["params"], { family: "memoryRead" }>
+        >
+        for (const read of [large!, longest!]) assert.deepStrictEqual(read.warmup, small!.warmup)
         assert.strictEqual(small!.warmup.stream, small!.stream)
-        assert.isBelow(large!.warmup.events, large!.events)
+        assert.strictEqual(large!.events, small!.events * 10)
+        assert.strictEqual(longest!.events, large!.events * 3)
       })
 
       it("run in a fresh process only where memory is measured", () => {
