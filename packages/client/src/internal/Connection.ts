@@ -603,13 +603,9 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
       requests.set(id, new Abandoned(entry.deadline))
     }
   }
-  /** Frees the place of a request that has left the map (a reply, a deadline). */
-  const release = (entry: PendingRequest<any, any>): void => {
-    if (entry.waitingFrame !== undefined) {
-      entry.waitingFrame = undefined
-    } else if (--inFlight < maxInFlight && waitingHead < waiting.length) {
-      sendWaiting()
-    }
+  /** A reply has freed its request's place: the first request waiting takes it. */
+  const replied = (): void => {
+    if (--inFlight < maxInFlight && waitingHead < waiting.length) sendWaiting()
   }
 
   // --- reader -----------------------------------------------------------------------------------
@@ -679,7 +675,7 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
         return undefined
       }
       requests.delete(requestId)
-      release(request)
+      replied()
       request.resume(request.decodeBody(body))
       return undefined
     }
@@ -812,7 +808,8 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
       const entry = new DecodedRequest<A, E>(resume, operation, timeout, decode)
       const id = submit(request, entry)
       if (id < 0) return
-      // Interrupted, the caller takes its entry out at once (the reply would be dropped anyway).
+      // Interrupted, the caller forgets its request: never sent if it still waits for a place, its
+      // reply dropped if it was sent.
       return Effect.sync(() => forget(id, entry))
     })
 
