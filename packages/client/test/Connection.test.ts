@@ -1,6 +1,6 @@
 /**
- * The connection against peers that misbehave on purpose: small raw TCP peers, written here with the
- * protocol package, that complete the handshake and then never answer, hang up mid-request, ignore
+ * The connection against peers that misbehave on purpose: small raw TCP peers (`Peer.ts`), written with
+ * the protocol package, that complete the handshake and then never answer, hang up mid-request, ignore
  * heartbeats or send garbage. Everything a well-behaved server does is tested against the embedded
  * server in the other test files.
  */
@@ -13,108 +13,12 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
-import * as Net from "node:net"
-import * as Tls from "node:tls"
-import { Command as CommandModule, Frame, Guid, Messages, Package } from "@photonpump/protocol"
+import { Command as CommandModule, Guid, Messages, Package } from "@photonpump/protocol"
 import { Credentials, EventStore, EventStoreError } from "@photonpump/client"
 import { eventually, failsWith } from "./Assertions.ts"
-import { confirmation, dropped } from "./Peer.ts"
+import { confirmation, dropped, type Handler, type Peer, peer, send, testCertificate } from "./Peer.ts"
 
 const Command = CommandModule.Command
-
-interface Peer {
-  readonly port: number
-  /** Every package received, in order. */
-  readonly received: Array<Package.InboundPackage>
-  /** The sockets accepted so far. */
-  readonly sockets: Array<Net.Socket>
-}
-
-type Handler = (pkg: Package.InboundPackage, socket: Net.Socket, peer: Peer) => void
-
-const send = (socket: Net.Socket, command: number, correlationId: string, payload?: Uint8Array) => {
-  socket.write(Result.getOrThrow(Package.encodeFrame({ command, correlationId, payload })))
-}
-
-/** Completes the handshake and answers heartbeats, as a server would; the rest is up to `handler`. */
-const politely = (handler: Handler): Handler => (pkg, socket, peer) => {
-  switch (pkg.command) {
-    case Command.IdentifyClient:
-      return send(socket, Command.ClientIdentified, pkg.correlationId)
-    case Command.Authenticate:
-      return send(socket, Command.Authenticated, pkg.correlationId)
-    case Command.HeartbeatRequest:
-      return send(socket, Command.HeartbeatResponse, pkg.correlationId)
-    default:
-      return handler(pkg, socket, peer)
-  }
-}
-
-/** A certificate and key for `localhost` / 127.0.0.1, self-signed, made for these tests and nothing else. */
-const testCertificate = `-----BEGIN CERTIFICATE-----
-MIIBmzCCAUGgAwIBAgIUFHhc+z7oqVhagUEUGibW9NvT+qgwCgYIKoZIzj0EAwIw
-FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyODE2MTA0NFoYDzIxMjYxMTA0
-MTYxMDQ0WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
-PQMBBwNCAASmvhrizVpXYrGpqdvV/m+merJYDJUdFGp1wgRI+jrQoI8UU+MLUZdP
-oj7HhpPcfKFJKgSfGFttTCLb5/pRlZ/To28wbTAdBgNVHQ4EFgQUptkuH5ZqwPwu
-yXPVTd71gIFtu1gwHwYDVR0jBBgwFoAUptkuH5ZqwPwuyXPVTd71gIFtu1gwDwYD
-VR0TAQH/BAUwAwEB/zAaBgNVHREEEzARgglsb2NhbGhvc3SHBH8AAAEwCgYIKoZI
-zj0EAwIDSAAwRQIgaGS0HfLyaocZLIlokPrYubwFVN3jNcEJwKiul1+9QZECIQCa
-4QeHrjV2QsQNQKMapnLMSdIX9EJ8ct0EWAzkIlgsTA==
------END CERTIFICATE-----
-`
-const testKey = `-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgXXDRuFRj6RJNb0u/
-5GsAkrKXKVUm2nKV6DfyDY2umvmhRANCAASmvhrizVpXYrGpqdvV/m+merJYDJUd
-FGp1wgRI+jrQoI8UU+MLUZdPoj7HhpPcfKFJKgSfGFttTCLb5/pRlZ/T
------END PRIVATE KEY-----
-`
-
-/** A raw TCP (or, with `tls`, TLS) peer on 127.0.0.1, closed with the scope. */
-const peer = (handler: Handler, options?: { readonly tls?: boolean }) =>
-  Effect.acquireRelease(
-    Effect.callback<{ peer: Peer; server: Net.Server }>((resume) => {
-      const received: Array<Package.InboundPackage> = []
-      const sockets: Array<Net.Socket> = []
-      const state: { port: number } = { port: 0 }
-      const self: Peer = {
-        get port() {
-          return state.port
-        },
-        received,
-        sockets
-      }
-      const serve = (socket: Net.Socket) => {
-        sockets.push(socket)
-        socket.on("error", () => {})
-        const parser = Frame.makeParser()
-        socket.on("data", (chunk) => {
-          const frames = parser.push(chunk)
-          if (Result.isFailure(frames)) {
-            socket.destroy()
-            return
-          }
-          for (const body of frames.success) {
-            const pkg = Result.getOrThrow(Package.decode(body))
-            received.push(pkg)
-            handler(pkg, socket, self)
-          }
-        })
-      }
-      const server: Net.Server = options?.tls === true
-        ? Tls.createServer({ key: testKey, cert: testCertificate }, serve)
-        : Net.createServer(serve)
-      server.listen(0, "127.0.0.1", () => {
-        state.port = (server.address() as Net.AddressInfo).port
-        resume(Effect.succeed({ peer: self, server }))
-      })
-    }),
-    ({ peer, server }) =>
-      Effect.callback<void>((resume) => {
-        for (const socket of peer.sockets) socket.destroy()
-        server.close(() => resume(Effect.void))
-      })
-  ).pipe(Effect.map(({ peer }) => peer))
 
 const writeEventsPayload = Result.getOrThrow(
   Messages.encode(
@@ -262,7 +166,7 @@ describe("Connection", () => {
 
   it.live("gives up the handshake after the operation timeout", () =>
     Effect.gen(function*() {
-      const silent = yield* peer(() => {})
+      const silent = yield* peer(() => {}, { raw: true })
       const error = yield* failsWith(
         EventStore.connect({ host: "127.0.0.1", port: silent.port, operationTimeout: "200 millis" }),
         EventStoreError.ConnectionError
@@ -276,7 +180,7 @@ describe("Connection", () => {
 
   it.live("authenticates, then identifies itself as a version 1 client with its connection name", () =>
     Effect.gen(function*() {
-      const server = yield* peer(politely(() => {}))
+      const server = yield* peer(() => {})
       yield* EventStore.connect({
         host: "127.0.0.1",
         port: server.port,
@@ -295,9 +199,9 @@ describe("Connection", () => {
   it.live("a request that gets no reply times out, and the connection goes on serving", () =>
     Effect.gen(function*() {
       let pings = 0
-      const server = yield* peer(politely((pkg, socket) => {
+      const server = yield* peer((pkg, socket) => {
         if (pkg.command === Command.Ping && pings++ > 0) send(socket, Command.Pong, pkg.correlationId, pkg.payload)
-      }))
+      })
       const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
       const error = yield* failsWith(es.ping({ timeout: "150 millis" }), EventStoreError.Timeout)
       assert.strictEqual(error.source, "Client")
@@ -308,7 +212,7 @@ describe("Connection", () => {
 
   it.live("requests with different timeouts each time out on their own, whatever order they are sent in", () =>
     Effect.gen(function*() {
-      const server = yield* peer(politely(() => {}))
+      const server = yield* peer(() => {})
       const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
       // The long one first: the short one, sent after it, must not wait for the long one's deadline.
       const long = yield* Effect.forkChild(failsWith(es.ping({ timeout: "1500 millis" }), EventStoreError.Timeout))
@@ -325,9 +229,9 @@ describe("Connection", () => {
 
   it.live("a peer that hangs up mid-request fails every pending request at once, and later ones fast", () =>
     Effect.gen(function*() {
-      const server = yield* peer(politely((_pkg, socket, self) => {
+      const server = yield* peer((_pkg, socket, self) => {
         if (self.received.filter((p) => p.command === Command.WriteEvents).length === 3) socket.destroy()
-      }))
+      })
       const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port, operationTimeout: "30 seconds" })
       const started = Date.now()
       const results = yield* Effect.all(
@@ -353,14 +257,14 @@ describe("Connection", () => {
         } else if (pkg.command === Command.HeartbeatResponse) {
           Deferred.doneUnsafe(answered, Exit.succeed(pkg.correlationId))
         }
-      })
+      }, { raw: true })
       yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
       assert.strictEqual(yield* Deferred.await(answered), probe)
     }))
 
   it.live("sends its own heartbeat when the line is idle", () =>
     Effect.gen(function*() {
-      const server = yield* peer(politely(() => {}))
+      const server = yield* peer(() => {})
       yield* EventStore.connect({ host: "127.0.0.1", port: server.port, heartbeatInterval: "50 millis" })
       yield* eventually(
         () => server.received.some((p) => p.command === Command.HeartbeatRequest),
@@ -372,7 +276,7 @@ describe("Connection", () => {
     Effect.gen(function*() {
       const server = yield* peer((pkg, socket) => {
         if (pkg.command === Command.IdentifyClient) send(socket, Command.ClientIdentified, pkg.correlationId)
-      })
+      }, { raw: true })
       const es = yield* EventStore.connect({
         host: "127.0.0.1",
         port: server.port,
@@ -387,9 +291,9 @@ describe("Connection", () => {
 
   it.live("closes the connection on a connection-wide BadRequest", () =>
     Effect.gen(function*() {
-      const server = yield* peer(politely((pkg, socket) => {
+      const server = yield* peer((pkg, socket) => {
         if (pkg.command === Command.Ping) send(socket, Command.BadRequest, Guid.empty, Package.encodeText("go away"))
-      }))
+      })
       const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
       const error = yield* failsWith(es.ping(), EventStoreError.ConnectionError)
       assert.strictEqual(error.reason, "ProtocolViolation")
@@ -398,7 +302,7 @@ describe("Connection", () => {
 
   it.live("closes the connection when the server's framing is broken, after the whole frames before it", () =>
     Effect.gen(function*() {
-      const server = yield* peer(politely((pkg, socket) => {
+      const server = yield* peer((pkg, socket) => {
         if (pkg.command !== Command.Ping) return
         const pong = Result.getOrThrow(Package.encodeFrame({ command: Command.Pong, correlationId: pkg.correlationId }))
         const garbage = new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2, 3])
@@ -406,7 +310,7 @@ describe("Connection", () => {
         chunk.set(pong)
         chunk.set(garbage, pong.length)
         socket.write(chunk)
-      }))
+      })
       const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
       // The Pong arrived whole, in the same chunk as the broken prefix: it still answers the ping.
       yield* es.ping()
@@ -429,7 +333,7 @@ describe("Connection", () => {
         { count: 40, length: 5_000 }
       ]
       const requests: Array<Package.InboundPackage> = []
-      const server = yield* peer(politely((pkg, socket) => {
+      const server = yield* peer((pkg, socket) => {
         if (pkg.command === Command.Ping) return send(socket, Command.Pong, pkg.correlationId)
         if (pkg.command !== Command.ReadStreamEventsForward) return
         requests.push(pkg)
@@ -454,7 +358,7 @@ describe("Connection", () => {
           socket.write(piece, () => writeNext())
         }
         writeNext()
-      }))
+      })
       const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
       const slices = yield* Effect.all(
         pages.map(({ count }, k) => es.get("ponies", { fromEventNumber: k, maxCount: count })),
@@ -475,7 +379,7 @@ describe("Connection", () => {
 
   it.live("answers a request's BadRequest, NotHandled and NotAuthenticated replies with their errors", () =>
     Effect.gen(function*() {
-      const server = yield* peer(politely((pkg, socket) => {
+      const server = yield* peer((pkg, socket) => {
         if (pkg.command === Command.Ping) return send(socket, Command.Pong, pkg.correlationId, pkg.payload)
         if (pkg.command !== Command.ReadEvent) return
         const stream = Result.getOrThrow(Messages.decode(Messages.ReadEventSchema, pkg.payload)).eventStreamId
@@ -502,7 +406,7 @@ describe("Connection", () => {
           )
         }
         if (stream === "garbled") send(socket, Command.ReadEventCompleted, pkg.correlationId, new Uint8Array([0x0a, 0xff]))
-      }))
+      })
       const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
       const bad = yield* failsWith(es.getEvent("bad", 0), EventStoreError.BadRequest)
       assert.strictEqual(bad.reason, "nope")
@@ -520,9 +424,9 @@ describe("Connection", () => {
 
   it.live("sends requireLeader and credentials as the connection and each call say", () =>
     Effect.gen(function*() {
-      const server = yield* peer(politely((pkg, socket) => {
+      const server = yield* peer((pkg, socket) => {
         if (pkg.command === Command.WriteEvents) send(socket, Command.WriteEventsCompleted, pkg.correlationId, writeEventsPayload)
-      }))
+      })
       const writes = () =>
         server.received.filter((p) => p.command === Command.WriteEvents).map((p) => ({
           requireLeader: Result.getOrThrow(Messages.decode(Messages.WriteEventsSchema, p.payload)).requireLeader,
@@ -542,9 +446,9 @@ describe("Connection", () => {
 
   it.live("puts the frames of requests issued together into one socket write", () =>
     Effect.gen(function*() {
-      const server = yield* peer(politely((pkg, socket) => {
+      const server = yield* peer((pkg, socket) => {
         if (pkg.command === Command.WriteEvents) send(socket, Command.WriteEventsCompleted, pkg.correlationId, writeEventsPayload)
-      }))
+      })
       const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
       const clientSocket = server.sockets[0]!
       let chunks = 0
@@ -560,9 +464,9 @@ describe("Connection", () => {
 
   it.live("connects over TLS, checking the server's certificate", () =>
     Effect.gen(function*() {
-      const server = yield* peer(politely((pkg, socket) => {
+      const server = yield* peer((pkg, socket) => {
         if (pkg.command === Command.Ping) send(socket, Command.Pong, pkg.correlationId, pkg.payload)
-      }), { tls: true })
+      }, { tls: true })
       const es = yield* EventStore.connect({
         host: "127.0.0.1",
         port: server.port,
@@ -581,7 +485,7 @@ describe("Connection", () => {
 
   it.live("fails requests still pending when its scope closes", () =>
     Effect.gen(function*() {
-      const server = yield* peer(politely(() => {}))
+      const server = yield* peer(() => {})
       const fiber = yield* Effect.scoped(
         Effect.gen(function*() {
           const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
@@ -600,7 +504,7 @@ describe("Connection", () => {
       // BadRequest, "silent-n" is never answered. Replies go out in reverse order, once all have arrived.
       const total = 120
       const held: Array<() => void> = []
-      const server = yield* peer(politely((pkg, socket) => {
+      const server = yield* peer((pkg, socket) => {
         if (pkg.command !== Command.WriteEvents) return
         const stream = Result.getOrThrow(Messages.decode(Messages.WriteEventsSchema, pkg.payload)).eventStreamId
         const [kind, n] = stream.split("-") as [string, string]
@@ -635,7 +539,7 @@ describe("Connection", () => {
         if (held.length >= total) return reply()
         held.push(reply)
         if (held.length === total) for (let i = held.length - 1; i >= 0; i--) held[i]!()
-      }))
+      })
       const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port, operationTimeout: "30 seconds" })
       const kinds = ["ok", "wev", "bad", "silent"] as const
       const outcomes = yield* Effect.all(
@@ -684,13 +588,13 @@ describe("Connection", () => {
   it.live("an append interrupted while it waits drops its late reply, and the connection goes on serving", () =>
     Effect.gen(function*() {
       let first: (() => void) | undefined
-      const server = yield* peer(politely((pkg, socket) => {
+      const server = yield* peer((pkg, socket) => {
         if (pkg.command === Command.Ping) return send(socket, Command.Pong, pkg.correlationId, pkg.payload)
         if (pkg.command !== Command.WriteEvents) return
         const reply = () => send(socket, Command.WriteEventsCompleted, pkg.correlationId, writeEventsPayload)
         if (first === undefined) first = reply
         else reply()
-      }))
+      })
       const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port, operationTimeout: "30 seconds" })
       const waiting = yield* Effect.forkChild(es.publishEvent("ponies", "PonyJumped"))
       yield* eventually(() => first !== undefined, "the first write")
@@ -706,10 +610,10 @@ describe("Connection", () => {
 
   it.live("a batch mixing appends with other requests, with and without credentials, reaches the server intact", () =>
     Effect.gen(function*() {
-      const server = yield* peer(politely((pkg, socket) => {
+      const server = yield* peer((pkg, socket) => {
         if (pkg.command === Command.Ping) return send(socket, Command.Pong, pkg.correlationId, pkg.payload)
         if (pkg.command === Command.WriteEvents) send(socket, Command.WriteEventsCompleted, pkg.correlationId, writeEventsPayload)
-      }))
+      })
       const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
       const ops = Array.from({ length: 150 }, (_, n) =>
         n % 3 === 0
@@ -734,12 +638,12 @@ describe("Connection", () => {
   it.live("appends time out each at its own deadline under the connection's one timer, and late replies are dropped", () =>
     Effect.gen(function*() {
       const held: Array<() => void> = []
-      const server = yield* peer(politely((pkg, socket) => {
+      const server = yield* peer((pkg, socket) => {
         if (pkg.command === Command.Ping) return send(socket, Command.Pong, pkg.correlationId, pkg.payload)
         if (pkg.command === Command.WriteEvents) {
           held.push(() => send(socket, Command.WriteEventsCompleted, pkg.correlationId, writeEventsPayload))
         }
-      }))
+      })
       const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port, operationTimeout: "30 seconds" })
       const finished: Array<number> = []
       const started = Date.now()
@@ -769,7 +673,7 @@ describe("Connection", () => {
       let answering = false
       let unanswered = 0
       let mostUnanswered = 0
-      const server = yield* peer(politely(confirmingSubscriptions((pkg, socket) => {
+      const server = yield* peer(confirmingSubscriptions((pkg, socket) => {
         if (pkg.command !== Command.WriteEvents) return
         mostUnanswered = Math.max(mostUnanswered, ++unanswered)
         const reply = () => {
@@ -778,7 +682,7 @@ describe("Connection", () => {
         }
         if (answering) reply()
         else replies.push(reply)
-      })))
+      }))
       const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port, maxConcurrentRequests: 3 })
       const appends = yield* Effect.forkChild(
         Effect.forEach(range(8), (n) => es.publishEvent(`s-${n}`, "PonyJumped"), { concurrency: "unbounded" })
@@ -802,7 +706,7 @@ describe("Connection", () => {
   it.live("a request waiting for a place times out at its own deadline, unsent, and the next one takes the place", () =>
     Effect.gen(function*() {
       const replies: Array<() => void> = []
-      const server = yield* peer(politely(confirmingSubscriptions(holdingWrites(replies))))
+      const server = yield* peer(confirmingSubscriptions(holdingWrites(replies)))
       const es = yield* EventStore.connect({
         host: "127.0.0.1",
         port: server.port,
@@ -839,7 +743,7 @@ describe("Connection", () => {
   it.live("a request whose caller is interrupted while it waits for a place is never sent", () =>
     Effect.gen(function*() {
       const replies: Array<() => void> = []
-      const server = yield* peer(politely(confirmingSubscriptions(holdingWrites(replies))))
+      const server = yield* peer(confirmingSubscriptions(holdingWrites(replies)))
       const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port, maxConcurrentRequests: 1 })
       const first = yield* Effect.forkChild(es.publishEvent("s-0", "PonyJumped"))
       yield* eventually(() => writtenStreams(server).length === 1, "the first write")
@@ -864,9 +768,9 @@ describe("Connection", () => {
   it.live("a sent request whose caller has gone keeps its place until its reply comes", () =>
     Effect.gen(function*() {
       const pongs: Array<() => void> = []
-      const server = yield* peer(politely(confirmingSubscriptions((pkg, socket) => {
+      const server = yield* peer(confirmingSubscriptions((pkg, socket) => {
         if (pkg.command === Command.Ping) pongs.push(() => send(socket, Command.Pong, pkg.correlationId, pkg.payload))
-      })))
+      }))
       const es = yield* EventStore.connect({
         host: "127.0.0.1",
         port: server.port,
@@ -888,7 +792,7 @@ describe("Connection", () => {
 
   it.live("requests waiting for a place fail at once with the connection when it dies", () =>
     Effect.gen(function*() {
-      const server = yield* peer(politely(confirmingSubscriptions(() => {})))
+      const server = yield* peer(confirmingSubscriptions(() => {}))
       const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port, maxConcurrentRequests: 1 })
       const sent = yield* Effect.forkChild(Effect.flip(es.publishEvent("s-0", "PonyJumped")))
       yield* eventually(() => writtenStreams(server).length === 1, "the first write")
@@ -911,12 +815,12 @@ describe("Connection", () => {
       // sends itself, late.
       const held: Array<Package.InboundPackage> = []
       let holding = false
-      const server = yield* peer(politely((pkg, socket) => {
+      const server = yield* peer((pkg, socket) => {
         if (pkg.command === Command.Ping) return send(socket, Command.Pong, pkg.correlationId, pkg.payload)
         if (pkg.command !== Command.ReadStreamEventsForward) return
         if (holding && fromOf(pkg) === 60) return held.push(pkg)
         send(socket, Command.ReadStreamEventsForwardCompleted, pkg.correlationId, ponyPage(fromOf(pkg), 10, 1000))
-      }))
+      })
       const reads = () => forwardReads(server)
       const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
       const fiber = yield* iterHoldingTheFirstEvent(es)
@@ -955,11 +859,11 @@ describe("Connection", () => {
       // a time; behind the eleven waiting there is no room for six more).
       for (const [eventBytes, reads] of [[40_000, 3], [60_000, 3], [4_000, 12]] as const) {
         const data = new Uint8Array(eventBytes).fill(0x20)
-        const server = yield* peer(politely((pkg, socket) => {
+        const server = yield* peer((pkg, socket) => {
           if (pkg.command === Command.Ping) return send(socket, Command.Pong, pkg.correlationId, pkg.payload)
           if (pkg.command !== Command.ReadStreamEventsForward) return
           send(socket, Command.ReadStreamEventsForwardCompleted, pkg.correlationId, ponyPage(fromOf(pkg), 10, 10_000, data))
-        }))
+        })
         const asked = () => forwardReads(server)
         const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
         const fiber = yield* iterHoldingTheFirstEvent(es)
@@ -974,7 +878,7 @@ describe("Connection", () => {
 
   it.live("iter fails with a later page's error after every event of the pages before it", () =>
     Effect.gen(function*() {
-      const server = yield* peer(politely((pkg, socket) => {
+      const server = yield* peer((pkg, socket) => {
         if (pkg.command !== Command.ReadStreamEventsForward) return
         if (fromOf(pkg) === 0) {
           return send(socket, Command.ReadStreamEventsForwardCompleted, pkg.correlationId, ponyPage(0, 10, 1000))
@@ -983,7 +887,7 @@ describe("Connection", () => {
           Messages.NotHandledSchema,
           create(Messages.NotHandledSchema, { reason: Messages.NotHandled_NotHandledReason.NotReady })
         )))
-      }))
+      })
       const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
       const seen: Array<bigint> = []
       const error = yield* failsWith(

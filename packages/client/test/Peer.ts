@@ -1,12 +1,14 @@
 /**
- * Raw TCP peers for the subscription tests: they speak the protocol through the protocol package,
- * complete the handshake and answer heartbeats, and do whatever else a test scripts, including what a
- * well-behaved server never does (drop a subscription with each reason, flood, never confirm).
+ * Raw TCP (and TLS) peers for the connection and subscription tests: they speak the protocol through
+ * the protocol package, complete the handshake and answer heartbeats (unless `raw`), and do whatever
+ * else a test scripts, including what a well-behaved server never does (drop a subscription with each
+ * reason, flood, never confirm, hang up, send garbage).
  */
 import { create, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Net from "node:net"
+import * as Tls from "node:tls"
 import { Command as CommandModule, Frame, Guid, Messages, Package } from "@photonpump/protocol"
 
 const Command = CommandModule.Command
@@ -105,10 +107,31 @@ const politely = (handler: Handler): Handler => (pkg, socket, peer) => {
   }
 }
 
+/** A certificate and key for `localhost` / 127.0.0.1, self-signed, made for these tests and nothing else. */
+export const testCertificate = `-----BEGIN CERTIFICATE-----
+MIIBmzCCAUGgAwIBAgIUFHhc+z7oqVhagUEUGibW9NvT+qgwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyODE2MTA0NFoYDzIxMjYxMTA0
+MTYxMDQ0WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAASmvhrizVpXYrGpqdvV/m+merJYDJUdFGp1wgRI+jrQoI8UU+MLUZdP
+oj7HhpPcfKFJKgSfGFttTCLb5/pRlZ/To28wbTAdBgNVHQ4EFgQUptkuH5ZqwPwu
+yXPVTd71gIFtu1gwHwYDVR0jBBgwFoAUptkuH5ZqwPwuyXPVTd71gIFtu1gwDwYD
+VR0TAQH/BAUwAwEB/zAaBgNVHREEEzARgglsb2NhbGhvc3SHBH8AAAEwCgYIKoZI
+zj0EAwIDSAAwRQIgaGS0HfLyaocZLIlokPrYubwFVN3jNcEJwKiul1+9QZECIQCa
+4QeHrjV2QsQNQKMapnLMSdIX9EJ8ct0EWAzkIlgsTA==
+-----END CERTIFICATE-----
+`
+const testKey = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgXXDRuFRj6RJNb0u/
+5GsAkrKXKVUm2nKV6DfyDY2umvmhRANCAASmvhrizVpXYrGpqdvV/m+merJYDJUd
+FGp1wgRI+jrQoI8UU+MLUZdPoj7HhpPcfKFJKgSfGFttTCLb5/pRlZ/T
+-----END PRIVATE KEY-----
+`
+
 /**
- * A raw TCP peer on 127.0.0.1, closed with the scope.
+ * A raw TCP (or, with `tls`, TLS) peer on 127.0.0.1, closed with the scope. It completes the handshake
+ * and answers heartbeats (`politely`) unless `raw`, which hands every package to `handler`.
  */
-export const peer = (handler: Handler) =>
+export const peer = (handler: Handler, options?: { readonly tls?: boolean; readonly raw?: boolean }) =>
   Effect.acquireRelease(
     Effect.callback<{ peer: Peer; server: Net.Server }>((resume) => {
       const received: Array<Package.InboundPackage> = []
@@ -121,8 +144,8 @@ export const peer = (handler: Handler) =>
         received,
         sockets
       }
-      const serve = politely(handler)
-      const server = Net.createServer((socket) => {
+      const handle = options?.raw === true ? handler : politely(handler)
+      const serve = (socket: Net.Socket) => {
         sockets.push(socket)
         socket.on("error", () => {})
         const parser = Frame.makeParser()
@@ -135,10 +158,13 @@ export const peer = (handler: Handler) =>
           for (const body of frames.success) {
             const pkg = Result.getOrThrow(Package.decode(body))
             received.push(pkg)
-            serve(pkg, socket, self)
+            handle(pkg, socket, self)
           }
         })
-      })
+      }
+      const server: Net.Server = options?.tls === true
+        ? Tls.createServer({ key: testKey, cert: testCertificate }, serve)
+        : Net.createServer(serve)
       server.listen(0, "127.0.0.1", () => {
         state.port = (server.address() as Net.AddressInfo).port
         resume(Effect.succeed({ peer: self, server }))
