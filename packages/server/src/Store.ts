@@ -274,30 +274,9 @@ const sameId = (a: Uint8Array, b: Uint8Array): boolean => {
   return true
 }
 
-/** A map key for an event id: its 16 bytes as a 16-character string. */
-const idKey = (id: Uint8Array): string =>
-  String.fromCharCode(
-    id[0]!,
-    id[1]!,
-    id[2]!,
-    id[3]!,
-    id[4]!,
-    id[5]!,
-    id[6]!,
-    id[7]!,
-    id[8]!,
-    id[9]!,
-    id[10]!,
-    id[11]!,
-    id[12]!,
-    id[13]!,
-    id[14]!,
-    id[15]!
-  )
-
 const idKeys = (events: ReadonlyArray<ProposedEvent>): Array<string> => {
   const keys: Array<string> = []
-  for (let i = 0; i < events.length; i++) keys.push(idKey(events[i]!.eventId))
+  for (let i = 0; i < events.length; i++) keys.push(StoredEvent.idKey(events[i]!.eventId))
   return keys
 }
 
@@ -621,7 +600,7 @@ export class Store {
   }
 
   #writeImplicitOne(streamId: string, eventNumber: number, event: ProposedEvent): RecordedEvent {
-    return this.#writeImplicit(streamId, eventNumber, [event], [idKey(event.eventId)])
+    return this.#writeImplicit(streamId, eventNumber, [event], [StoredEvent.idKey(event.eventId)])
   }
 
   #record(
@@ -717,7 +696,7 @@ export class Store {
         data: StreamMetadata.softDeleted,
         metadata: emptyBytes
       }
-    const key = idKey(proposed.eventId)
+    const key = StoredEvent.idKey(proposed.eventId)
     const check = this.#checkCommit(streamId, expectedVersion, [proposed], [key])
     if (check.decision !== "Ok") return this.#rejected(check)
     let written: RecordedEvent

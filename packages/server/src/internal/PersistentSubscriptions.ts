@@ -21,6 +21,7 @@
  */
 import * as Store from "../Store.ts"
 import * as Json from "./Json.ts"
+import * as StoredEvent from "./StoredEvent.ts"
 import * as Wire from "./Wire.ts"
 
 /**
@@ -241,29 +242,6 @@ interface InFlight {
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
-
-/** A map key for an event id: its 16 bytes as a string (spelled out: a spread costs ten times more). */
-const idKey = (id: Uint8Array): string =>
-  id.length !== 16
-    ? String.fromCharCode(...id)
-    : String.fromCharCode(
-      id[0]!,
-      id[1]!,
-      id[2]!,
-      id[3]!,
-      id[4]!,
-      id[5]!,
-      id[6]!,
-      id[7]!,
-      id[8]!,
-      id[9]!,
-      id[10]!,
-      id[11]!,
-      id[12]!,
-      id[13]!,
-      id[14]!,
-      id[15]!
-    )
 
 /** FNV-1a over UTF-16 code units: a stable hash that picks the bucket of a pinned message. */
 const hash = (text: string): number => {
@@ -543,7 +521,7 @@ export class Group {
   /** @internal */
   ack(ids: ReadonlyArray<Uint8Array>): void {
     for (const id of ids) {
-      const inFlight = this.#inFlight.get(idKey(id))
+      const inFlight = this.#inFlight.get(StoredEvent.idKey(id))
       if (inFlight !== undefined) this.#release(inFlight)
     }
     this.#tryCheckpoint(false)
@@ -553,7 +531,7 @@ export class Group {
   /** @internal */
   nak(ids: ReadonlyArray<Uint8Array>, action: NakAction, reason: string): void {
     for (const id of ids) {
-      const inFlight = this.#inFlight.get(idKey(id))
+      const inFlight = this.#inFlight.get(StoredEvent.idKey(id))
       if (inFlight === undefined) continue
       switch (action) {
         case "Unknown":
@@ -655,7 +633,7 @@ export class Group {
       if (slice.status !== "Success") return false
       for (const event of slice.events) {
         const message = Wire.resolve(store, event, this.settings.resolveLinkTos)
-        this.#fresh.push({ message, eventNumber: event.eventNumber, key: idKey(message.original.eventId), retryCount: 0 })
+        this.#fresh.push({ message, eventNumber: event.eventNumber, key: StoredEvent.idKey(message.original.eventId), retryCount: 0 })
       }
       if (slice.nextEventNumber <= this.#nextEventNumber) return slice.events.length > 0
       this.#nextEventNumber = slice.nextEventNumber
