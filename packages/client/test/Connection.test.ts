@@ -12,11 +12,12 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Result from "effect/Result"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { Command as CommandModule, Guid, Messages, Package } from "@photonpump/protocol"
-import { Credentials, EventStore, EventStoreError } from "@photonpump/client"
+import { Credentials, EventStore, EventStoreError, NewEvent } from "@photonpump/client"
 import { eventually, failsWith } from "./Assertions.ts"
-import { confirmation, dropped, type Handler, type Peer, peer, send, testCertificate } from "./Peer.ts"
+import { confirmation, dropped, type Handler, message, type Peer, peer, send, testCertificate } from "./Peer.ts"
 
 const Command = CommandModule.Command
 
@@ -107,6 +108,11 @@ const confirmingSubscriptions = (handler: Handler): Handler => (pkg, socket, pee
       return handler(pkg, socket, peer)
   }
 }
+
+/** The errors the client README says are worth retrying, as it writes them. */
+const transient = (error: EventStoreError.WriteError) =>
+  (error instanceof EventStoreError.NotHandled && (error.reason === "NotReady" || error.reason === "TooBusy")) ||
+  (error instanceof EventStoreError.Timeout && error.source !== "Client")
 
 /** Answers pings at once, and keeps the reply to each write in `replies`, for the test to send. */
 const holdingWrites = (replies: Array<() => void>): Handler => (pkg, socket) => {
@@ -420,6 +426,27 @@ describe("Connection", () => {
       yield* failsWith(es.getEvent("garbled", 0), EventStoreError.ProtocolError)
       // None of these took the connection down.
       yield* es.ping()
+    }))
+
+  it.live("an append retried on NotReady and TooBusy, as the README shows, is sent again with the same event id", () =>
+    Effect.gen(function*() {
+      const reasons = [Messages.NotHandled_NotHandledReason.NotReady, Messages.NotHandled_NotHandledReason.TooBusy]
+      const server = yield* peer((pkg, socket) => {
+        if (pkg.command !== Command.WriteEvents) return
+        const reason = reasons.shift()
+        if (reason === undefined) return send(socket, Command.WriteEventsCompleted, pkg.correlationId, writeEventsPayload)
+        send(socket, Command.NotHandled, pkg.correlationId, message(Messages.NotHandledSchema, { reason }))
+      })
+      const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port })
+      const event = NewEvent.make("OrderPlaced", { body: { total: 10 } })
+      const result = yield* es.publish("orders-1", [event]).pipe(
+        Effect.retry({ while: transient, schedule: Schedule.exponential("10 millis"), times: 5 })
+      )
+      assert.strictEqual(result.firstEventNumber, 0n)
+      const ids = server.received.filter((pkg) => pkg.command === Command.WriteEvents).map((pkg) =>
+        Guid.fromWire(Result.getOrThrow(Messages.decode(Messages.WriteEventsSchema, pkg.payload)).events[0]!.eventId)
+      )
+      assert.deepStrictEqual(ids.map((id) => Result.getOrThrow(id)), [event.id, event.id, event.id])
     }))
 
   it.live("sends requireLeader and credentials as the connection and each call say", () =>
