@@ -879,6 +879,30 @@ describe("Connection", () => {
       assert.deepStrictEqual(seen, Array.from({ length: 60 }, (_, i) => BigInt(i)))
     }))
 
+  it.live("iter under a limit of two requests reads the whole stream with at most two pages asked for at once", () =>
+    Effect.gen(function*() {
+      let unanswered = 0
+      let mostUnanswered = 0
+      const server = yield* peer((pkg, socket) => {
+        if (pkg.command === Command.Ping) return send(socket, Command.Pong, pkg.correlationId, pkg.payload)
+        if (pkg.command !== Command.ReadStreamEventsForward) return
+        mostUnanswered = Math.max(mostUnanswered, ++unanswered)
+        // Answered a little later, so that the requests asked for meanwhile meet the limit.
+        setTimeout(() => {
+          unanswered--
+          send(socket, Command.ReadStreamEventsForwardCompleted, pkg.correlationId, ponyPage(fromOf(pkg), 10, 300))
+        }, 1)
+      })
+      const es = yield* EventStore.connect({ host: "127.0.0.1", port: server.port, maxConcurrentRequests: 2 })
+      const events = yield* Stream.runCollect(es.iter("ponies", { batchSize: 10 }))
+      assert.deepStrictEqual(events.map((event) => event.eventNumber), Array.from({ length: 300 }, (_, i) => BigInt(i)))
+      assert.strictEqual(mostUnanswered, 2)
+      // Stopped early, it cancels what it asked for, waiting or sent, and the connection goes on serving.
+      const first = yield* Stream.runCollect(Stream.take(es.iter("ponies", { batchSize: 10 }), 15))
+      assert.strictEqual(first.length, 15)
+      yield* es.ping()
+    }))
+
   it.live("iter reads fewer pages ahead when they are large: no more than 512 KiB of replies, two pages at least", () =>
     Effect.gen(function*() {
       // Pages of 10 events of 40 KB (~400 KB a page: one fits the budget, and the read-ahead keeps two
