@@ -35,6 +35,11 @@ export interface Memory {
   readonly peakRss: number
   /** Heap in use after a full GC once the read is over: what the read left behind. */
   readonly finalHeapUsed: number
+  /**
+   * The sampled peak RSS in each tenth of the work's time, in order: memory that grows with the work
+   * rises from tenth to tenth, memory that is flat holds.
+   */
+  readonly rssByTenth?: ReadonlyArray<number> | undefined
 }
 
 /**
@@ -171,6 +176,9 @@ export class MemorySampler {
   private baselineRss = 0
   private peakHeapUsed = 0
   private peakRss = 0
+  private startedAt = 0
+  /** Every sample's time and RSS, one after the other. */
+  private readonly rssSamples: Array<number> = []
   private timer: ReturnType<typeof setInterval> | undefined
 
   start(intervalMillis = 5): void {
@@ -180,12 +188,15 @@ export class MemorySampler {
     this.baselineRss = usage.rss
     this.peakHeapUsed = usage.heapUsed
     this.peakRss = usage.rss
+    this.rssSamples.length = 0
+    this.startedAt = performance.now()
     this.timer = setInterval(() => this.sample(), intervalMillis)
   }
 
   sample(): void {
     const heapUsed = process.memoryUsage().heapUsed
     const rss = process.memoryUsage.rss()
+    this.rssSamples.push(performance.now(), rss)
     if (heapUsed > this.peakHeapUsed) this.peakHeapUsed = heapUsed
     if (rss > this.peakRss) this.peakRss = rss
   }
@@ -193,6 +204,7 @@ export class MemorySampler {
   stop(): Memory {
     clearInterval(this.timer)
     this.sample()
+    const rssByTenth = peaksByTenth(this.rssSamples, this.startedAt, performance.now())
     // maxRSS is in kilobytes, and covers the whole life of this (fresh) process.
     const kernelPeak = process.resourceUsage().maxRSS * 1024
     fullCollection()
@@ -201,9 +213,31 @@ export class MemorySampler {
       peakHeapUsed: this.peakHeapUsed,
       baselineRss: this.baselineRss,
       peakRss: Math.max(this.peakRss, kernelPeak),
-      finalHeapUsed: process.memoryUsage().heapUsed
+      finalHeapUsed: process.memoryUsage().heapUsed,
+      rssByTenth
     }
   }
+}
+
+/**
+ * The peak of samples (a time, then a value, one after the other) in each tenth of the time from
+ * `start` to `end`. A tenth without a sample (a pause of the event loop longer than a tenth) takes the
+ * peak of the tenth before it, or of the first tenth with one. Empty without samples.
+ *
+ * @since 0.1.0
+ * @category instruments
+ */
+export const peaksByTenth = (samples: ReadonlyArray<number>, start: number, end: number): Array<number> => {
+  if (samples.length < 2) return []
+  const peaks = Array.from({ length: 10 }, () => -1)
+  const span = end - start
+  for (let i = 0; i + 1 < samples.length; i += 2) {
+    const tenth = span > 0 ? Math.min(9, Math.max(0, Math.floor(((samples[i]! - start) / span) * 10))) : 9
+    peaks[tenth] = Math.max(peaks[tenth]!, samples[i + 1]!)
+  }
+  const firstFilled = peaks.find((peak) => peak >= 0)!
+  for (let i = 0; i < 10; i++) if (peaks[i]! < 0) peaks[i] = i === 0 ? firstFilled : peaks[i - 1]!
+  return peaks
 }
 
 /**

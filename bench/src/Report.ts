@@ -184,6 +184,7 @@ export const tables = (
   if (memory.length > 0) {
     const restarts = memory.some((w) => contenders.some((c) => find(w.id, c)?.restarts !== undefined))
     const collections = memory.some((w) => contenders.some((c) => find(w.id, c)?.clientMarkCompacts !== undefined))
+    const tenths = memory.some((w) => contenders.some((c) => find(w.id, c)?.memory?.rssByTenth !== undefined))
     result.push({
       title: "Memory of the reading or subscribing process",
       note: "Median of the rounds, each in a fresh process; heap after a full GC before the work, peaks sampled every 5 ms during it " +
@@ -191,6 +192,11 @@ export const tables = (
         (collections
           ? " Mark-compacts: V8's full collections during the work; socket buffers that one meets wait for the " +
             "next (bench/NOTES.md, phase 10), so a long read's peak RSS goes with them."
+          : "") +
+        (tenths
+          ? " Peak RSS by tenth: the sampled peak in each tenth of the work's time (each tenth's median over " +
+            "the rounds): memory that grows with the work rises from tenth to tenth, flat memory holds " +
+            "(a read's RSS climbs over its first few hundred thousand events: bench/NOTES.md, phase 11)."
           : "") +
         (restarts
           ? " Restarts: times the slow subscriber started over (node-eventstore-client: dropped on queue " +
@@ -207,6 +213,7 @@ export const tables = (
         "RSS before",
         "peak RSS",
         ...(collections ? ["mark-compacts"] : []),
+        ...(tenths ? ["peak RSS by tenth of the work (MB)"] : []),
         ...(restarts ? ["restarts"] : [])
       ],
       rows: memory.flatMap((w) =>
@@ -223,6 +230,13 @@ export const tables = (
             megabytes(s.memory.baselineRss),
             megabytes(s.memory.peakRss),
             ...(collections ? [s.clientMarkCompacts === undefined ? "–" : integer(s.clientMarkCompacts)] : []),
+            ...(tenths
+              ? [
+                s.memory.rssByTenth === undefined
+                  ? "–"
+                  : s.memory.rssByTenth.map((rss) => (rss / 1024 / 1024).toFixed(0)).join(" ")
+              ]
+              : []),
             ...(restarts
               ? [
                 s.restarts === undefined

@@ -67,11 +67,20 @@ export interface Summary {
     readonly baselineRss: number
     readonly peakRss: number
     readonly finalHeapUsed: number
+    /** The median over the rounds of each tenth's peak RSS, when every round sampled them. */
+    readonly rssByTenth?: ReadonlyArray<number> | undefined
   } | undefined
   /** Median restarts of a subscriber per run (slow-subscriber workload). */
   readonly restarts?: number | undefined
   /** Rounds in which the subscriber stalled before the end (cut short). */
   readonly stalledRounds?: number | undefined
+}
+
+/** Each tenth's median over the rounds, when every round has ten. */
+const mediansByTenth = (records: ReadonlyArray<Sample>): Array<number> | undefined => {
+  const rounds = records.map((r) => r.memory?.rssByTenth)
+  if (rounds.some((tenths) => tenths === undefined || tenths.length !== 10)) return undefined
+  return Array.from({ length: 10 }, (_, i) => median(rounds.map((tenths) => tenths![i]!)))
 }
 
 const eventsOf = (workload: Workload): number => workload.params.family === "memoryRead" ? workload.params.events : 0
@@ -121,7 +130,8 @@ export const summarise = (
         peakHeapUsed: medianOf(mine, (r) => r.memory?.peakHeapUsed)!,
         baselineRss: medianOf(mine, (r) => r.memory?.baselineRss)!,
         peakRss: medianOf(mine, (r) => r.memory?.peakRss)!,
-        finalHeapUsed: medianOf(mine, (r) => r.memory?.finalHeapUsed)!
+        finalHeapUsed: medianOf(mine, (r) => r.memory?.finalHeapUsed)!,
+        rssByTenth: mediansByTenth(mine)
       }
       summaries.push({
         workload: workload.id,

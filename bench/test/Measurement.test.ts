@@ -8,6 +8,7 @@ import {
   type CpuProfile,
   LatencyRecorder,
   MemorySampler,
+  peaksByTenth,
   percentile,
   type RunContext,
   sectionProfileName,
@@ -134,6 +135,28 @@ describe("collections around measurements", () => {
     assert.deepStrictEqual(calls, [[], [], [], []])
     assert.isAtLeast(memory.peakHeapUsed, memory.baselineHeapUsed)
     assert.isAtLeast(memory.peakRss, memory.baselineRss)
+  })
+})
+
+describe("peaks by tenth", () => {
+  it("takes the peak of the samples in each tenth of the time, a tenth without one the tenth's before", () => {
+    // From 0 to 100 ms: samples at 0 and 5 (the first tenth), 15 (the second), 35 and 39 (the fourth), 99
+    // and 100 (the last).
+    const samples = [0, 7, 5, 9, 15, 4, 35, 12, 39, 11, 99, 3, 100, 6]
+    assert.deepStrictEqual(peaksByTenth(samples, 0, 100), [9, 4, 4, 12, 12, 12, 12, 12, 12, 6])
+    // Leading tenths without a sample take the first tenth that has one.
+    assert.deepStrictEqual(peaksByTenth([55, 8, 95, 2], 0, 100), [8, 8, 8, 8, 8, 8, 8, 8, 8, 2])
+    assert.deepStrictEqual(peaksByTenth([], 0, 100), [])
+  })
+
+  it("gives a sampler's memory ten of them", async () => {
+    const sampler = new MemorySampler()
+    sampler.start(1)
+    const until = performance.now() + 30
+    while (performance.now() < until) await new Promise((resume) => setTimeout(resume, 1))
+    const memory = sampler.stop()
+    assert.strictEqual(memory.rssByTenth?.length, 10)
+    for (const rss of memory.rssByTenth!) assert.isAtMost(rss, memory.peakRss)
   })
 })
 

@@ -186,6 +186,27 @@ describe("Report.tables", () => {
     )
     assert.notInclude(uncounted.headers, "mark-compacts")
   })
+
+  it("gives the memory rows their peak RSS by tenth, in MB, where it was sampled", () => {
+    const memory = { baselineHeapUsed: 1, peakHeapUsed: 2, baselineRss: 3, peakRss: 4, finalHeapUsed: 1 }
+    const mb = 1024 * 1024
+    const records = [
+      sample("memory-1m", "photonpump", 0, 800_000, {
+        memory: { ...memory, rssByTenth: Array.from({ length: 10 }, (_, i) => (110 + i) * mb) }
+      }),
+      sample("memory-1m", "node-eventstore-client", 0, 200_000, { memory })
+    ]
+    const table = tableTitled(
+      Report.tables(Summary.summarise(records, all, contenders), all, contenders, []),
+      "Memory of the reading"
+    )
+    assert.strictEqual(table.headers.at(-1), "peak RSS by tenth of the work (MB)")
+    assert.deepStrictEqual(table.rows.map((row) => [row[1], row.at(-1)]), [
+      ["photonpump", "110 111 112 113 114 115 116 117 118 119"],
+      ["node-eventstore-client", "–"]
+    ])
+    assert.include(table.note, "Peak RSS by tenth")
+  })
 })
 
 describe("Report rendering", () => {

@@ -54,6 +54,9 @@ const memory = (peakHeapUsed: number, peakRss: number) => ({
   finalHeapUsed: 11
 })
 
+/** Ten peaks by tenth, rising by one from `base`. */
+const tenths = (base: number) => Array.from({ length: 10 }, (_, i) => base + i)
+
 /** The memory targets when reading 100,000 events peaks at 100 bytes of heap and 200 of RSS. */
 const memoryChecks = (largeHeap: number, largeRss: number) =>
   Summary.targets(
@@ -145,6 +148,7 @@ describe("summarise", () => {
     assert.strictEqual(slow.memory?.peakHeapUsed, 250)
     assert.strictEqual(slow.restarts, 2)
     assert.strictEqual(slow.stalledRounds, 1)
+    assert.isUndefined(slow.memory?.rssByTenth)
     const read = summaryOf(summaries, "read-iter", "photonpump")
     assert.isUndefined(read.latencyP50Millis)
     assert.isUndefined(read.restarts)
@@ -272,6 +276,18 @@ describe("targets", () => {
     const growing = memoryChecks(130, 260)
     assert.isFalse(check(growing, "memory: peak heap").met)
     assert.isFalse(check(growing, "memory: peak RSS").met)
+  })
+
+  it("takes each tenth's median RSS over the rounds, when every round has ten", () => {
+    const summaries = Summary.summarise([
+      sample("memory-1m", "photonpump", 0, 600_000, { memory: { ...memory(100, 200), rssByTenth: tenths(100) } }),
+      sample("memory-1m", "photonpump", 1, 600_000, { memory: { ...memory(100, 200), rssByTenth: tenths(300) } }),
+      sample("memory-1m", "photonpump", 2, 600_000, { memory: { ...memory(100, 200), rssByTenth: tenths(200) } }),
+      sample("memory-3m", "photonpump", 0, 600_000, { memory: { ...memory(100, 200), rssByTenth: tenths(100) } }),
+      sample("memory-3m", "photonpump", 1, 600_000, { memory: memory(100, 200) })
+    ], all, ["photonpump"])
+    assert.deepStrictEqual(summaryOf(summaries, "memory-1m", "photonpump").memory?.rssByTenth, tenths(200))
+    assert.isUndefined(summaryOf(summaries, "memory-3m", "photonpump").memory?.rssByTenth)
   })
 
   it("compares each memory read with the next shorter one, whatever order the records come in", () => {
