@@ -45,6 +45,13 @@ const tableTitled = (tables: ReadonlyArray<Report.Table>, title: string) => {
   return table
 }
 
+/** Figures of a memory read that the memory table shows, all but the column a test looks at. */
+const memory = { baselineHeapUsed: 1, peakHeapUsed: 2, baselineRss: 3, peakRss: 4, finalHeapUsed: 1 }
+
+/** The memory table of a run with these records. */
+const memoryTable = (records: ReadonlyArray<Summary.Sample>) =>
+  tableTitled(Report.tables(Summary.summarise(records, all, contenders), all, contenders, []), "Memory of the reading")
+
 describe("Report.tables", () => {
   const tables = Report.tables(summaries, all, contenders, Summary.targets(summaries, all, records))
 
@@ -160,35 +167,22 @@ describe("Report.tables", () => {
     assert.isUndefined(tables.find((t) => t.title.startsWith("Garbage collection")))
   })
   it("gives the memory rows a column of mark-compacts where they were counted, and none where not", () => {
-    const memory = { baselineHeapUsed: 1, peakHeapUsed: 2, baselineRss: 3, peakRss: 4, finalHeapUsed: 1 }
     const counted = [
       sample("memory-1m", "photonpump", 0, 800_000, { memory, clientCollections: { markCompacts: 10, pauseMillis: 5 } }),
       sample("memory-1m", "photonpump", 1, 800_000, { memory, clientCollections: { markCompacts: 14, pauseMillis: 5 } }),
       sample("memory-1m", "node-eventstore-client", 0, 200_000, { memory })
     ]
-    const table = tableTitled(
-      Report.tables(Summary.summarise(counted, all, contenders), all, contenders, []),
-      "Memory of the reading"
-    )
+    const table = memoryTable(counted)
     assert.strictEqual(table.headers.at(-1), "mark-compacts")
     assert.deepStrictEqual(table.rows.map((row) => [row[1], row.at(-1)]), [
       ["photonpump", "12"],
       ["node-eventstore-client", "–"]
     ])
-    const uncounted = tableTitled(
-      Report.tables(
-        Summary.summarise([sample("memory-1m", "photonpump", 0, 800_000, { memory })], all, contenders),
-        all,
-        contenders,
-        []
-      ),
-      "Memory of the reading"
-    )
+    const uncounted = memoryTable([sample("memory-1m", "photonpump", 0, 800_000, { memory })])
     assert.notInclude(uncounted.headers, "mark-compacts")
   })
 
   it("gives the memory rows their peak RSS by tenth, in MB, where it was sampled", () => {
-    const memory = { baselineHeapUsed: 1, peakHeapUsed: 2, baselineRss: 3, peakRss: 4, finalHeapUsed: 1 }
     const mb = 1024 * 1024
     const records = [
       sample("memory-1m", "photonpump", 0, 800_000, {
@@ -196,10 +190,7 @@ describe("Report.tables", () => {
       }),
       sample("memory-1m", "node-eventstore-client", 0, 200_000, { memory })
     ]
-    const table = tableTitled(
-      Report.tables(Summary.summarise(records, all, contenders), all, contenders, []),
-      "Memory of the reading"
-    )
+    const table = memoryTable(records)
     assert.strictEqual(table.headers.at(-1), "peak RSS by tenth of the work (MB)")
     assert.deepStrictEqual(table.rows.map((row) => [row[1], row.at(-1)]), [
       ["photonpump", "110 111 112 113 114 115 116 117 118 119"],
