@@ -24,7 +24,8 @@ export interface Table {
 
 const integer = (value: number) => Math.round(value).toLocaleString("en-US")
 const fixed = (value: number, digits: number) => value.toFixed(digits)
-const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`
+const toMegabytes = (bytes: number) => bytes / 1024 / 1024
+const megabytes = (bytes: number) => `${toMegabytes(bytes).toFixed(1)} MB`
 const percent = (value: number) => `${Math.round(value * 100)}%`
 const ratio = (value: number) => `${value.toFixed(2)}×`
 
@@ -234,7 +235,7 @@ export const tables = (
               ? [
                 s.memory.rssByTenth === undefined
                   ? "–"
-                  : s.memory.rssByTenth.map((rss) => (rss / 1024 / 1024).toFixed(0)).join(" ")
+                  : s.memory.rssByTenth.map((rss) => toMegabytes(rss).toFixed(0)).join(" ")
               ]
               : []),
             ...(restarts

@@ -533,7 +533,7 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
       if (request.waitingFrame !== undefined) request.waitingFrame = undefined
       else inFlight--
     }
-    if (inFlight < maxInFlight) sendWaiting()
+    sendWaiting()
     // In deadline order, even when a late timer finds several due. Resumed last: a caller resumed here
     // may send its next request at once.
     if (expired.length > 1) expired.sort((a, b) => a.deadline - b.deadline)
@@ -579,8 +579,10 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
       enqueue(frame)
     }
     if (waitingHead === waiting.length) {
-      waiting = []
-      waitingHead = 0
+      if (waitingHead > 0) {
+        waiting = []
+        waitingHead = 0
+      }
     } else if (waitingHead >= 1024 && waitingHead * 2 >= waiting.length) {
       // Under a backlog that never drains, the sent half is dropped from time to time, so that the
       // array holds no more than twice the requests still waiting.
@@ -602,10 +604,6 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
     } else {
       requests.set(id, new Abandoned(entry.deadline))
     }
-  }
-  /** A reply has freed its request's place: the first request waiting takes it. */
-  const replied = (): void => {
-    if (--inFlight < maxInFlight && waitingHead < waiting.length) sendWaiting()
   }
 
   // --- reader -----------------------------------------------------------------------------------
@@ -675,7 +673,9 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
         return undefined
       }
       requests.delete(requestId)
-      replied()
+      // The reply frees its request's place: the first request waiting takes it.
+      inFlight--
+      sendWaiting()
       request.resume(request.decodeBody(body))
       return undefined
     }
