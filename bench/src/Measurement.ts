@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { mkdirSync, writeFileSync } from "node:fs"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import * as Inspector from "node:inspector/promises"
 import { dirname } from "node:path"
 import { constants, performance, type PerformanceEntry, PerformanceObserver } from "node:perf_hooks"
@@ -78,6 +78,17 @@ export interface Measurement {
    * bench's VM each one is dear (bench/NOTES.md, phase 6).
    */
   readonly clientPageFaults?: number | undefined
+  /**
+   * Involuntary context switches of the contender's process in the timed section: times the kernel
+   * took its CPU from it while it had work, for instance for the server's process, woken by the
+   * contender's write and run on the contender's core (bench/NOTES.md, phase 12).
+   */
+  readonly clientInvoluntarySwitches?: number | undefined
+  /**
+   * How long the contender's main thread waited in the timed section, ready to run, for a CPU, in
+   * milliseconds; where the kernel says (Linux).
+   */
+  readonly clientCpuWaitMillis?: number | undefined
   /**
    * Garbage collection in the contender's process in the timed section. V8 starts a mark-compact when
    * the old generation, with the `ArrayBuffer` memory allocated since the last one counted in, nears its
@@ -424,6 +435,20 @@ class CollectionLog {
 let collectionLog: CollectionLog | undefined
 
 /**
+ * How long this process's main thread has waited, ready to run, for a CPU, in nanoseconds (the kernel's
+ * `run_delay`, the second figure of `/proc/self/schedstat`), or `undefined` where the kernel does not
+ * say.
+ */
+const cpuWaitNanos = (): number | undefined => {
+  try {
+    const wait = Number(readFileSync("/proc/self/schedstat", "latin1").split(" ")[1])
+    return Number.isFinite(wait) ? wait : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
  * The edges of a timed section: `begin` reads the server's CPU clock and then starts the clocks (and the
  * counts of the process's minor page faults and garbage collections), `end` stops them and then reads
  * the server's CPU clock, so that the IPC round trips stay outside.
@@ -440,6 +465,8 @@ export class TimedSection {
   private startedAt = 0
   private clientCpuAtStart: NodeJS.CpuUsage = { user: 0, system: 0 }
   private pageFaultsAtStart = 0
+  private involuntarySwitchesAtStart = 0
+  private cpuWaitAtStart: number | undefined
   private serverCpuAtStart = 0
   private profiler: SectionProfiler | undefined
   private readonly context: RunContext
@@ -454,7 +481,10 @@ export class TimedSection {
     this.serverCpuAtStart = await this.context.serverCpu()
     collectionLog ??= new CollectionLog()
     collectionLog.forget()
-    this.pageFaultsAtStart = process.resourceUsage().minorPageFault
+    const usage = process.resourceUsage()
+    this.pageFaultsAtStart = usage.minorPageFault
+    this.involuntarySwitchesAtStart = usage.involuntaryContextSwitches
+    this.cpuWaitAtStart = cpuWaitNanos()
     this.clientCpuAtStart = process.cpuUsage()
     this.profiler?.markStart()
     this.startedAt = performance.now()
@@ -465,7 +495,8 @@ export class TimedSection {
     const endedAt = performance.now()
     const seconds = (endedAt - this.startedAt) / 1000
     const client = process.cpuUsage(this.clientCpuAtStart)
-    const pageFaults = process.resourceUsage().minorPageFault - this.pageFaultsAtStart
+    const usage = process.resourceUsage()
+    const cpuWait = cpuWaitNanos()
     const profiler = this.profiler
     this.profiler = undefined
     const serverCpu = await this.context.serverCpu()
@@ -479,7 +510,11 @@ export class TimedSection {
       latency: counted.latency,
       clientCpuMillis: (client.user + client.system) / 1000,
       serverCpuMillis: (serverCpu - this.serverCpuAtStart) / 1000,
-      clientPageFaults: pageFaults,
+      clientPageFaults: usage.minorPageFault - this.pageFaultsAtStart,
+      clientInvoluntarySwitches: usage.involuntaryContextSwitches - this.involuntarySwitchesAtStart,
+      clientCpuWaitMillis: cpuWait === undefined || this.cpuWaitAtStart === undefined
+        ? undefined
+        : (cpuWait - this.cpuWaitAtStart) / 1e6,
       clientCollections: collections,
       memory: counted.memory,
       restarts: counted.restarts,

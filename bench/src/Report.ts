@@ -164,6 +164,25 @@ export const tables = (
     ))
   }
 
+  const switched = withFigure((s) => s.clientInvoluntarySwitchesPer100kEvents)
+  if (switched.length > 0) {
+    result.push(perContender(
+      "The client process kept off its CPU: involuntary context switches per 100,000 events / time waiting for a CPU",
+      "Times in the timed section that the kernel took the CPU from the client's process while it had work, " +
+        "and the time its main thread waited, ready to run, for a CPU, as a share of the section (where the " +
+        "kernel says: Linux). On the bench's VM the server's process, woken by the client's write, can be run " +
+        "on the client's core rather than the idle one, and the two then take turns instead of working side " +
+        "by side (BENCHMARKS.md, What to keep in mind).",
+      switched,
+      contenders,
+      (s) =>
+        s.clientInvoluntarySwitchesPer100kEvents === undefined
+          ? undefined
+          : fixed(s.clientInvoluntarySwitchesPer100kEvents, 0) +
+            (s.clientCpuWaitShare === undefined ? "" : ` / ${percent(s.clientCpuWaitShare)}`)
+    ))
+  }
+
   const collected = withFigure((s) => s.clientMarkCompactsPer100kEvents)
   if (collected.length > 0) {
     result.push(perContender(

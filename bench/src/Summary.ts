@@ -55,6 +55,10 @@ export interface Summary {
   readonly serverBusy: number
   /** Minor page faults of the client process per 1,000 events, when counted. */
   readonly clientPageFaultsPerThousandEvents?: number | undefined
+  /** Involuntary context switches of the client process per 100,000 events, when counted. */
+  readonly clientInvoluntarySwitchesPer100kEvents?: number | undefined
+  /** The time the client's main thread waited for a CPU over the timed section's wall time, when counted. */
+  readonly clientCpuWaitShare?: number | undefined
   /** Mark-compacts of the client process per 100,000 events, when counted. */
   readonly clientMarkCompactsPer100kEvents?: number | undefined
   /** The client process's collection pauses over the timed section's wall time, when counted. */
@@ -147,6 +151,15 @@ export const summarise = (
         clientPageFaultsPerThousandEvents: medianOf(
           mine,
           (r) => r.clientPageFaults === undefined ? undefined : (r.clientPageFaults * 1000) / r.events
+        ),
+        clientInvoluntarySwitchesPer100kEvents: medianOf(
+          mine,
+          (r) =>
+            r.clientInvoluntarySwitches === undefined ? undefined : (r.clientInvoluntarySwitches * 100_000) / r.events
+        ),
+        clientCpuWaitShare: medianOf(
+          mine,
+          (r) => r.clientCpuWaitMillis === undefined ? undefined : r.clientCpuWaitMillis / 1000 / r.seconds
         ),
         clientMarkCompactsPer100kEvents: medianOf(
           mine,

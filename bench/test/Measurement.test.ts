@@ -94,6 +94,10 @@ describe("collections around measurements", () => {
     assert.deepStrictEqual(calls, [[minor], [minor]])
     assert.strictEqual(measurement.serverCpuMillis, 5)
     assert.isAbove(measurement.clientPageFaults!, 0)
+    // Whether the kernel preempted the process in between is the machine's; that they are counted is not.
+    assert.isTrue(Number.isInteger(measurement.clientInvoluntarySwitches) && measurement.clientInvoluntarySwitches! >= 0)
+    if (process.platform === "linux") assert.isAtLeast(measurement.clientCpuWaitMillis!, 0)
+    else assert.isUndefined(measurement.clientCpuWaitMillis)
     assert.strictEqual(measurement.events, 10)
     assert.isAbove(measurement.eventsPerSecond, 0)
   })

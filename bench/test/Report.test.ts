@@ -151,6 +151,23 @@ describe("Report.tables", () => {
     assert.deepStrictEqual(faults.rows, [["stream read, iter (pages of 100)", "2.0", "–", "0.4", "–"]])
     assert.isUndefined(tables.find((t) => t.title.startsWith("Page faults")))
   })
+  it("shows how the client was kept off its CPU where that was counted, and no table where it was not", () => {
+    // Samples of 100,000 events (a second each at these rates for photonpump, half one for the raw socket).
+    const counted = [
+      sample("read-iter", "photonpump", 0, 100_000, { clientInvoluntarySwitches: 40, clientCpuWaitMillis: 100 }),
+      sample("read-iter", "photonpump", 1, 100_000, { clientInvoluntarySwitches: 120, clientCpuWaitMillis: 300 }),
+      sample("read-iter", "raw-socket", 0, 200_000, { clientInvoluntarySwitches: 2 }),
+      sample("read-get", "photonpump", 0, 450_000)
+    ]
+    const keptOff = tableTitled(
+      Report.tables(Summary.summarise(counted, all, contenders), all, contenders, []),
+      "The client process kept off its CPU"
+    )
+    // read-get counted nothing: no row for it. The medians of 40 and 120 switches and of 10% and 30% of
+    // the time; the raw socket's wait was not counted, so its cell has the switches only.
+    assert.deepStrictEqual(keptOff.rows, [["stream read, iter (pages of 100)", "80 / 20%", "–", "2", "–"]])
+    assert.isUndefined(tables.find((t) => t.title.startsWith("The client process kept off its CPU")))
+  })
   it("shows the client's mark-compacts per 100,000 events and its pause share where they were counted", () => {
     const counted = [
       sample("read-iter", "photonpump", 0, 500_000, { clientCollections: { markCompacts: 2, pauseMillis: 10 } }),

@@ -106,6 +106,8 @@ describe("summarise", () => {
         clientCpuMillis: 150,
         serverCpuMillis: 250,
         clientPageFaults: 70,
+        clientInvoluntarySwitches: 45,
+        clientCpuWaitMillis: 50,
         clientCollections: { markCompacts: 3, pauseMillis: 25 }
       })
     ]
@@ -115,6 +117,8 @@ describe("summarise", () => {
     assert.strictEqual(summary.serverCpuMicrosPerRequest, 250)
     assert.strictEqual(summary.serverBusy, 0.5)
     assert.strictEqual(summary.clientPageFaultsPerThousandEvents, 0.7)
+    assert.strictEqual(summary.clientInvoluntarySwitchesPer100kEvents, 45)
+    assert.strictEqual(summary.clientCpuWaitShare, 0.1)
     assert.strictEqual(summary.clientMarkCompactsPer100kEvents, 3)
     assert.strictEqual(summary.clientCollectionPauseShare, 0.05)
     const uncounted = summaryOf(
@@ -123,6 +127,8 @@ describe("summarise", () => {
       "photonpump"
     )
     assert.isUndefined(uncounted.clientPageFaultsPerThousandEvents)
+    assert.isUndefined(uncounted.clientInvoluntarySwitchesPer100kEvents)
+    assert.isUndefined(uncounted.clientCpuWaitShare)
     assert.isUndefined(uncounted.clientMarkCompactsPer100kEvents)
     assert.isUndefined(uncounted.clientCollectionPauseShare)
   })
