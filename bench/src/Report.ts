@@ -152,54 +152,53 @@ export const tables = (
     ))
   }
 
-  const faulted = withFigure((s) => s.clientPageFaultsPerThousandEvents)
-  if (faulted.length > 0) {
-    result.push(perContender(
-      "Page faults of the client process, per 1,000 events",
-      "Minor page faults in the timed section: memory the process had not touched lately. On a VM where " +
-        "they are dear, they cost the client CPU (BENCHMARKS.md, What to keep in mind).",
-      faulted,
-      contenders,
-      (s) => s.clientPageFaultsPerThousandEvents === undefined ? undefined : fixed(s.clientPageFaultsPerThousandEvents, 1)
-    ))
+  /**
+   * A table of one figure of the client process per timed workload, when some contender has it: each
+   * cell is `show` of the figure, empty where the contender has none.
+   */
+  const clientFigure = (
+    title: string,
+    note: string,
+    figure: (summary: Summary) => number | undefined,
+    show: (value: number, summary: Summary) => string
+  ) => {
+    const rowsFor = withFigure(figure)
+    if (rowsFor.length === 0) return
+    result.push(perContender(title, note, rowsFor, contenders, (s) => {
+      const value = figure(s)
+      return value === undefined ? undefined : show(value, s)
+    }))
   }
 
-  const switched = withFigure((s) => s.clientInvoluntarySwitchesPer100kEvents)
-  if (switched.length > 0) {
-    result.push(perContender(
-      "The client process kept off its CPU: involuntary context switches per 100,000 events / time waiting for a CPU",
-      "Times in the timed section that the kernel took the CPU from the client's process while it had work, " +
-        "and the time its main thread waited, ready to run, for a CPU, as a share of the section (where the " +
-        "kernel says: Linux). On the bench's VM the server's process, woken by the client's write, can be run " +
-        "on the client's core rather than the idle one, and the two then take turns instead of working side " +
-        "by side (BENCHMARKS.md, What to keep in mind).",
-      switched,
-      contenders,
-      (s) =>
-        s.clientInvoluntarySwitchesPer100kEvents === undefined
-          ? undefined
-          : fixed(s.clientInvoluntarySwitchesPer100kEvents, 0) +
-            (s.clientCpuWaitShare === undefined ? "" : ` / ${percent(s.clientCpuWaitShare)}`)
-    ))
-  }
+  clientFigure(
+    "Page faults of the client process, per 1,000 events",
+    "Minor page faults in the timed section: memory the process had not touched lately. On a VM where " +
+      "they are dear, they cost the client CPU (BENCHMARKS.md, What to keep in mind).",
+    (s) => s.clientPageFaultsPerThousandEvents,
+    (faults) => fixed(faults, 1)
+  )
 
-  const collected = withFigure((s) => s.clientMarkCompactsPer100kEvents)
-  if (collected.length > 0) {
-    result.push(perContender(
-      "Garbage collection in the client process: mark-compacts per 100,000 events / pauses",
-      "Full collections that started in the timed section, and the time the process's main thread stood " +
-        "still for collections of any kind, as a share of the section (medians of the rounds). V8 counts the " +
-        "buffer memory allocated since the last mark-compact against the old generation's limit, so a read " +
-        "whose events keep their socket buffers can start one before the heap is full (BENCHMARKS.md, What " +
-        "to keep in mind).",
-      collected,
-      contenders,
-      (s) =>
-        s.clientMarkCompactsPer100kEvents === undefined
-          ? undefined
-          : `${fixed(s.clientMarkCompactsPer100kEvents, 1)} / ${percent(s.clientCollectionPauseShare!)}`
-    ))
-  }
+  clientFigure(
+    "The client process kept off its CPU: involuntary context switches per 100,000 events / time waiting for a CPU",
+    "Times in the timed section that the kernel took the CPU from the client's process while it had work, " +
+      "and the time its main thread waited, ready to run, for a CPU, as a share of the section (where the " +
+      "kernel says: Linux). On the bench's VM the server's process, woken by the client's write, can be run " +
+      "on the client's core rather than the idle one, and the two then take turns instead of working side " +
+      "by side (BENCHMARKS.md, What to keep in mind).",
+    (s) => s.clientInvoluntarySwitchesPer100kEvents,
+    (switches, s) => fixed(switches, 0) + (s.clientCpuWaitShare === undefined ? "" : ` / ${percent(s.clientCpuWaitShare)}`)
+  )
+
+  clientFigure(
+    "Garbage collection in the client process: mark-compacts per 100,000 events / pauses",
+    "Full collections that started in the timed section, and the time the process's main thread stood " +
+      "still for collections of any kind, as a share of the section (medians of the rounds). V8 counts the " +
+      "buffer memory allocated since the last mark-compact against the old generation's limit, so a read " +
+      "whose events keep their socket buffers can start one before the heap is full (BENCHMARKS.md, What " +
+      "to keep in mind).",
+    (s) => s.clientMarkCompactsPer100kEvents,
+    (markCompacts, s) => `${fixed(markCompacts, 1)} / ${percent(s.clientCollectionPauseShare!)}`
+  )
 
   if (memory.length > 0) {
     const restarts = memory.some((w) => contenders.some((c) => find(w.id, c)?.restarts !== undefined))
