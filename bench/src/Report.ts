@@ -201,9 +201,15 @@ export const tables = (
   )
 
   if (memory.length > 0) {
-    const restarts = memory.some((w) => contenders.some((c) => find(w.id, c)?.restarts !== undefined))
-    const collections = memory.some((w) => contenders.some((c) => find(w.id, c)?.clientMarkCompacts !== undefined))
-    const tenths = memory.some((w) => contenders.some((c) => find(w.id, c)?.memory?.rssByTenth !== undefined))
+    /** Whether some memory row has `figure`: its column is shown only then. */
+    const someRowHas = (figure: (summary: Summary) => unknown) =>
+      memory.some((w) => contenders.some((c) => {
+        const s = find(w.id, c)
+        return s !== undefined && figure(s) !== undefined
+      }))
+    const restarts = someRowHas((s) => s.restarts)
+    const collections = someRowHas((s) => s.clientMarkCompacts)
+    const tenths = someRowHas((s) => s.memory?.rssByTenth)
     result.push({
       title: "Memory of the reading or subscribing process",
       note: "Median of the rounds, each in a fresh process; heap after a full GC before the work, peaks sampled every 5 ms during it " +
