@@ -48,9 +48,12 @@ const tableTitled = (tables: ReadonlyArray<Report.Table>, title: string) => {
 /** Figures of a memory read that the memory table shows, all but the column a test looks at. */
 const memory = { baselineHeapUsed: 1, peakHeapUsed: 2, baselineRss: 3, peakRss: 4, finalHeapUsed: 1 }
 
+/** The table titled `title` of a run with these records. */
+const tableOf = (records: ReadonlyArray<Summary.Sample>, title: string) =>
+  tableTitled(Report.tables(Summary.summarise(records, all, contenders), all, contenders, []), title)
+
 /** The memory table of a run with these records. */
-const memoryTable = (records: ReadonlyArray<Summary.Sample>) =>
-  tableTitled(Report.tables(Summary.summarise(records, all, contenders), all, contenders, []), "Memory of the reading")
+const memoryTable = (records: ReadonlyArray<Summary.Sample>) => tableOf(records, "Memory of the reading")
 
 describe("Report.tables", () => {
   const tables = Report.tables(summaries, all, contenders, Summary.targets(summaries, all, records))
@@ -143,10 +146,7 @@ describe("Report.tables", () => {
       sample("read-iter", "raw-socket", 0, 1_000_000, { clientPageFaults: 40 }),
       sample("read-get", "photonpump", 0, 450_000)
     ]
-    const faults = tableTitled(
-      Report.tables(Summary.summarise(counted, all, contenders), all, contenders, []),
-      "Page faults"
-    )
+    const faults = tableOf(counted, "Page faults")
     // read-get counted none: no row for it. The median of 1 and 3 per 1,000 events is 2.
     assert.deepStrictEqual(faults.rows, [["stream read, iter (pages of 100)", "2.0", "–", "0.4", "–"]])
     assert.isUndefined(tables.find((t) => t.title.startsWith("Page faults")))
@@ -159,10 +159,7 @@ describe("Report.tables", () => {
       sample("read-iter", "raw-socket", 0, 200_000, { clientInvoluntarySwitches: 2 }),
       sample("read-get", "photonpump", 0, 450_000)
     ]
-    const keptOff = tableTitled(
-      Report.tables(Summary.summarise(counted, all, contenders), all, contenders, []),
-      "The client process kept off its CPU"
-    )
+    const keptOff = tableOf(counted, "The client process kept off its CPU")
     // read-get counted nothing: no row for it. The medians of 40 and 120 switches and of 10% and 30% of
     // the time; the raw socket's wait was not counted, so its cell has the switches only.
     assert.deepStrictEqual(keptOff.rows, [["stream read, iter (pages of 100)", "80 / 20%", "–", "2", "–"]])
@@ -175,10 +172,7 @@ describe("Report.tables", () => {
       sample("read-iter", "raw-socket", 0, 1_000_000, { clientCollections: { markCompacts: 0, pauseMillis: 1 } }),
       sample("read-get", "photonpump", 0, 450_000)
     ]
-    const collections = tableTitled(
-      Report.tables(Summary.summarise(counted, all, contenders), all, contenders, []),
-      "Garbage collection"
-    )
+    const collections = tableOf(counted, "Garbage collection")
     // Rounds of 0.2 s: pauses of 10 and 30 ms are 5% and 15%, their median 10%; the raw socket's 1%.
     assert.deepStrictEqual(collections.rows, [["stream read, iter (pages of 100)", "4.0 / 10%", "–", "0.0 / 1%", "–"]])
     assert.isUndefined(tables.find((t) => t.title.startsWith("Garbage collection")))
