@@ -1,9 +1,12 @@
 /**
  * The hand-written encoders of the write path against the generated protobuf code: what they write
- * decodes, with the generated decoder, to exactly the message that was meant.
+ * decodes, with the generated decoder, to exactly the message that was meant. The properties check
+ * generated requests with a fixed seed (`PROPERTY_SEED` sets another).
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Arbitrary from "effect/Arbitrary"
 import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 import { create, toBinary } from "@bufbuild/protobuf"
 import { Guid, Messages } from "@photonpump/protocol"
 import * as Encode from "../src/internal/Encode.ts"
@@ -40,6 +43,9 @@ const newEventMessage = (e: Encode.WireEvent) => {
     ...(metadata.length > 0 ? { metadata } : {})
   })
 }
+
+const intBetween = (minimum: number, maximum: number) =>
+  Arbitrary.schema(Schema.Int.check(Schema.isBetween({ minimum, maximum })))
 
 describe("Encode", () => {
   const cases: ReadonlyArray<readonly [string, bigint, ReadonlyArray<Encode.WireEvent>]> = [
@@ -154,5 +160,101 @@ describe("Encode", () => {
         assert.deepStrictEqual(frame.subarray(Encode.frameHeaderLength), generated)
       }
     }
+  })
+
+  describe("properties", () => {
+    const int64 = Arbitrary.schema(Schema.BigInt.check(Schema.isBetweenBigInt({ minimum: -(2n ** 63n), maximum: 2n ** 63n - 1n })))
+    /** Expected versions and positions: the special negative values, small numbers, or anything. */
+    const number = Arbitrary.all([intBetween(0, 2), intBetween(-4, 300), int64]).pipe(
+      Arbitrary.map(([kind, small, any]) => kind === 0 ? BigInt(small) : kind === 1 ? 2n ** 53n + BigInt(small) : any)
+    )
+    /**
+     * Text of every kind the encoder treats apart: short and long ASCII (written char by char below 32
+     * characters), other scripts, pairs and lone surrogates (written as U+FFFD, as TextEncoder does).
+     */
+    const text = Arbitrary.all([
+      Arbitrary.schema(Schema.String.check(Schema.isMaxLength(40))),
+      intBetween(0, 4),
+      intBetween(0, 200)
+    ]).pipe(
+      Arbitrary.map(([random, kind, repeat]) =>
+        kind === 0
+          ? random
+          : kind === 1
+          ? "a".repeat(repeat)
+          : kind === 2
+          ? `${random}\ud800${random}`
+          : kind === 3
+          ? `é🐴名${random}`.repeat(1 + (repeat % 5))
+          : random.slice(0, 31)
+      )
+    )
+    const bytes = Arbitrary.schema(Schema.Uint8Array.check(Schema.isMaxLength(300)))
+    const content = Arbitrary.all([Arbitrary.schema(Schema.Boolean), bytes, text]).pipe(
+      Arbitrary.map(([asBytes, raw, written]): Uint8Array | string => asBytes ? raw : written)
+    )
+    const wireEvent = Arbitrary.all({
+      id: Arbitrary.schema(Schema.Uint8Array.check(Schema.isBetweenLength(16, 16))),
+      type: text,
+      isJson: Arbitrary.schema(Schema.Boolean),
+      data: content,
+      metadata: content
+    })
+    const events = Arbitrary.array(wireEvent, { maxLength: 5 })
+    const flag = Arbitrary.schema(Schema.Boolean)
+    const options = { arbitrary: { runs: 300, seed: process.env["PROPERTY_SEED"] ?? 20261130 } }
+
+    it.prop(
+      "WriteEvents, in a frame or not, is the generated encoder's message for any stream, version and events",
+      [text, number, events, flag],
+      ([stream, expected, written, requireLeader]) => {
+        const generated = toBinary(
+          Messages.WriteEventsSchema,
+          create(Messages.WriteEventsSchema, {
+            eventStreamId: stream,
+            expectedVersion: expected,
+            events: written.map(newEventMessage),
+            requireLeader
+          })
+        )
+        assert.deepStrictEqual(Encode.writeEvents(stream, expected, written, requireLeader), generated)
+        const frame = Encode.writeEventsFrame(stream, expected, written, requireLeader)
+        assert.deepStrictEqual(frame.subarray(Encode.frameHeaderLength), generated)
+      },
+      options
+    )
+
+    it.prop(
+      "TransactionWrite is the generated encoder's message for any transaction and events",
+      [number, events, flag],
+      ([transactionId, written, requireLeader]) => {
+        const generated = toBinary(
+          Messages.TransactionWriteSchema,
+          create(Messages.TransactionWriteSchema, { transactionId, events: written.map(newEventMessage), requireLeader })
+        )
+        assert.deepStrictEqual(Encode.transactionWrite(transactionId, written, requireLeader), generated)
+      },
+      options
+    )
+
+    it.prop(
+      "ReadStreamEvents and ReadAllEvents frames hold the generated encoder's message for any request",
+      [text, number, number, intBetween(1, 4096), flag, flag],
+      ([stream, from, prepare, maxCount, resolveLinkTos, requireLeader]) => {
+        const stored = Encode.readStreamEventsFrame(stream, from, maxCount, resolveLinkTos, requireLeader)
+        const storedMessage = toBinary(
+          Messages.ReadStreamEventsSchema,
+          create(Messages.ReadStreamEventsSchema, { eventStreamId: stream, fromEventNumber: from, maxCount, resolveLinkTos, requireLeader })
+        )
+        assert.deepStrictEqual(stored.subarray(Encode.frameHeaderLength), storedMessage)
+        const all = Encode.readAllEventsFrame(from, prepare, maxCount, resolveLinkTos, requireLeader)
+        const allMessage = toBinary(
+          Messages.ReadAllEventsSchema,
+          create(Messages.ReadAllEventsSchema, { commitPosition: from, preparePosition: prepare, maxCount, resolveLinkTos, requireLeader })
+        )
+        assert.deepStrictEqual(all.subarray(Encode.frameHeaderLength), allMessage)
+      },
+      options
+    )
   })
 })
