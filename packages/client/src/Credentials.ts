@@ -19,6 +19,9 @@ export interface Credentials {
 /**
  * Wraps a user name and password; a plain-text password is redacted at once.
  *
+ * Keep user names starting with an ASCII character: servers from 20.6 read an auth block whose first
+ * byte is 0x80 or more as a bearer token, so a name such as "Émile" reaches them as a malformed token.
+ *
  * @since 0.1.0
  * @category constructors
  */

@@ -29,7 +29,8 @@ export interface LinkTarget {
 /** Event numbers are int64: a larger number cannot name an event. */
 const maxEventNumber = 9_223_372_036_854_775_807n
 
-const decoder = new TextDecoder("utf-8", { fatal: false })
+// A leading U+FEFF belongs to the text (a stream's name may start with one), not a byte order mark.
+const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true })
 const encoder = new TextEncoder()
 
 /**

@@ -106,7 +106,9 @@ export interface InboundPackage {
 }
 
 const encoder = new TextEncoder()
-const decoder = new TextDecoder("utf-8", { fatal: false })
+// A leading U+FEFF is part of a login, a password or a message, not a byte order mark to drop: a
+// password "\uFEFFchangeit" is not "changeit".
+const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true })
 const emptyPayload = new Uint8Array(0)
 
 const encodeCredential = (

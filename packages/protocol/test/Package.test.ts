@@ -184,6 +184,16 @@ describe("Package", () => {
       assert.deepStrictEqual(Package.validateCredentials(longest), Result.succeed(longest))
     })
 
+    it("keeps a leading U+FEFF in a login and a password: it is a character, not a byte order mark", () => {
+      const frame = succeeds(
+        Package.encodeFrame({ command: ping, correlationId: Guid.random(), credentials: credentials("\uFEFFadmin", "\uFEFFchangeit") })
+      )
+      // A login whose first byte is 0x80 or more reads as a bearer token unless tokens are off (1.4).
+      const pkg = succeeds(Package.decode(bodyOf(frame), { bearerTokens: false }))
+      assert.deepStrictEqual(basicAuth(pkg.auth), { login: "\uFEFFadmin", password: "\uFEFFchangeit" })
+      assert.strictEqual(Package.decodeText(hex("ef bb bf 78")), "\uFEFFx")
+    })
+
     it("refuses a login over 255 UTF-8 bytes at encode time with CredentialsTooLong", () => {
       const error = failsWith(
         Package.encodeFrame({

@@ -28,7 +28,9 @@ export const toBigInt = (low: number, high: number): bigint => {
   if (high > 0 && high < 0x200000) return BigInt(high * two32 + low)
   return BigInt.asIntN(64, (BigInt(high >>> 0) << 32n) | BigInt(low))
 }
-const utf8 = new TextDecoder("utf-8")
+// A leading U+FEFF in a protobuf string is part of the text, not a byte order mark to drop:
+// "\uFEFForders" and "orders" are two streams, as the generated decoder and the server read them.
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true })
 /** @internal */
 export const two32 = 4294967296
 

@@ -241,7 +241,8 @@ interface InFlight {
 }
 
 const encoder = new TextEncoder()
-const decoder = new TextDecoder()
+// Link data ("N@stream") keeps a leading U+FEFF: it is part of the stream's name.
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true })
 
 /** FNV-1a over UTF-16 code units: a stable hash that picks the bucket of a pinned message. */
 const hash = (text: string): number => {
