@@ -501,7 +501,9 @@ describe("Hand-written codecs", () => {
         [0x0a, 0x7f, 0x01], // a string that runs past the end
         [0x10], // a varint cut short
         [0x10, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01], // eleven varint bytes
-        [0x0b], // wire type 3 (group) is not supported
+        [0x0b], // field 1 (a string) as a group
+        [0x7b, 0x08, 0x01], // a group that never ends
+        [0x7b, 0x84, 0x01], // a group that ends with the tag of another field
         [0x08, 0x01], // field 1 (a string) as a varint
         [0x00, 0x00] // field number 0
       ]
@@ -509,6 +511,74 @@ describe("Hand-written codecs", () => {
       assert.throws(() => Requests.readEvent(new Uint8Array(bad)), Protobuf.Malformed)
       assert.throws(() => Requests.writeEvents(new Uint8Array(bad)), Protobuf.Malformed)
     }
+  })
+})
+
+/** A varint, written the short way. */
+const varintBytes = (value: bigint): Array<number> => {
+  const bytes: Array<number> = []
+  let rest = BigInt.asUintN(64, value)
+  while (rest > 0x7fn) {
+    bytes.push(Number(rest & 0x7fn) | 0x80)
+    rest >>= 7n
+  }
+  return [...bytes, Number(rest)]
+}
+
+/** A varint in ten bytes, as a writer may put any. */
+const overlongBytes = (value: bigint): Array<number> =>
+  Array.from({ length: 10 }, (_, i) => {
+    const group = Number((BigInt.asUintN(64, value) >> BigInt(7 * i)) & 0x7fn)
+    return i < 9 ? group | 0x80 : group & 0x01
+  })
+
+/** Reads a ReadStreamEvents made of the given fields, checking it against the generated decoder. */
+const readStreamLikeGenerated = (...fields: ReadonlyArray<ReadonlyArray<number>>) => {
+  const payload = new Uint8Array(fields.flat())
+  const expected = Result.getOrThrow(Messages.decode(Messages.ReadStreamEventsSchema, payload))
+  const actual = Requests.readStreamEvents(payload)
+  assert.strictEqual(actual.eventStreamId, expected.eventStreamId)
+  assert.strictEqual(actual.fromEventNumber, Number(expected.fromEventNumber))
+  assert.strictEqual(actual.maxCount, expected.maxCount)
+  return actual
+}
+
+describe("Requests, where protobuf leaves the writer a choice", () => {
+  const stream = [0x0a, 0x01, 0x73]
+
+  it("reads a leading U+FEFF as part of a string, not as a byte order mark", () => {
+    const actual = readStreamLikeGenerated([0x0a, 0x04, 0xef, 0xbb, 0xbf, 0x73], [0x18, 0x01])
+    assert.strictEqual(actual.eventStreamId, "\uFEFFs")
+  })
+
+  it("reads varints written the long way as the short ones", () => {
+    for (const value of [0n, 5n, 4096n, 2n ** 40n]) {
+      const read = readStreamLikeGenerated(stream, [0x10, ...overlongBytes(value)], [0x18, ...overlongBytes(value)])
+      assert.strictEqual(read.fromEventNumber, Number(value))
+    }
+    // Ten bytes with bit 63 set are a negative number, whatever the bits past it.
+    const minusTwo = overlongBytes(-2n).slice(0, 9)
+    for (const last of [0x01, 0x7f]) {
+      const read = readStreamLikeGenerated(stream, [0x10, ...minusTwo, last], [0x18, 0x01])
+      assert.strictEqual(read.fromEventNumber, -2)
+    }
+  })
+
+  it("reads an int32 as the low 32 bits of its varint", () => {
+    for (const high of [1n, 2n ** 21n, 2n ** 30n - 1n]) {
+      const read = readStreamLikeGenerated(stream, [0x18, ...varintBytes(7n + (high << 32n))])
+      assert.strictEqual(read.maxCount, 7)
+    }
+    assert.strictEqual(readStreamLikeGenerated(stream, [0x18, ...varintBytes(2n ** 31n)]).maxCount, -(2 ** 31))
+  })
+
+  it("skips unknown fields that are groups, nested ones included", () => {
+    const group = [0x7b, 0x08, 0x01, 0x83, 0x01, 0x12, 0x00, 0x84, 0x01, 0x7c]
+    const actual = readStreamLikeGenerated(group, stream, group, [0x18, 0x02])
+    assert.strictEqual(actual.maxCount, 2)
+    // Deep enough to exhaust the stack, were the depth not bounded.
+    const nested = new Uint8Array(100_000).fill(0x7b)
+    assert.throws(() => Requests.readEvent(nested), Protobuf.Malformed)
   })
 })
 

@@ -415,8 +415,11 @@ export class Reader {
     return decoder.decode(bytes.subarray(start, end))
   }
 
-  /** Skips a field of the given wire type. */
-  skip(wireType: number): void {
+  /**
+   * Skips a field of the given wire type. A group (wire type 3, which proto2 still allows in an unknown
+   * field) is skipped up to the end-group tag of its field number.
+   */
+  skip(wireType: number, field: number, depth = 0): void {
     switch (wireType) {
       case 0:
         this.varint()
@@ -427,17 +430,41 @@ export class Reader {
       case 2:
         this.delimited()
         return
+      case 3:
+        return this.#skipGroup(field, depth)
       case 5:
         this.position += 4
         break
       default:
-        throw new Malformed(`wire type ${wireType} is not supported`)
+        throw new Malformed(`wire type ${wireType} is not supported here`)
     }
     if (this.position > this.end) throw new Malformed("a fixed-size field runs past the end")
   }
+
+  #skipGroup(field: number, depth: number): void {
+    // Groups nest; a bound keeps a payload of nested groups from exhausting the stack.
+    if (depth >= maxGroupDepth) throw new Malformed(`groups nested more than ${maxGroupDepth} deep`)
+    for (;;) {
+      if (this.position >= this.end) throw new Malformed("a group runs past the end")
+      const key = this.varint()
+      const wireType = key % 8
+      const number = Math.floor(key / 8)
+      if (number === 0) throw new Malformed("field number 0")
+      if (wireType === 4) {
+        if (number !== field) throw new Malformed(`group ${field} ends with the tag of field ${number}`)
+        return
+      }
+      this.skip(wireType, number, depth + 1)
+    }
+  }
 }
 
-const decoder = new TextDecoder("utf-8", { fatal: false })
+// A leading U+FEFF in a protobuf string is text, not a byte order mark: "\uFEFForders" and "orders" are
+// two streams, as the generated decoder reads them.
+const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true })
+
+/** How deep groups may nest in a skipped field: protobuf's default recursion limit. */
+const maxGroupDepth = 100
 
 /**
  * Checks that a known field came with the wire type its declaration calls for.

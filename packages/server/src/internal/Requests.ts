@@ -13,16 +13,28 @@ const { expectWireType, Malformed } = Protobuf
 
 const maxSafe = Number.MAX_SAFE_INTEGER
 
-/** Reads an int64 as a number: exact for safe integers, including the negative sentinels. */
+/**
+ * Reads an int64 as a number: exact for safe integers, including the negative sentinels. A varint of ten
+ * bytes holds bit 63, the sign, in the lowest bit of its last byte (the bits above it do not count):
+ * negative numbers always take ten bytes, and a non-negative one only when it is written the long way,
+ * which a decoder must read as it reads the short way.
+ */
 const int64 = (reader: Protobuf.Reader): number => {
   const start = reader.position
   const value = reader.varint()
   if (reader.position - start < 10) return value > maxSafe ? maxSafe : value
-  // Ten bytes: the top bit is set, so the value is negative. Complementing each 7-bit group keeps
-  // small magnitudes exact: value = -(1 + sum((0x7f - group) * 128^i)).
   const bytes = reader.bytes
   let magnitude = 0
   let multiplier = 1
+  if ((bytes[start + 9]! & 1) === 0) {
+    for (let i = 0; i < 9; i++) {
+      magnitude += (bytes[start + i]! & 0x7f) * multiplier
+      multiplier *= 128
+    }
+    return magnitude > maxSafe ? maxSafe : magnitude
+  }
+  // Negative: complementing each 7-bit group keeps small magnitudes exact:
+  // value = -(1 + sum((0x7f - group) * 128^i)).
   for (let i = 0; i < 9; i++) {
     magnitude += (0x7f - (bytes[start + i]! & 0x7f)) * multiplier
     multiplier *= 128
@@ -31,12 +43,19 @@ const int64 = (reader: Protobuf.Reader): number => {
   return negative < -maxSafe ? -maxSafe : negative
 }
 
-/** Reads an int32: the low 32 bits of the varint, signed. */
+/**
+ * Reads an int32: the low 32 bits of the varint, signed, as protobuf reads one however many bytes it
+ * takes (ten for a negative number, more than five for one written the long way).
+ */
 const int32 = (reader: Protobuf.Reader): number => {
   const start = reader.position
   const value = reader.varint()
-  if (reader.position - start < 10) return value | 0
-  return int64(new Protobuf.Reader(reader.bytes, start, reader.end)) | 0
+  // Four bytes hold 28 bits: the value is its own low half.
+  if (reader.position - start <= 4) return value
+  const bytes = reader.bytes
+  let low = 0
+  for (let i = 0; i < 5; i++) low |= (bytes[start + i]! & 0x7f) << (7 * i)
+  return low
 }
 
 /** A field's number from its key; the wire type is `key & 7`. No tuple: this runs for every field. */
@@ -169,7 +188,7 @@ const readNewEvent = (reader: Protobuf.Reader): NewEvent => {
         event.metadata = reader.bytesView()
         break
       default:
-        reader.skip(wireType)
+        reader.skip(wireType, field)
     }
   }
   event.isJson = event.dataContentType === 1
@@ -209,7 +228,7 @@ export const writeEvents = (payload: Uint8Array): WriteEvents => {
         message.requireLeader = reader.bool()
         break
       default:
-        reader.skip(wireType)
+        reader.skip(wireType, field)
     }
   }
   return message
@@ -259,7 +278,7 @@ export const readEvent = (payload: Uint8Array): ReadEvent => {
         message.requireLeader = reader.bool()
         break
       default:
-        reader.skip(wireType)
+        reader.skip(wireType, field)
     }
   }
   return message
@@ -320,7 +339,7 @@ export const readStreamEvents = (payload: Uint8Array): ReadStreamEvents => {
         message.requireLeader = reader.bool()
         break
       default:
-        reader.skip(wireType)
+        reader.skip(wireType, field)
     }
   }
   return message
@@ -381,7 +400,7 @@ export const readAllEvents = (payload: Uint8Array): ReadAllEvents => {
         message.requireLeader = reader.bool()
         break
       default:
-        reader.skip(wireType)
+        reader.skip(wireType, field)
     }
   }
   return message
