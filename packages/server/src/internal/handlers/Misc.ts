@@ -6,7 +6,7 @@
 import { create } from "@bufbuild/protobuf"
 import { Command, Guid, Messages } from "@photonpump/protocol"
 import * as Users from "../../Users.ts"
-import type * as Node from "../Node.ts"
+import * as Node from "../Node.ts"
 
 /**
  * Handles Ping: Pong with the same correlation id and payload.
@@ -19,12 +19,14 @@ export const ping: Node.Handler = (_node, connection, request) =>
 
 /**
  * Handles ScavengeDatabase. An in-memory node has nothing to scavenge, so an allowed request (from
- * `$admins` or `$ops`) reports a scavenge as started and nothing else happens.
+ * `$admins` or `$ops`) reports a scavenge as started and nothing else happens. The message has no
+ * fields, but a payload that does not deserialize as one is still refused with BadRequest.
  *
  * @since 0.1.0
  * @category handlers
  */
 export const scavengeDatabase: Node.Handler = (node, connection, request) => {
+  if (Node.unwrap(connection, request, Messages.ScavengeDatabaseSchema) === undefined) return
   const user = request.user
   const allowed = user !== undefined && (Users.hasRole(user, Users.admins) || Users.hasRole(user, Users.ops))
   const ScavengeResult = Messages.ScavengeDatabaseResponse_ScavengeResult

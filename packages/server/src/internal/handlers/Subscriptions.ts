@@ -73,11 +73,14 @@ export const filteredSubscribeToStream: Node.Handler = (node, connection, reques
 
 /**
  * Handles UnsubscribeFromStream: the subscription made with the same correlation id on this
- * connection is dropped with Unsubscribed. An unknown id gets no answer, as on the real server.
+ * connection is dropped with Unsubscribed. An unknown id gets no answer, as on the real server. The
+ * message has no fields, but a payload that does not deserialize as one is refused with BadRequest,
+ * and the subscription stays.
  *
  * @since 0.1.0
  * @category handlers
  */
 export const unsubscribeFromStream: Node.Handler = (_node, connection, request) => {
+  if (Node.unwrap(connection, request, Messages.UnsubscribeFromStreamSchema) === undefined) return
   connection.subscriptions.get(request.correlationId)?.unsubscribe()
 }
