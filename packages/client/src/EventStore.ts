@@ -583,6 +583,15 @@ const pageSize = (operation: string, value: number | undefined, name: string): E
 const eventsOf = (slice: StreamSlice | AllSlice): ReadonlyArray<ResolvedEvent> => slice.events
 
 /**
+ * Whether the page after a stream page read from `from` starts further on, at `next`: forwards, past
+ * `from`; backwards, before it (or anywhere after a read from the end, -1), and not before the start. A
+ * server that does not move on would have a paged read ask for the same pages forever: the read ends
+ * there instead, as a read of `$all` does at a next position equal to where it read from.
+ */
+const movesOn = (direction: StreamDirection, from: bigint, next: bigint): boolean =>
+  direction === StreamDirection.Forward ? next > from : next >= 0n && (from < 0n || next < from)
+
+/**
  * Turns a `ReadStreamEventsCompleted` reply (or a generic one) into the read's slice or error, with no
  * effect run: the connection resumes the caller with it, or a paged read hands it over.
  */
@@ -620,7 +629,7 @@ const streamSlice = (
     case Results.AccessDenied:
       return Exit.fail(new AccessDenied({ operation, stream }))
     default:
-      return Exit.fail(new BadRequest({ operation, reason: reply.error || "the server reported an error" }))
+      return Exit.fail(Replies.readFailure(operation, reply.result, Results.Error, reply.error))
   }
 }
 
@@ -662,7 +671,7 @@ const allSlice = (
     case Results.AccessDenied:
       return Exit.fail(new AccessDenied({ operation, stream: "$all" }))
     default:
-      return Exit.fail(new BadRequest({ operation, reason: reply.error || "the server reported an error" }))
+      return Exit.fail(Replies.readFailure(operation, reply.result, Results.Error, reply.error))
   }
 }
 
@@ -1041,7 +1050,7 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
       case Results.AccessDenied:
         return yield* new AccessDenied({ operation: "getEvent", stream })
       default:
-        return yield* new BadRequest({ operation: "getEvent", reason: reply.error || "the server reported an error" })
+        return yield* Replies.readFailure("getEvent", reply.result, Results.Error, reply.error)
     }
   }, traced("EventStore.getEvent"))
 
@@ -1137,7 +1146,10 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
             timeoutOf(options),
             settle
           ),
-        next: (reply) => Decode.nextPageOf(headOfReply(reply)),
+        next: (reply, from) => {
+          const next = Decode.nextPageOf(headOfReply(reply))
+          return next !== undefined && movesOn(direction, from, next) ? next : undefined
+        },
         decode: (reply, from) => Exit.map(streamSlice("iter", stream, direction, from, reply), eventsOf),
         // Event numbers follow each other: the page after next starts a page further, unless events are
         // missing (truncated, deleted), and then the page asked for on the guess is dropped. Forwards,
@@ -1359,7 +1371,7 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
       case Results.AccessDenied:
         return yield* new AccessDenied({ operation, stream })
       default:
-        return yield* new BadRequest({ operation, reason: reply.error || "the server reported an error" })
+        return yield* Replies.readFailure(operation, reply.result, Results.Error, reply.error)
     }
   }, traced("EventStore.getStreamMetadata"))
 
@@ -1531,7 +1543,8 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
               Effect.map((slice): Subscriptions.Page<bigint> => ({
                 events: slice.events,
                 next: slice.nextEventNumber,
-                isEnd: slice.isEndOfStream
+                // A server that does not move on would have the subscription read the same page forever.
+                isEnd: slice.isEndOfStream || !movesOn(StreamDirection.Forward, cursor, slice.nextEventNumber)
               })),
               // A stream that does not exist yet is an empty one: the subscription waits for its first event.
               Effect.catchTag("StreamNotFound", () =>

@@ -243,8 +243,8 @@ const describeReason = (reason: ConnectionError["reason"]): string => {
 }
 
 /**
- * The server's reply could not be understood: its payload did not decode, or it was a command this
- * operation does not expect.
+ * The server's reply could not be understood: its payload did not decode, it was a command this
+ * operation does not expect, or it carried a result (or a NotHandled reason) this client does not know.
  *
  * @since 0.1.0
  * @category errors

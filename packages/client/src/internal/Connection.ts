@@ -490,7 +490,7 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
   }
   /** The counter of a reply's correlation id when it is one of this connection's requests, or -1. */
   const requestIdOf = (body: Uint8Array): number => {
-    if (body.length < Package.headerLength || (body[1]! & Package.Flags.Authenticated) !== 0) return -1
+    if (body.length < Package.headerLength) return -1
     for (let i = 0; i < idPrefixLength; i++) if (body[bodyIdOffset + i] !== idPrefix[i]) return -1
     const at = bodyIdOffset + idPrefixLength
     return ((body[at]! << 16) | (body[at + 1]! << 8) | body[at + 2]!) * 2 ** 24 +
@@ -667,6 +667,15 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
   const dispatch = (body: Uint8Array): ConnectionError | undefined => {
     const requestId = requestIdOf(body)
     if (requestId >= 0) {
+      // A server never sends credentials; a reply that does is read past its auth block, as the .NET
+      // client reads it, and one whose auth block cannot be read breaks the connection like any other
+      // package whose header cannot be read.
+      let withAuth: Package.InboundPackage | undefined
+      if ((body[1]! & Package.Flags.Authenticated) !== 0) {
+        const decoded = Package.decode(body, { bearerTokens: false })
+        if (Result.isFailure(decoded)) return connectionError("ProtocolViolation", decoded.failure.message)
+        withAuth = decoded.success
+      }
       const request = requests.get(requestId)
       if (request === undefined) {
         unknownReplies++
@@ -676,7 +685,7 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
       // The reply frees its request's place: the first request waiting takes it.
       inFlight--
       sendWaiting()
-      request.resume(request.decodeBody(body))
+      request.resume(withAuth === undefined ? request.decodeBody(body) : request.decode(withAuth))
       return undefined
     }
     const decoded = Package.decode(body, { bearerTokens: false })

@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import type { DescMessage, MessageShape } from "@bufbuild/protobuf"
+import { type DescMessage, fromBinary, type MessageShape } from "@bufbuild/protobuf"
 import * as Result from "effect/Result"
 import { Command as CommandModule, Messages, Package } from "@photonpump/protocol"
 import {
@@ -48,6 +48,34 @@ const leaderInfo = (bytes: Uint8Array): LeaderInfo | undefined => {
 }
 
 /**
+ * Decodes a reply's payload as `schema`, as `Messages.decode` does, and also refuses a value of an enum
+ * this client does not know (a result code or reason no server version sends): the enums are proto2's,
+ * closed, and the generated decoder sets such a value aside and reads the field as its default, which
+ * would make an unknown result a Success and an unknown NotHandled reason NotReady.
+ *
+ * @internal
+ */
+export const decode = <Desc extends DescMessage>(
+  schema: Desc,
+  payload: Uint8Array
+): Result.Result<MessageShape<Desc>, string> => {
+  let message: MessageShape<Desc>
+  try {
+    message = fromBinary(schema, payload, { readUnknownFields: true })
+  } catch (cause) {
+    return Result.fail(`Malformed ${schema.name} payload: ${cause instanceof Error ? cause.message : String(cause)}`)
+  }
+  // Fields this client does not know are skipped; a known one set aside held a value it could not take.
+  for (const unknown of message.$unknown ?? []) {
+    const field = schema.fields.find((field) => field.number === unknown.no)
+    if (field !== undefined) {
+      return Result.fail(`Malformed ${schema.name} payload: ${field.name} holds a value this client does not know`)
+    }
+  }
+  return Result.succeed(message)
+}
+
+/**
  * Decodes the reply a request expects, or turns a generic reply into its error.
  *
  * @internal
@@ -59,10 +87,10 @@ export const expect = <Desc extends DescMessage>(
   schema: Desc
 ): Result.Result<MessageShape<Desc>, GenericReplyError> => {
   if (pkg.command === command) {
-    const decoded = Messages.decode(schema, pkg.payload)
+    const decoded = decode(schema, pkg.payload)
     return Result.isSuccess(decoded)
       ? Result.succeed(decoded.success)
-      : Result.fail(new ProtocolError({ operation, reason: decoded.failure.message }))
+      : Result.fail(new ProtocolError({ operation, reason: decoded.failure }))
   }
   return Result.fail(genericError(pkg, operation))
 }
@@ -79,8 +107,8 @@ export const genericError = (pkg: Package.InboundPackage, operation: string): Ge
     case Command.NotAuthenticated:
       return new NotAuthenticated({ operation, reason: Package.decodeText(pkg.payload) })
     case Command.NotHandled: {
-      const decoded = Messages.decode(Messages.NotHandledSchema, pkg.payload)
-      if (Result.isFailure(decoded)) return new ProtocolError({ operation, reason: decoded.failure.message })
+      const decoded = decode(Messages.NotHandledSchema, pkg.payload)
+      if (Result.isFailure(decoded)) return new ProtocolError({ operation, reason: decoded.failure })
       const reason = notHandledReasons[decoded.success.reason]
       if (reason === undefined) {
         return new ProtocolError({ operation, reason: `unknown NotHandled reason ${decoded.success.reason}` })
@@ -91,6 +119,22 @@ export const genericError = (pkg: Package.InboundPackage, operation: string): Ge
       return new ProtocolError({ operation, reason: `unexpected reply ${CommandModule.name(pkg.command)}` })
   }
 }
+
+/**
+ * The error of a read's result other than those it handles: the server's `Error` (`errorResult`, with
+ * its text) is a `BadRequest`; a result this client does not know is not understood.
+ *
+ * @internal
+ */
+export const readFailure = (
+  operation: string,
+  result: number,
+  errorResult: number,
+  text: string
+): BadRequest | ProtocolError =>
+  result === errorResult
+    ? new BadRequest({ operation, reason: text || "the server reported an error" })
+    : new ProtocolError({ operation, reason: `unexpected read result ${result}${text === "" ? "" : ` (${text})`}` })
 
 /**
  * What a write's failure is about.
