@@ -1,7 +1,7 @@
 /**
  * The hand-written encoders of the write path against the generated protobuf code: what they write
  * decodes, with the generated decoder, to exactly the message that was meant. The properties check
- * generated requests with a fixed seed (`PROPERTY_SEED` sets another).
+ * generated requests with a fixed seed (`PROPERTY_SEED` sets another, `PROPERTY_RUNS` multiplies the runs).
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Arbitrary from "effect/Arbitrary"
@@ -202,7 +202,12 @@ describe("Encode", () => {
     })
     const events = Arbitrary.array(wireEvent, { maxLength: 5 })
     const flag = Arbitrary.schema(Schema.Boolean)
-    const options = { arbitrary: { runs: 300, seed: process.env["PROPERTY_SEED"] ?? 20261130 } }
+    const options = {
+      arbitrary: {
+        runs: Math.max(1, Math.round(300 * Number(process.env["PROPERTY_RUNS"] ?? "1"))),
+        seed: process.env["PROPERTY_SEED"] ?? 20261130
+      }
+    }
 
     it.prop(
       "WriteEvents, in a frame or not, is the generated encoder's message for any stream, version and events",
