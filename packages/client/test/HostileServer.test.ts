@@ -648,9 +648,6 @@ const whatSettles = (before: ReadonlyArray<Stray>, reply: Hostile): "broken conn
 /** A peer that answers pings with pongs, and every other request as `answer` says. */
 const hostilePeer = (answer: (pkg: Package.InboundPackage, socket: Net.Socket) => boolean) =>
   peer((pkg, socket) => {
-    // Several small writes in a row (pages, pushes, then a pong) would otherwise wait for the client's
-    // delayed acknowledgement, some 40 ms each.
-    socket.setNoDelay(true)
     if (answer(pkg, socket)) return
     if (pkg.command === Command.Ping) send(socket, Command.Pong, pkg.correlationId, pkg.payload)
   })

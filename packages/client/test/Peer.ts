@@ -147,6 +147,9 @@ export const peer = (handler: Handler, options?: { readonly tls?: boolean; reado
       const handle = options?.raw === true ? handler : politely(handler)
       const serve = (socket: Net.Socket) => {
         sockets.push(socket)
+        // Several small writes in a row (pages, pushes, then a pong) would otherwise wait for the
+        // client's delayed acknowledgement, some 40 ms each, as a real node's never do.
+        socket.setNoDelay(true)
         socket.on("error", () => {})
         const parser = Frame.makeParser()
         socket.on("data", (chunk) => {
