@@ -592,6 +592,16 @@ const movesOn = (direction: StreamDirection, from: bigint, next: bigint): boolea
   direction === StreamDirection.Forward ? next > from : next >= 0n && (from < 0n || next < from)
 
 /**
+ * The same for `$all`: forwards, the next page starts after `from`; backwards, before it (or anywhere
+ * after a read from the end). A server whose next position stays or goes back would have the read
+ * ask for pages it has already read, forever.
+ */
+const movesOnInAll = (direction: StreamDirection, from: Position.Position, next: Position.Position): boolean =>
+  direction === StreamDirection.Forward
+    ? Position.compare(next, from) > 0
+    : from.commit < 0n || Position.compare(next, from) < 0
+
+/**
  * Turns a `ReadStreamEventsCompleted` reply (or a generic one) into the read's slice or error, with no
  * effect run: the connection resumes the caller with it, or a paged read hands it over.
  */
@@ -1279,8 +1289,10 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
             ? Result.fail(request)
             : connection.requestCallback(request, "iterAll", timeoutOf(options), settle)
         },
-        next: (reply, from) =>
-          reply.command === replyCommand ? Decode.allPageNext(reply.payload, filtered, from) : undefined,
+        next: (reply, from) => {
+          const next = reply.command === replyCommand ? Decode.allPageNext(reply.payload, filtered, from) : undefined
+          return next !== undefined && movesOnInAll(direction, from, next) ? next : undefined
+        },
         decode: (reply, from) => Exit.map(allSlice("iterAll", direction, from, filtered, reply), eventsOf)
       },
       pageSpan("EventStore.iterAll")
@@ -1636,7 +1648,7 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
                 events: slice.events,
                 next: slice.nextPosition,
                 // A server that does not move on would have the subscription read the same page forever.
-                isEnd: slice.isEndOfStream || Position.equals(slice.nextPosition, cursor)
+                isEnd: slice.isEndOfStream || !movesOnInAll(StreamDirection.Forward, cursor, slice.nextPosition)
               })
             )
         }, scope)

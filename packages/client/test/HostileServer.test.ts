@@ -1183,6 +1183,67 @@ describe("paged reads against a hostile server", () => {
   }
 })
 
+/**
+ * A `$all` page of one event whose next page starts at `next`: proper, but from a server that has lost
+ * its place.
+ */
+const allPageGoingTo = (next: bigint, filtered: boolean): Uint8Array => {
+  const page = {
+    commitPosition: 0n,
+    preparePosition: 0n,
+    events: [{
+      event: {
+        eventStreamId: "ponies",
+        eventNumber: 0n,
+        eventId: new Uint8Array(16),
+        eventType: "PonyJumped",
+        dataContentType: 1,
+        metadataContentType: 0,
+        data: encoder.encode("{}")
+      },
+      commitPosition: next,
+      preparePosition: next
+    }],
+    nextCommitPosition: next,
+    nextPreparePosition: next,
+    result: 0
+  }
+  return filtered
+    ? message(Messages.FilteredReadAllEventsCompletedSchema, { ...page, isEndOfStream: false })
+    : message(Messages.ReadAllEventsCompletedSchema, page)
+}
+
+describe("$all reads from a server whose next position does not move on", () => {
+  // Forwards the pages go 100, 50, 100, 50, ...; backwards 50, 100, 50, ...: each read would ask again
+  // for a page it has read, forever, were the second page not its end.
+  const cases = [
+    ["forwards", Command.ReadAllEventsForward, Command.ReadAllEventsForwardCompleted, [100n, 50n], false],
+    ["backwards", Command.ReadAllEventsBackward, Command.ReadAllEventsBackwardCompleted, [50n, 100n], false],
+    ["filtered", Command.FilteredReadAllEventsForward, Command.FilteredReadAllEventsForwardCompleted, [100n, 50n], true]
+  ] as const
+  for (const [name, request, reply, positions, filtered] of cases) {
+    it.live(`iterAll ${name} ends at the page whose next position goes back`, () =>
+      Effect.gen(function*() {
+        let served = 0
+        const server = yield* hostilePeer((pkg, socket) => {
+          if (pkg.command !== request) return false
+          send(socket, reply, pkg.correlationId, allPageGoingTo(positions[served++ % 2]!, filtered))
+          return true
+        })
+        const es = yield* connect(server)
+        const read = es.iterAll({
+          batchSize: 1,
+          direction: name === "backwards" ? StreamDirection.Backward : StreamDirection.Forward,
+          ...(filtered ? { filter: prefixFilter } : {})
+        })
+        const exit = yield* exitWithin(Stream.runCount(read), `iterAll ${name}`)
+        assert.deepStrictEqual(exit, Exit.succeed(2))
+        // Two pages are all it asked for: the read did not go on in the background either.
+        assert.strictEqual(served, 2)
+      }))
+  }
+})
+
 // -----------------------------------------------------------------------------
 // 3. subscriptions
 // -----------------------------------------------------------------------------
