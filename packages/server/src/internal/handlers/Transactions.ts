@@ -55,10 +55,12 @@ export const transactionWrite: Node.Handler = (node, connection, request) => {
   if (message === undefined) return
   const events = proposedEvents(message.events)
   if (typeof events === "string") return Node.cannotUnwrap(connection, request, events)
+  // Read now: the id is made from the frame on first use, and a reply sent later outlives the frame.
+  const correlationId = request.correlationId
   const reply = (fields: { readonly result: Messages.OperationResult; readonly message?: string }) =>
     connection.reply(
       Command.Command.TransactionWriteCompleted,
-      request.correlationId,
+      correlationId,
       node.encode(
         Messages.TransactionWriteCompletedSchema,
         create(Messages.TransactionWriteCompletedSchema, { transactionId: message.transactionId, ...fields })
