@@ -1205,12 +1205,15 @@ const allPageGoingTo = (next: bigint, filtered: boolean): Uint8Array => {
       preparePosition: next
     }],
     nextCommitPosition: next,
-    nextPreparePosition: next,
-    result: 0
+    nextPreparePosition: next
   }
   return filtered
-    ? message(Messages.FilteredReadAllEventsCompletedSchema, { ...page, isEndOfStream: false })
-    : message(Messages.ReadAllEventsCompletedSchema, page)
+    ? message(Messages.FilteredReadAllEventsCompletedSchema, {
+      ...page,
+      result: Messages.FilteredReadAllEventsCompleted_FilteredReadAllResult.Success,
+      isEndOfStream: false
+    })
+    : message(Messages.ReadAllEventsCompletedSchema, { ...page, result: Messages.ReadAllEventsCompleted_ReadAllResult.Success })
 }
 
 describe("$all reads from a server whose next position does not move on", () => {

@@ -60,6 +60,7 @@ import {
   type Credentials,
   newEvent,
   type RawClient,
+  persistentSettings,
   readForward,
   streamName,
   text
@@ -1153,24 +1154,9 @@ layer(Server(), { excludeTestServices: true })("Fuzz: mutated requests", (it) =>
           }
 
           case "CreatePersistentSubscription": {
-            const payload = mutated(encodeMessage(Messages.CreatePersistentSubscriptionSchema, {
-              subscriptionGroupName: `group-${Guid.random()}`,
-              eventStreamId: stream,
-              resolveLinkTos: false,
-              startFrom: 0n,
-              messageTimeoutMilliseconds: 30_000,
-              recordStatistics: false,
-              liveBufferSize: 500,
-              readBatchSize: 20,
-              bufferSize: 500,
-              maxRetryCount: 10,
-              preferRoundRobin: true,
-              checkpointAfterTime: 2_000,
-              checkpointMaxCount: 1_000,
-              checkpointMinCount: 10,
-              subscriberMaxCount: 0,
-              namedConsumerStrategy: "RoundRobin"
-            }))
+            const payload = mutated(
+              encodeMessage(Messages.CreatePersistentSubscriptionSchema, persistentSettings(stream, `group-${Guid.random()}`))
+            )
             const { reply, written } = yield* request(C.CreatePersistentSubscription, payload, admin)
             assertResultOrBadRequest(reply, C.CreatePersistentSubscriptionCompleted)
             const created = reply.command === C.BadRequest

@@ -17,6 +17,7 @@ import {
   connect,
   eventually,
   newEvent,
+  persistentSettings,
   type RawClient,
   type SendOptions,
   streamName,
@@ -29,29 +30,6 @@ const UpdateResult = Messages.UpdatePersistentSubscriptionCompleted_UpdatePersis
 const DeleteResult = Messages.DeletePersistentSubscriptionCompleted_DeletePersistentSubscriptionResult
 const NakAction = Messages.PersistentSubscriptionNakEvents_NakAction
 
-const settings = (
-  stream: string,
-  group: string,
-  overrides: Partial<MessageInitShape<typeof Messages.CreatePersistentSubscriptionSchema>> = {}
-): MessageInitShape<typeof Messages.CreatePersistentSubscriptionSchema> => ({
-  subscriptionGroupName: group,
-  eventStreamId: stream,
-  resolveLinkTos: false,
-  startFrom: 0n,
-  messageTimeoutMilliseconds: 30_000,
-  recordStatistics: false,
-  liveBufferSize: 500,
-  readBatchSize: 20,
-  bufferSize: 500,
-  maxRetryCount: 10,
-  preferRoundRobin: true,
-  checkpointAfterTime: 2_000,
-  checkpointMaxCount: 1_000,
-  checkpointMinCount: 10,
-  subscriberMaxCount: 0,
-  namedConsumerStrategy: "RoundRobin",
-  ...overrides
-})
 
 const createGroup = (
   client: RawClient,
@@ -162,27 +140,27 @@ layer(Fast, { excludeTestServices: true })("Persistent subscriptions", (it) => {
       const { port } = yield* EventStoreServer.EventStoreServer
       const client = yield* connect(port)
       const stream = streamName()
-      const created = yield* createGroup(client, settings(stream, "g"))
+      const created = yield* createGroup(client, persistentSettings(stream, "g"))
       assert.strictEqual(created.result, CreateResult.Success)
       assert.strictEqual(created.reason, "")
-      const again = yield* createGroup(client, settings(stream, "g"))
+      const again = yield* createGroup(client, persistentSettings(stream, "g"))
       assert.deepStrictEqual([again.result, again.reason], [CreateResult.AlreadyExists, "Group 'g' already exists."])
-      const bad = yield* createGroup(client, settings("$all", "g"))
+      const bad = yield* createGroup(client, persistentSettings("$all", "g"))
       assert.deepStrictEqual([bad.result, bad.reason], [CreateResult.Fail, "Bad stream name."])
-      const strategy = yield* createGroup(client, settings(stream, "h", { namedConsumerStrategy: "Nope" }))
+      const strategy = yield* createGroup(client, persistentSettings(stream, "h", { namedConsumerStrategy: "Nope" }))
       assert.deepStrictEqual([strategy.result, strategy.reason], [CreateResult.Fail, "Consumer strategy Nope does not exist."])
-      const anonymous = yield* createGroup(client, settings(stream, "i"), {})
+      const anonymous = yield* createGroup(client, persistentSettings(stream, "i"), {})
       assert.strictEqual(anonymous.result, CreateResult.AccessDenied)
-      const byOps = yield* createGroup(client, settings(stream, "j"), { credentials: { login: "ops", password: "changeit" } })
+      const byOps = yield* createGroup(client, persistentSettings(stream, "j"), { credentials: { login: "ops", password: "changeit" } })
       assert.strictEqual(byOps.result, CreateResult.Success)
 
-      const updated = yield* updateGroup(client, settings(stream, "g"))
+      const updated = yield* updateGroup(client, persistentSettings(stream, "g"))
       assert.strictEqual(updated.result, UpdateResult.Success)
-      const missing = yield* updateGroup(client, settings(stream, "zz"))
+      const missing = yield* updateGroup(client, persistentSettings(stream, "zz"))
       assert.deepStrictEqual([missing.result, missing.reason], [UpdateResult.DoesNotExist, "Group 'zz' does not exist."])
-      const badUpdate = yield* updateGroup(client, settings(stream, "g", { namedConsumerStrategy: "Nope" }))
+      const badUpdate = yield* updateGroup(client, persistentSettings(stream, "g", { namedConsumerStrategy: "Nope" }))
       assert.strictEqual(badUpdate.result, UpdateResult.Fail)
-      assert.strictEqual((yield* updateGroup(client, settings(stream, "g"), {})).result, UpdateResult.AccessDenied)
+      assert.strictEqual((yield* updateGroup(client, persistentSettings(stream, "g"), {})).result, UpdateResult.AccessDenied)
 
       assert.strictEqual((yield* deleteGroup(client, stream, "g", {})).result, DeleteResult.AccessDenied)
       assert.strictEqual((yield* deleteGroup(client, stream, "g")).result, DeleteResult.Success)
@@ -209,7 +187,7 @@ layer(Fast, { excludeTestServices: true })("Persistent subscriptions", (it) => {
       const client = yield* connect(port)
       const stream = streamName()
       yield* append(client, stream, -1n, [newEvent(), newEvent(), newEvent()])
-      yield* createGroup(client, settings(stream, "g"))
+      yield* createGroup(client, persistentSettings(stream, "g"))
       const { confirmation, id } = yield* consume(client, stream, "g", 2)
       assert.strictEqual(confirmation.subscriptionId, `${stream}::g`)
       assert.strictEqual(confirmation.lastEventNumber, 2n)
@@ -236,7 +214,7 @@ layer(Fast, { excludeTestServices: true })("Persistent subscriptions", (it) => {
         Result.getOrThrow(Messages.decode(Messages.SubscriptionDroppedSchema, pkg.payload)).reason
       assert.strictEqual(decoded(unknown.reply), Dropped.NotFound)
       yield* append(client, `$$${stream}`, -1n, [newEvent("$metadata", { $acl: { $r: "$admins" } })])
-      yield* createGroup(client, settings(stream, "g", { subscriberMaxCount: 1 }))
+      yield* createGroup(client, persistentSettings(stream, "g", { subscriberMaxCount: 1 }))
       const denied = yield* connectTo(client, stream, "g")
       assert.strictEqual(decoded(denied.reply), Dropped.AccessDenied)
       const adminClient = yield* connect(port)
@@ -252,7 +230,7 @@ layer(Fast, { excludeTestServices: true })("Persistent subscriptions", (it) => {
       const client = yield* connect(port)
       const stream = streamName()
       yield* append(client, stream, -1n, [newEvent(), newEvent()])
-      yield* createGroup(client, settings(stream, "g"))
+      yield* createGroup(client, persistentSettings(stream, "g"))
       const { confirmation, id } = yield* consume(client, stream, "g")
       const first = yield* nextMessage(client, id)
       const second = yield* nextMessage(client, id)
@@ -286,7 +264,7 @@ layer(Fast, { excludeTestServices: true })("Persistent subscriptions", (it) => {
       const client = yield* connect(port)
       const stream = streamName()
       yield* append(client, stream, -1n, [newEvent()])
-      yield* createGroup(client, settings(stream, "g", { messageTimeoutMilliseconds: 50, maxRetryCount: 2 }))
+      yield* createGroup(client, persistentSettings(stream, "g", { messageTimeoutMilliseconds: 50, maxRetryCount: 2 }))
       const { id } = yield* consume(client, stream, "g")
       const counts: Array<number> = []
       for (let i = 0; i < 3; i++) counts.push((yield* nextMessage(client, id)).retryCount)
@@ -308,7 +286,7 @@ layer(Fast, { excludeTestServices: true })("Persistent subscriptions", (it) => {
       const second = yield* connect(server.port)
       const stream = streamName()
       yield* append(first, stream, -1n, [newEvent()])
-      yield* createGroup(first, settings(stream, "g", { namedConsumerStrategy: "DispatchToSingle" }))
+      yield* createGroup(first, persistentSettings(stream, "g", { namedConsumerStrategy: "DispatchToSingle" }))
       const a = yield* consume(first, stream, "g")
       assert.strictEqual(numberOf(yield* nextMessage(first, a.id)), 0n)
       const b = yield* consume(second, stream, "g")
@@ -332,9 +310,9 @@ layer(Fast, { excludeTestServices: true })("Persistent subscriptions", (it) => {
       const { port } = yield* EventStoreServer.EventStoreServer
       const client = yield* connect(port)
       const stream = streamName()
-      yield* createGroup(client, settings(stream, "g"))
+      yield* createGroup(client, persistentSettings(stream, "g"))
       const before = yield* consume(client, stream, "g")
-      yield* updateGroup(client, settings(stream, "g", { maxRetryCount: 3 }))
+      yield* updateGroup(client, persistentSettings(stream, "g", { maxRetryCount: 3 }))
       assert.strictEqual(yield* dropReason(client, before.id), Dropped.Unsubscribed)
       const after = yield* consume(client, stream, "g")
       yield* deleteGroup(client, stream, "g")
@@ -351,7 +329,7 @@ layer(Fast, { excludeTestServices: true })("Persistent subscriptions", (it) => {
       const { port } = yield* EventStoreServer.EventStoreServer
       const writer = yield* connect(port)
       const stream = streamName()
-      yield* createGroup(writer, settings(stream, "g", { startFrom: -1n }))
+      yield* createGroup(writer, persistentSettings(stream, "g", { startFrom: -1n }))
       const consumers = [yield* connect(port), yield* connect(port)]
       const subscriptions = [] as Array<{ readonly id: string; readonly subscriptionId: string }>
       for (const consumer of consumers) {
@@ -399,7 +377,7 @@ it.live("drops persistent-subscription consumers with Unsubscribed when the node
     const server = yield* Effect.promise(() => EventStoreServer.start({ port: 0 }))
     const client = yield* connect(server.port)
     const stream = streamName()
-    yield* createGroup(client, settings(stream, "g"))
+    yield* createGroup(client, persistentSettings(stream, "g"))
     const { id } = yield* consume(client, stream, "g")
     yield* Effect.promise(() => server.close())
     assert.strictEqual(yield* dropReason(client, id), Dropped.Unsubscribed)

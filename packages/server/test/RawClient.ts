@@ -179,6 +179,31 @@ export const connect = (
 
 export const admin: Credentials = { login: "admin", password: "changeit" }
 
+/** The settings of a persistent subscription group, as the tests create it: the server's defaults, then `overrides`. */
+export const persistentSettings = (
+  stream: string,
+  group: string,
+  overrides: Partial<MessageInitShape<typeof Messages.CreatePersistentSubscriptionSchema>> = {}
+): MessageInitShape<typeof Messages.CreatePersistentSubscriptionSchema> => ({
+  subscriptionGroupName: group,
+  eventStreamId: stream,
+  resolveLinkTos: false,
+  startFrom: 0n,
+  messageTimeoutMilliseconds: 30_000,
+  recordStatistics: false,
+  liveBufferSize: 500,
+  readBatchSize: 20,
+  bufferSize: 500,
+  maxRetryCount: 10,
+  preferRoundRobin: true,
+  checkpointAfterTime: 2_000,
+  checkpointMaxCount: 1_000,
+  checkpointMinCount: 10,
+  subscriberMaxCount: 0,
+  namedConsumerStrategy: "RoundRobin",
+  ...overrides
+})
+
 /** A fresh event id in wire order. */
 export const eventId = (): Uint8Array => Result.getOrThrow(Guid.toWire(Guid.random()))
 
