@@ -1,0 +1,121 @@
+/**
+ * Paged reads by property, against the embedded server over a real socket: for generated streams, some
+ * of whose first events are hidden by `$tb` (truncateBefore) or `$maxCount`, and for any page size,
+ * direction and starting number, `iter` delivers exactly the readable events (docs/protocol.md 4.4), in
+ * order, and a loop over `get` pages that follows `nextEventNumber` delivers the same. `iter` asks for
+ * pages ahead on a guess (event numbers follow each other) and drops the pages of wrong guesses: the
+ * hidden events are where its guesses go wrong.
+ *
+ * The seed is fixed, so that a run in CI checks what a run here checked; `PROPERTY_SEED` sets another
+ * and `PROPERTY_RUNS` multiplies the runs.
+ */
+import { assert, layer } from "@effect/vitest"
+import * as Arbitrary from "effect/Arbitrary"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import { EventStore, NewEvent, StreamDirection } from "@photonpump/client"
+import { serverAndClient, streamName } from "./TestServer.ts"
+
+const intBetween = (minimum: number, maximum: number) =>
+  Arbitrary.schema(Schema.Int.check(Schema.isBetween({ minimum, maximum })))
+
+const checks = (runs: number) => ({
+  arbitrary: {
+    runs: Math.max(1, Math.round(runs * Number(process.env["PROPERTY_RUNS"] ?? "1"))),
+    seed: process.env["PROPERTY_SEED"] ?? 20261130
+  }
+})
+
+/** A stream and a read of it: how many events, what hides the first ones, and how the read goes. */
+const readCase = Arbitrary.all({
+  length: intBetween(1, 260),
+  // Fractions of the stream's length, so that the hidden part lands anywhere, past the end included.
+  truncateBefore: Arbitrary.all([Arbitrary.schema(Schema.Boolean), intBetween(0, 110)]),
+  maxCount: Arbitrary.all([Arbitrary.schema(Schema.Boolean), intBetween(1, 110)]),
+  batchSize: intBetween(1, 40),
+  forwards: Arbitrary.schema(Schema.Boolean),
+  // A starting number as a fraction of the stream's length (past its end too), or none (the default).
+  from: Arbitrary.all([Arbitrary.schema(Schema.Boolean), intBetween(0, 110)])
+}).pipe(
+  Arbitrary.map(({ batchSize, forwards, from, length, maxCount, truncateBefore }) => {
+    const ofLength = (percent: number) => Math.floor((length * percent) / 100)
+    return {
+      length,
+      truncateBefore: truncateBefore[0] ? ofLength(truncateBefore[1]) : undefined,
+      maxCount: maxCount[0] ? Math.max(1, ofLength(maxCount[1])) : undefined,
+      batchSize,
+      direction: forwards ? StreamDirection.Forward : StreamDirection.Backward,
+      from: from[0] ? ofLength(from[1]) : undefined
+    }
+  })
+)
+
+type ReadCase = typeof readCase extends Arbitrary.Arbitrary<infer A> ? A : never
+
+/** What protocol.md 4.4 says such a read returns: the event numbers, in the order of the read. */
+const expectedNumbers = (c: ReadCase): Array<number> => {
+  const last = c.length - 1
+  const first = Math.max(0, c.maxCount === undefined ? 0 : last - c.maxCount + 1, c.truncateBefore ?? 0)
+  const readable = Array.from({ length: c.length }, (_, n) => n).filter((n) => n >= first)
+  if (c.direction === StreamDirection.Forward) return readable.filter((n) => n >= (c.from ?? 0))
+  const upTo = c.from ?? last
+  const backwards: Array<number> = []
+  for (let i = readable.length - 1; i >= 0; i--) if (readable[i]! <= upTo) backwards.push(readable[i]!)
+  return backwards
+}
+
+/** Writes the case's stream: its events, numbered 0 to length - 1, then the metadata that hides some. */
+const write = (es: EventStore.Service, stream: string, c: ReadCase) =>
+  Effect.gen(function*() {
+    for (let at = 0; at < c.length; at += 100) {
+      const count = Math.min(100, c.length - at)
+      yield* es.publish(stream, Array.from({ length: count }, (_, i) => NewEvent.make("Numbered", { body: { n: at + i } })))
+    }
+    if (c.truncateBefore !== undefined || c.maxCount !== undefined) {
+      yield* es.setStreamMetadata(stream, {
+        ...(c.truncateBefore === undefined ? {} : { truncateBefore: c.truncateBefore }),
+        ...(c.maxCount === undefined ? {} : { maxCount: c.maxCount })
+      })
+    }
+  })
+
+/** The event numbers a loop over `get` pages reads, following each page's `nextEventNumber`. */
+const readByPages = (es: EventStore.Service, stream: string, c: ReadCase) =>
+  Effect.gen(function*() {
+    const numbers: Array<number> = []
+    let from: bigint = c.from === undefined
+      ? (c.direction === StreamDirection.Forward ? 0n : -1n)
+      : BigInt(c.from)
+    for (let pages = 0; pages <= c.length + 2; pages++) {
+      const slice = yield* es.get(stream, { direction: c.direction, fromEventNumber: from, maxCount: c.batchSize })
+      for (const event of slice.events) numbers.push(Number(event.eventNumber))
+      if (slice.isEndOfStream) return numbers
+      from = slice.nextEventNumber
+    }
+    return assert.fail(`the get pages never reached the end: ${numbers.length} events read`)
+  })
+
+layer(serverAndClient(), { excludeTestServices: true })("Paged reads, by property", (it) => {
+  it.effect.prop(
+    "iter and a loop of get pages deliver exactly the readable events, in order, whatever hides the first ones",
+    [readCase],
+    ([c]) =>
+      Effect.gen(function*() {
+        const es = yield* EventStore.EventStore
+        const stream = streamName("read-property")
+        yield* write(es, stream, c)
+        const expected = expectedNumbers(c)
+        const iterated = yield* Stream.runCollect(
+          es.iter(stream, {
+            direction: c.direction,
+            batchSize: c.batchSize,
+            ...(c.from === undefined ? {} : { from: c.from })
+          })
+        )
+        assert.deepStrictEqual(Array.from(iterated, (event) => Number(event.eventNumber)), expected)
+        assert.deepStrictEqual(yield* readByPages(es, stream, c), expected)
+      }),
+    checks(120)
+  )
+})
