@@ -6,6 +6,10 @@
  * pages ahead on a guess (event numbers follow each other) and drops the pages of wrong guesses: the
  * hidden events are where its guesses go wrong.
  *
+ * `$all` the same way: whatever the page size, a forward read, a backward one reversed, and the filtered
+ * reads of either direction with any search window (4.5) agree, and hold the events written, in the
+ * order they were written.
+ *
  * The seed is fixed, so that a run in CI checks what a run here checked; `PROPERTY_SEED` sets another
  * and `PROPERTY_RUNS` multiplies the runs.
  */
@@ -14,7 +18,7 @@ import * as Arbitrary from "effect/Arbitrary"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { EventStore, NewEvent, StreamDirection } from "@photonpump/client"
+import { EventStore, Filter, NewEvent, type ResolvedEvent, StreamDirection } from "@photonpump/client"
 import { serverAndClient, streamName } from "./TestServer.ts"
 
 const intBetween = (minimum: number, maximum: number) =>
@@ -117,5 +121,49 @@ layer(serverAndClient(), { excludeTestServices: true })("Paged reads, by propert
         assert.deepStrictEqual(yield* readByPages(es, stream, c), expected)
       }),
     checks(120)
+  )
+})
+
+// A server of its own: every read below goes through the whole of `$all`, which the stream property
+// would fill with thousands of events.
+layer(serverAndClient(), { excludeTestServices: true })("$all reads, by property", (it) => {
+
+  it.effect.prop(
+    "iterAll forwards, backwards reversed, and filtered in both directions hold the writes in write order",
+    [
+      Arbitrary.array(Arbitrary.all([intBetween(0, 2), intBetween(1, 5)]), { minLength: 1, maxLength: 12 }),
+      intBetween(1, 40),
+      intBetween(1, 40),
+      intBetween(1, 60)
+    ],
+    ([writes, forwardBatch, backwardBatch, maxSearchWindow]) =>
+      Effect.gen(function*() {
+        const es = yield* EventStore.EventStore
+        const prefix = streamName("all-property")
+        // Writes of 1 to 5 events each to one of three streams, interleaved.
+        const written: Array<string> = []
+        for (const [stream, count] of writes) {
+          const events = Array.from({ length: count }, () => NewEvent.make("Written", { body: {} }))
+          yield* es.publish(`${prefix}-${stream}`, events)
+          for (const event of events) written.push(event.id)
+        }
+        const ours = (events: Iterable<ResolvedEvent.ResolvedEvent>) =>
+          Array.from(events).filter((event) => event.stream.startsWith(prefix)).map((event) => event.id)
+        const read = (direction: StreamDirection.StreamDirection, batchSize: number, filtered: boolean) =>
+          Effect.map(
+            Stream.runCollect(es.iterAll({
+              direction,
+              batchSize,
+              ...(filtered ? { filter: Filter.streamNamePrefix(prefix), maxSearchWindow } : {})
+            })),
+            ours
+          )
+        const writtenBackwards = written.map((_, i) => written[written.length - 1 - i]!)
+        assert.deepStrictEqual(yield* read(StreamDirection.Forward, forwardBatch, false), written)
+        assert.deepStrictEqual(yield* read(StreamDirection.Backward, backwardBatch, false), writtenBackwards)
+        assert.deepStrictEqual(yield* read(StreamDirection.Forward, forwardBatch, true), written)
+        assert.deepStrictEqual(yield* read(StreamDirection.Backward, backwardBatch, true), writtenBackwards)
+      }),
+    checks(40)
   )
 })
