@@ -3,11 +3,13 @@
  * point at their bad part, password masked) and `Settings.config` over a `ConfigProvider`.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Arbitrary from "effect/Arbitrary"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 import { Credentials, Settings } from "@photonpump/client"
 
 const read = (env: Record<string, string>) => Settings.config.parse(ConfigProvider.fromEnv({ env }))
@@ -203,6 +205,77 @@ describe("Settings", () => {
       assert.strictEqual(settings.credentials?.username, "ops")
       assert.isTrue(Result.isFailure(Settings.make("tcp://")))
     })
+  })
+
+  describe("connection strings, by property", () => {
+    const checks = {
+      arbitrary: {
+        runs: Math.max(1, Math.round(500 * Number(process.env["PROPERTY_RUNS"] ?? "1"))),
+        seed: process.env["PROPERTY_SEED"] ?? 20261130
+      }
+    }
+    const text = Arbitrary.schema(Schema.String.check(Schema.isMaxLength(30)))
+    /** Text a URL can carry percent-encoded: no lone surrogate. */
+    const encodable = Arbitrary.filter(text, (value) => {
+      try {
+        encodeURIComponent(value)
+        return true
+      } catch {
+        return false
+      }
+    })
+    const hostName = Arbitrary.schema(Schema.String.check(Schema.isPattern(/^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\.[a-z0-9]{1,10}){0,3}$/)))
+    const port = Arbitrary.schema(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65535 })))
+    /** A password no other part of a generated string can contain. */
+    const password = Arbitrary.map(encodable, (rest) => `Pw-${rest}-wP`)
+
+    it.prop(
+      "any string parses or is refused with an InvalidSettings that points inside it, never a throw",
+      [text, text],
+      ([head, tail]) => {
+        for (const input of [head, `tcp://${head}`, `tcp://${head}:${tail}`, `tcp://a:b@${head}?${tail}`]) {
+          const result = parse(input)
+          if (Result.isFailure(result)) {
+            const error = result.failure
+            assert.strictEqual(error._tag, "InvalidSettings")
+            assert.isString(error.message)
+            if (error.position !== undefined) assert.isAtMost(error.position, (error.input ?? input).length)
+          }
+        }
+      },
+      checks
+    )
+
+    it.prop(
+      "a password never shows in an error, whatever surrounds it",
+      [encodable, password, text, text],
+      ([user, secret, host, rest]) => {
+        const input = `tcp://${encodeURIComponent(user === "" ? "u" : user)}:${encodeURIComponent(secret)}@${host}${rest}`
+        const result = parse(input)
+        if (Result.isSuccess(result)) return
+        const error = result.failure
+        for (const shown of [error.message, error.input ?? "", String(error), JSON.stringify(error)]) {
+          assert.notInclude(shown, secret)
+          assert.notInclude(shown, encodeURIComponent(secret))
+        }
+      },
+      checks
+    )
+
+    it.prop(
+      "user, password, host and port read back as written, whatever characters the credentials hold",
+      [encodable, password, hostName, port],
+      ([user, secret, host, portNumber]) => {
+        const username = user === "" ? "u" : user
+        const input = `tcp://${encodeURIComponent(username)}:${encodeURIComponent(secret)}@${host}:${portNumber}`
+        const options = Result.getOrThrow(parse(input))
+        assert.strictEqual(options.host, host)
+        assert.strictEqual(options.port, portNumber)
+        assert.strictEqual(options.credentials?.username, username)
+        assert.strictEqual(Redacted.value(options.credentials!.password), secret)
+      },
+      checks
+    )
   })
 
   describe("config", () => {
