@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
-import { Credentials, Settings } from "@photonpump/client"
+import { Credentials, EventStoreError, Settings } from "@photonpump/client"
 
 const read = (env: Record<string, string>) => Settings.config.parse(ConfigProvider.fromEnv({ env }))
 
@@ -237,7 +237,7 @@ describe("Settings", () => {
           const result = parse(input)
           if (Result.isFailure(result)) {
             const error = result.failure
-            assert.strictEqual(error._tag, "InvalidSettings")
+            assert.instanceOf(error, EventStoreError.InvalidSettings)
             assert.isString(error.message)
             if (error.position !== undefined) assert.isAtMost(error.position, (error.input ?? input).length)
           }
