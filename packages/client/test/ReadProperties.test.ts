@@ -6,7 +6,10 @@
  * pages ahead on a guess (event numbers follow each other) and drops the pages of wrong guesses: the
  * hidden events are where its guesses go wrong.
  *
- * `$all` the same way: whatever the page size, a forward read, a backward one reversed, and the filtered
+ * Whatever is written reads back as written: JSON bodies and metadata as their JSON, bytes as they are,
+ * event types of any text, by number and through `iter`.
+ *
+ * `$all`: whatever the page size, a forward read, a backward one reversed, and the filtered
  * reads of either direction with any search window (4.5) agree, and hold the events written, in the
  * order they were written.
  *
@@ -84,6 +87,12 @@ const write = (es: EventStore.Service, stream: string, c: ReadCase) =>
     }
   })
 
+/** What a value becomes through JSON, as on any client. */
+const throughJson = (value: unknown) => JSON.parse(JSON.stringify(value)) as unknown
+
+/** What text becomes through UTF-8 (a lone surrogate turns into U+FFFD; a leading U+FEFF stays). */
+const throughUtf8 = (text: string) => new TextDecoder("utf-8", { ignoreBOM: true }).decode(new TextEncoder().encode(text))
+
 /** The event numbers a loop over `get` pages reads, following each page's `nextEventNumber`. */
 const readByPages = (es: EventStore.Service, stream: string, c: ReadCase) =>
   Effect.gen(function*() {
@@ -121,6 +130,49 @@ layer(serverAndClient(), { excludeTestServices: true })("Paged reads, by propert
         assert.deepStrictEqual(yield* readByPages(es, stream, c), expected)
       }),
     checks(120)
+  )
+
+  it.effect.prop(
+    "what is written reads back: JSON or bytes, metadata, any event type, by number and by iter",
+    [
+      Arbitrary.array(
+        Arbitrary.all({
+          // Now and then with a leading U+FEFF, which is part of the type, not a byte order mark.
+          type: Arbitrary.all([Arbitrary.schema(Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(20))), intBetween(0, 4)])
+            .pipe(Arbitrary.map(([type, kind]) => kind === 0 ? `\uFEFF${type}` : type)),
+          json: Arbitrary.schema(Schema.Boolean),
+          body: Arbitrary.schema(Schema.Json),
+          bytes: Arbitrary.schema(Schema.Uint8Array.check(Schema.isMaxLength(64))),
+          metadata: Arbitrary.all([Arbitrary.schema(Schema.Boolean), Arbitrary.schema(Schema.Json)])
+        }),
+        { minLength: 1, maxLength: 8 }
+      )
+    ],
+    ([written]) =>
+      Effect.gen(function*() {
+        const es = yield* EventStore.EventStore
+        const stream = streamName("round-trip")
+        const events = written.map((w) => {
+          const options = w.metadata[0] ? { metadata: w.metadata[1] } : {}
+          return w.json ? NewEvent.json(w.type, w.body, options) : NewEvent.binary(w.type, w.bytes, options)
+        })
+        yield* es.publish(stream, events)
+        const iterated = Array.from(yield* Stream.runCollect(es.iter(stream, { batchSize: 3 })))
+        assert.strictEqual(iterated.length, written.length)
+        for (let n = 0; n < written.length; n++) {
+          const w = written[n]!
+          for (const read of [(yield* es.getEvent(stream, n)).event, iterated[n]!.event]) {
+            assert.strictEqual(read.eventNumber, BigInt(n))
+            assert.strictEqual(read.id, events[n]!.id)
+            assert.strictEqual(read.type, throughUtf8(w.type))
+            assert.strictEqual(read.isJson, w.json)
+            if (w.json) assert.deepStrictEqual(read.json(), throughJson(w.body))
+            else assert.deepStrictEqual(Array.from(read.data), Array.from(w.bytes))
+            assert.deepStrictEqual(read.metadataJson(), w.metadata[0] ? throughJson(w.metadata[1]) : undefined)
+          }
+        }
+      }),
+    checks(150)
   )
 })
 
