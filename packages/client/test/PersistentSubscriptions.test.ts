@@ -2,11 +2,16 @@
  * Persistent subscriptions against the embedded server, over real sockets: managing groups (every
  * result), consumers competing under each strategy, acks and naks with each action, retries, parking,
  * message timeouts, the drops that updates and deletes cause, and what a consumer leaves behind when
- * its scope closes (its acks sent, its unsettled events given to others).
+ * its scope closes (its acks sent, its unsettled events given to others). By property: for any plan of
+ * retries, acks, parks and skips and any retry limit, each event is delivered with the retry counts
+ * docs/protocol.md 5.4 implies, and exactly the events parked by a nak or by the limit reach the parked
+ * stream.
  */
 import { assert, describe, layer } from "@effect/vitest"
+import * as Arbitrary from "effect/Arbitrary"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import {
   Credentials,
@@ -70,6 +75,9 @@ const sorted = (values: ReadonlyArray<number>) => {
   copy.sort((a, b) => a - b)
   return copy
 }
+
+const intBetween = (minimum: number, maximum: number) =>
+  Arbitrary.schema(Schema.Int.check(Schema.isBetween({ minimum, maximum })))
 
 const configOf = (es: EventStore.Service, stream: string, group: string) =>
   Effect.map(es.getEvent("$persistentSubscriptionConfig", -1), (event) =>
@@ -382,6 +390,60 @@ layer(
         [[0, 0], [1, 0], [0, 1], [1, 1]]
       )
     }))
+
+  describe("by property", () => {
+    /** What the consumer does with an event: nak it with Retry `retries` times, then settle it so. */
+    const plan = Arbitrary.all({
+      retries: intBetween(0, 3),
+      settle: intBetween(0, 2).pipe(Arbitrary.map((n) => (["ack", "park", "skip"] as const)[n]!))
+    })
+    const checks = {
+      arbitrary: {
+        runs: Math.max(1, Math.round(25 * Number(process.env["PROPERTY_RUNS"] ?? "1"))),
+        seed: process.env["PROPERTY_SEED"] ?? 20261130
+      }
+    }
+
+    it.effect.prop(
+      "every event is delivered with the retry counts its plan and the retry limit imply, and parked exactly when due",
+      [Arbitrary.array(plan, { minLength: 1, maxLength: 12 }), intBetween(0, 3)],
+      ([plans, maxRetryCount]) =>
+        Effect.scoped(Effect.gen(function*() {
+          const es = yield* EventStore.EventStore
+          const stream = streamName("plans")
+          yield* es.createSubscription(stream, "g", { maxRetryCount })
+          const c = yield* consumer(stream, "g", {
+            bufferSize: 5,
+            settle: (event) => {
+              const { retries, settle } = plans[Number(event.eventNumber)]!
+              if (event.retryCount < retries) return event.nak("Retry", "not yet")
+              return settle === "ack" ? event.ack() : settle === "park" ? event.nak("Park", "planned") : event.nak("Skip", "planned")
+            }
+          })
+          yield* write(es, stream, 0, plans.length)
+          // A Retry at the limit parks instead (5.4): an event is delivered up to the limit's count.
+          const deliveries = plans.map(({ retries }) => Math.min(retries, maxRetryCount) + 1)
+          const total = deliveries.reduce((sum, n) => sum + n, 0)
+          yield* eventually(() => c.events.length >= total, `${total} deliveries`)
+          const parkedNumbers = plans.flatMap(({ retries, settle }, n) =>
+            retries > maxRetryCount || settle === "park" ? [n] : []
+          )
+          const parked = `$persistentsubscription-${stream}::g-parked`
+          const readParked = Effect.flatMap(
+            Stream.runCollect(es.iter(parked, { resolveLinks: false })),
+            (events) => events.length >= parkedNumbers.length ? Effect.succeed(Array.from(events)) : Effect.fail("not yet")
+          )
+          const links = parkedNumbers.length === 0 ? [] : yield* Effect.eventually(readParked)
+          yield* Fiber.interrupt(c.fiber)
+          // Each event's retry counts, in the order it was given them.
+          const countsOf = (n: number) => c.events.filter((e) => Number(e.eventNumber) === n).map((e) => e.retryCount)
+          plans.forEach((_, n) => assert.deepStrictEqual(countsOf(n), range(0, deliveries[n]!), `event ${n}`))
+          assert.strictEqual(c.events.length, total)
+          assert.deepStrictEqual(sorted(links.map((link) => Number(link.event.text().split("@")[0]))), parkedNumbers)
+        })),
+      checks
+    )
+  })
 
   describe("dropped consumers", () => {
     it.effect("an update drops the consumers: SubscriptionDropped, to catch", () =>
