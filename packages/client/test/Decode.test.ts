@@ -416,6 +416,17 @@ describe("Decode", () => {
     }
   })
 
+  it("skips unknown groups, nested ones included, and reports groups that never end or end wrong", () => {
+    // Field 20 as a group holding field 31 (a varint) and a nested group 32, then result 3 (NotModified).
+    const group = [0xa3, 0x01, 0xf8, 0x01, 0x05, 0x83, 0x02, 0x84, 0x02, 0xa4, 0x01]
+    const page = decoded(Decode.readStreamEventsCompleted(new Uint8Array([...group, 0x10, 0x03])))
+    assert.strictEqual(page.result, 3)
+    assert.isTrue(Decode.isMalformed(Decode.readStreamEventsCompleted(new Uint8Array([0xa3, 0x01, 0xf8, 0x01, 0x05]))))
+    assert.isTrue(Decode.isMalformed(Decode.readStreamEventsCompleted(new Uint8Array([0xa3, 0x01, 0xac, 0x01]))))
+    // Deep enough to exhaust the stack, were the nesting not bounded.
+    assert.isTrue(Decode.isMalformed(Decode.readStreamEventsCompleted(new Uint8Array(100_000).fill(0x0b))))
+  })
+
   it("reports bytes that are not the message instead of throwing", () => {
     assert.isTrue(Decode.isMalformed(Decode.readStreamEventsCompleted(new Uint8Array([0x0a, 0x05, 0x01]))))
     assert.isTrue(Decode.isMalformed(Decode.readEventCompleted(new Uint8Array([0x08, 0xff]))))

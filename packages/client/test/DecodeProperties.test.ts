@@ -143,11 +143,24 @@ const writeReply = Arbitrary.all({
   currentVersion: int64
 })
 
-/** An unknown field of each wire type (numbers from 20 up: none of these messages has one). */
+/** An unknown field of each wire type, groups included (numbers from 20 up: none of these messages has one). */
 const unknownField = Arbitrary.all([smallEnum, int64, bytes]).pipe(
   Arbitrary.map(([kind, number, payload]): Uint8Array => {
     const field = 20 + kind
-    switch (kind % 4) {
+    switch (kind % 5) {
+      case 4:
+        // A group, as proto2 allows: fields between a start and an end tag, a nested group among them.
+        return new Uint8Array([
+          ...varint(BigInt((field << 3) | 3)),
+          ...varint(BigInt(31 << 3)),
+          ...varint(number),
+          ...varint(BigInt((32 << 3) | 3)),
+          ...varint(BigInt((33 << 3) | 2)),
+          ...varint(BigInt(payload.length)),
+          ...payload,
+          ...varint(BigInt((32 << 3) | 4)),
+          ...varint(BigInt((field << 3) | 4))
+        ])
       case 0:
         return new Uint8Array([...varint(BigInt(field << 3)), ...varint(number)])
       case 1:

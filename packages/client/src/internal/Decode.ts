@@ -118,7 +118,7 @@ const eventRecord = (reader: Reader): RecordedEvent | undefined => {
         epochAt = reader.nonZeroVarint()
         break
       default:
-        reader.skip(tag & 7)
+        reader.skip(tag)
     }
   }
   if (stream === "" && idLength === 0 && type === "") return undefined
@@ -169,7 +169,7 @@ const resolvedIndexedEvent = (reader: Reader): ResolvedEvent | undefined => {
     const tag = reader.uint32()
     if (tag === 0x0a) event = embeddedRecord(reader)
     else if (tag === 0x12) link = embeddedRecord(reader)
-    else reader.skip(tag & 7)
+    else reader.skip(tag)
   }
   return resolved(event, link, undefined)
 }
@@ -237,7 +237,7 @@ const resolvedEvent = (reader: Reader): ResolvedEvent | undefined => {
         }
         break
       default:
-        reader.skip(tag & 7)
+        reader.skip(tag)
     }
   }
   const original = event ?? link
@@ -328,7 +328,7 @@ export const readStreamEventsCompleted = (bytes: Uint8Array): StreamPage | Malfo
           error = reader.string()
           break
         default:
-          reader.skip(tag & 7)
+          reader.skip(tag)
       }
     }
     return { result, events, nextEventNumber, lastEventNumber, isEndOfStream, lastCommitPosition, error }
@@ -385,18 +385,18 @@ export const readAllEventsCompleted = (bytes: Uint8Array, filtered: boolean): Al
           break
         case 0x38:
           if (filtered) result = reader.uint32()
-          else reader.skip(0)
+          else reader.skip(tag)
           break
         case 0x3a:
-          if (filtered) reader.skip(2)
+          if (filtered) reader.skip(tag)
           else error = reader.string()
           break
         case 0x42:
           if (filtered) error = reader.string()
-          else reader.skip(2)
+          else reader.skip(tag)
           break
         default:
-          reader.skip(tag & 7)
+          reader.skip(tag)
       }
     }
     return { result, events, nextPosition: { commit: nextCommit, prepare: nextPrepare }, isEndOfStream, error }
@@ -457,7 +457,7 @@ export const streamPageHead = (bytes: Uint8Array): StreamPageHead | undefined =>
           break
         default:
           // The events (field 1) are skipped by their length.
-          reader.skip(tag & 7)
+          reader.skip(tag)
       }
     }
   } catch {
@@ -489,7 +489,7 @@ export const allPageNext = (bytes: Uint8Array, filtered: boolean, from: Position
       switch (tag) {
         case 0x1a:
           events++
-          reader.skip(2)
+          reader.skip(tag)
           break
         case 0x20:
           nextCommit = reader.int64()
@@ -503,10 +503,10 @@ export const allPageNext = (bytes: Uint8Array, filtered: boolean, from: Position
           break
         case 0x38:
           if (filtered) result = reader.uint32()
-          else reader.skip(0)
+          else reader.skip(tag)
           break
         default:
-          reader.skip(tag & 7)
+          reader.skip(tag)
       }
     }
   } catch {
@@ -552,7 +552,7 @@ export const readEventCompleted = (bytes: Uint8Array): EventReply | Malformed =>
           error = reader.string()
           break
         default:
-          reader.skip(tag & 7)
+          reader.skip(tag)
       }
     }
     return { result, event, error }
@@ -594,7 +594,7 @@ export const streamEventAppeared = (bytes: Uint8Array): ResolvedEvent | undefine
     while (reader.offset < reader.end) {
       const tag = reader.uint32()
       if (tag === 0x0a) event = resolvedEvent(reader.message())
-      else reader.skip(tag & 7)
+      else reader.skip(tag)
     }
     return event
   })
@@ -640,13 +640,13 @@ export const persistentEventAppeared = (bytes: Uint8Array): PersistentDelivery |
             link = eventRecord(indexed.message())
             if (link !== undefined) linkId = lastRecordIdBytes(indexed)
           } else {
-            indexed.skip(inner & 7)
+            indexed.skip(inner)
           }
         }
       } else if (tag === 0x10) {
         retryCount = reader.uint32() | 0
       } else {
-        reader.skip(tag & 7)
+        reader.skip(tag)
       }
     }
     if (event !== undefined) return { event, link, isResolved: true, ackId: link === undefined ? eventId : linkId, retryCount }
@@ -666,7 +666,7 @@ export const subscriptionDropReason = (bytes: Uint8Array): number | Malformed =>
     while (reader.offset < reader.end) {
       const tag = reader.uint32()
       if (tag === 0x08) reason = reader.uint32() | 0
-      else reader.skip(tag & 7)
+      else reader.skip(tag)
     }
     return reason
   })
@@ -730,7 +730,7 @@ export const writeEventsCompleted = (bytes: Uint8Array, start = 0): WriteReply |
           currentVersion = reader.int64()
           break
         default:
-          reader.skip(tag & 7)
+          reader.skip(tag)
       }
     }
   } catch (error) {

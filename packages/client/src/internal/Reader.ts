@@ -34,6 +34,9 @@ const utf8 = new TextDecoder("utf-8", { ignoreBOM: true })
 /** @internal */
 export const two32 = 4294967296
 
+/** How deep groups may nest in a skipped field: protobuf's default recursion limit. */
+const maxGroupDepth = 100
+
 /**
  * Recently decoded strings of one field, by their bytes: a page repeats its stream id in every event,
  * and usually a handful of event types. A hit costs a comparison of the bytes instead of a new string.
@@ -219,8 +222,13 @@ export class Reader {
     return utf8.decode(this.bytes.subarray(start, start + length))
   }
 
-  skip(wireType: number): void {
-    switch (wireType) {
+  /**
+   * Skips the field whose tag was just read. A group (wire type 3, which proto2 allows in a field this
+   * client does not know) is skipped up to the end-group tag of its field number; groups nest, and a
+   * bound on how deep keeps a payload of nested groups from exhausting the stack.
+   */
+  skip(tag: number, depth = 0): void {
+    switch (tag & 7) {
       case 0:
         this.uint32()
         return
@@ -230,13 +238,28 @@ export class Reader {
       case 2:
         this.lengthDelimited()
         return
+      case 3:
+        return this.#skipGroup(tag >>> 3, depth)
       case 5:
         this.offset += 4
         break
       default:
-        throw new MalformedError(`unsupported wire type ${wireType}`)
+        throw new MalformedError(`unsupported wire type ${tag & 7}`)
     }
     if (this.offset > this.end) throw new MalformedError("a field runs past the end")
+  }
+
+  #skipGroup(field: number, depth: number): void {
+    if (depth >= maxGroupDepth) throw new MalformedError(`groups nested more than ${maxGroupDepth} deep`)
+    while (this.offset < this.end) {
+      const tag = this.uint32()
+      if ((tag & 7) === 4) {
+        if (tag >>> 3 !== field) throw new MalformedError(`group ${field} ends with the tag of field ${tag >>> 3}`)
+        return
+      }
+      this.skip(tag, depth + 1)
+    }
+    throw new MalformedError("a group runs past the end")
   }
 
   /** A reader over an embedded message. */
