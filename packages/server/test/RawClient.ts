@@ -243,6 +243,16 @@ export const append = (
   )
 
 /** Reads a stream forward over the wire. */
+/** Commits a transaction. */
+export const commitTransaction = (client: RawClient, transactionId: bigint) =>
+  client.request(
+    C.TransactionCommit,
+    Messages.TransactionCommitSchema,
+    { transactionId, requireLeader: true },
+    C.TransactionCommitCompleted,
+    Messages.TransactionCommitCompletedSchema
+  )
+
 export const readForward = (
   client: RawClient,
   stream: string,

@@ -40,7 +40,7 @@ import { EventStoreServer } from "@photonpump/server"
 import * as Arbitrary from "effect/Arbitrary"
 import * as Effect from "effect/Effect"
 import { intBetween } from "./FuzzInputs.ts"
-import { append, C, connect, eventId, newEvent, type RawClient, readForward, streamName } from "./RawClient.ts"
+import { append, C, commitTransaction, connect, eventId, newEvent, type RawClient, readForward, streamName } from "./RawClient.ts"
 
 /**
  * A property's check options: its own seed and runs, unless `PROPERTY_SEED` names another seed for all,
@@ -371,15 +371,6 @@ const startTransaction = (
     assert.strictEqual(written.result, OperationResult.Success, "TransactionWrite")
     return started.transactionId
   })
-
-const commitTransaction = (client: RawClient, transactionId: bigint) =>
-  client.request(
-    C.TransactionCommit,
-    Messages.TransactionCommitSchema,
-    { transactionId, requireLeader: true },
-    C.TransactionCommitCompleted,
-    Messages.TransactionCommitCompletedSchema
-  )
 
 const pageOf = (reply: Messages.ReadStreamEventsCompleted, known: ReadPage): ReadPage => ({
   result: reply.result,

@@ -5,7 +5,7 @@ import { assert, layer } from "@effect/vitest"
 import { Messages } from "@photonpump/protocol"
 import { EventStoreServer } from "@photonpump/server"
 import * as Effect from "effect/Effect"
-import { admin, append, C, connect, newEvent, type RawClient, readForward, streamName } from "./RawClient.ts"
+import { admin, append, C, commitTransaction, connect, newEvent, type RawClient, readForward, streamName } from "./RawClient.ts"
 
 const OperationResult = Messages.OperationResult
 
@@ -28,15 +28,6 @@ const write = (client: RawClient, transactionId: bigint, count: number) =>
     Messages.TransactionWriteCompletedSchema
   )
 
-const commit = (client: RawClient, transactionId: bigint) =>
-  client.request(
-    C.TransactionCommit,
-    Messages.TransactionCommitSchema,
-    { transactionId, requireLeader: true },
-    C.TransactionCommitCompleted,
-    Messages.TransactionCommitCompletedSchema
-  )
-
 layer(EventStoreServer.layer({ port: 0, prepareTimeout: "300 millis" }), { excludeTestServices: true })(
   "Transactions",
   (it) => {
@@ -54,7 +45,7 @@ layer(EventStoreServer.layer({ port: 0, prepareTimeout: "300 millis" }), { exclu
         yield* write(client, started.transactionId, 1)
         const before = yield* readForward(client, stream, 0n, 10)
         assert.strictEqual(before.result, Messages.ReadStreamEventsCompleted_ReadStreamResult.NoStream)
-        const committed = yield* commit(client, started.transactionId)
+        const committed = yield* commitTransaction(client, started.transactionId)
         assert.strictEqual(committed.result, OperationResult.Success)
         assert.strictEqual(committed.transactionId, started.transactionId)
         assert.strictEqual(committed.firstEventNumber, 0n)
@@ -87,7 +78,7 @@ layer(EventStoreServer.layer({ port: 0, prepareTimeout: "300 millis" }), { exclu
         const started = yield* start(client, stream, -1n)
         yield* write(client, started.transactionId, 1)
         yield* append(client, stream, -1n, [newEvent()])
-        const committed = yield* commit(client, started.transactionId)
+        const committed = yield* commitTransaction(client, started.transactionId)
         assert.strictEqual(committed.result, OperationResult.WrongExpectedVersion)
         assert.strictEqual(committed.message, "Wrong expected version.")
       }))
@@ -96,7 +87,7 @@ layer(EventStoreServer.layer({ port: 0, prepareTimeout: "300 millis" }), { exclu
       Effect.gen(function*() {
         const { port } = yield* EventStoreServer.EventStoreServer
         const client = yield* connect(port)
-        const committed = yield* commit(client, 987_654_321n)
+        const committed = yield* commitTransaction(client, 987_654_321n)
         assert.strictEqual(committed.result, OperationResult.InvalidTransaction)
         assert.strictEqual(committed.message, "Invalid transaction.")
       }))
