@@ -2,15 +2,19 @@
  * Volatile and catch-up subscriptions against the embedded server, over a real socket, in both wire
  * styles: live events, the caught-up signal, exactly-once delivery across the switch from reading to
  * live under concurrent writers, slow consumers with bounded buffers, filters and checkpoints, access,
- * and the unsubscribe when the consumer's scope closes, as the server sees it.
+ * and the unsubscribe when the consumer's scope closes, as the server sees it. By property: a catch-up
+ * subscription to `$all`, from the start or from a write, with any page and buffer sizes, while two
+ * writers race it, delivers every event after its starting point once, in the order `$all` holds them.
  */
 import { assert, describe, layer } from "@effect/vitest"
+import * as Arbitrary from "effect/Arbitrary"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Exit from "effect/Exit"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { EventStoreServer } from "@photonpump/server"
 import {
@@ -48,7 +52,18 @@ const probed = <A, E, R>(effect: Effect.Effect<A, E, R>, probe: Subscriptions.Pr
 
 const reader = Credentials.make("reader", "reader-pw")
 
+const intBetween = (minimum: number, maximum: number) =>
+  Arbitrary.schema(Schema.Int.check(Schema.isBetween({ minimum, maximum })))
 
+/** Batches of 1 to 5 events, as a writer makes them. */
+const batches = Arbitrary.array(intBetween(1, 5), { maxLength: 8 })
+
+const raceChecks = {
+  arbitrary: {
+    runs: Math.max(1, Math.round(30 * Number(process.env["PROPERTY_RUNS"] ?? "1"))),
+    seed: process.env["PROPERTY_SEED"] ?? 20261130
+  }
+}
 
 const suite = (style: string, omitDefaultValues: boolean) =>
   layer(
@@ -325,6 +340,48 @@ const suite = (style: string, omitDefaultValues: boolean) =>
           yield* Fiber.join(writer)
           assert.deepStrictEqual(events, range(0, total))
         }))
+    })
+
+    describe("catch-up to $all, by property", () => {
+      it.effect.prop(
+        "from the start or a write, racing two writers: every later event once, in $all's order",
+        [batches, Arbitrary.schema(Schema.Boolean), batches, batches, intBetween(1, 20), intBetween(5, 40)],
+        ([before, fromStart, writerA, writerB, readBatchSize, liveBufferSize]) =>
+          Effect.scoped(Effect.gen(function*() {
+            const es = yield* EventStore.EventStore
+            const prefix = streamName("race-all")
+            const publish = (stream: string, sizes: ReadonlyArray<number>) =>
+              Effect.forEach(sizes, (size) => es.publish(`${prefix}-${stream}`, range(0, size).map(jump)), { discard: true })
+            yield* publish("a", before)
+            // The starting point: the start of $all, or a write of one event, which is not delivered.
+            const split = yield* es.publish(`${prefix}-a`, [jump(-1)])
+            yield* publish("b", before)
+            const later = before.reduce((sum, size) => sum + size, 0) +
+              writerA.reduce((sum, size) => sum + size, 0) + writerB.reduce((sum, size) => sum + size, 0)
+            const expectedCount = later + (fromStart ? before.reduce((sum, size) => sum + size, 0) + 1 : 0)
+            const delivered: Array<string> = []
+            const fiber = yield* es.subscribeToAll({
+              from: fromStart ? "start" : split.position,
+              filter: Filter.streamNamePrefix(prefix),
+              readBatchSize,
+              liveBufferSize
+            }).pipe(
+              Subscription.events,
+              Stream.runForEach((event) => Effect.sync(() => delivered.push(event.id))),
+              Effect.forkScoped
+            )
+            yield* Effect.all([publish("a", writerA), publish("b", writerB)], { concurrency: 2, discard: true })
+            yield* eventually(() => delivered.length >= expectedCount, `${expectedCount} events`)
+            yield* Fiber.interrupt(fiber)
+            // $all's order, as a read of it gives it.
+            const all = yield* Stream.runCollect(es.iterAll({ filter: Filter.streamNamePrefix(prefix) }))
+            const ids = Array.from(all, (event) => event.id)
+            const splitAt = all.findIndex((event) => Position.equals(event.position!, split.position))
+            assert.isAtLeast(splitAt, 0)
+            assert.deepStrictEqual(delivered, fromStart ? ids : ids.slice(splitAt + 1))
+          })),
+        raceChecks
+      )
     })
 
     describe("filtered $all", () => {
