@@ -159,6 +159,8 @@ export const toJson = (metadata: StreamMetadata): string => {
   return `{${parts.join(",")}}`
 }
 
+const maxEventNumber = 9_223_372_036_854_775_807n
+
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
 const positiveInteger = (u: unknown): number | undefined =>
@@ -168,6 +170,43 @@ const roleList = (u: unknown): ReadonlyArray<string> | undefined => {
   if (typeof u === "string") return [u]
   if (Array.isArray(u) && u.every((r) => typeof r === "string")) return u as ReadonlyArray<string>
   return undefined
+}
+
+/**
+ * The text of the number that `key` holds at the top level of a JSON object's text, as JSON.parse
+ * reads it: the last occurrence when the key repeats, and never one inside a nested value or a string.
+ * `undefined` when the key holds something else or is not there. The text must be valid JSON.
+ */
+const topLevelNumber = (text: string, key: string): string | undefined => {
+  let depth = 0
+  let found: string | undefined
+  let i = 0
+  while (i < text.length) {
+    const c = text[i]!
+    if (c === "\"") {
+      // A string: find its end, past escaped characters.
+      let end = i + 1
+      while (text[end] !== "\"") end += text[end] === "\\" ? 2 : 1
+      let next = end + 1
+      while (next < text.length && /\s/.test(text[next]!)) next++
+      if (depth === 1 && text[next] === ":") {
+        let value = next + 1
+        while (value < text.length && /\s/.test(text[value]!)) value++
+        if (JSON.parse(text.slice(i, end + 1)) === key) {
+          const number = /^-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(text.slice(value))
+          found = number === null ? undefined : number[0]
+        }
+        i = value
+        continue
+      }
+      i = end + 1
+      continue
+    }
+    if (c === "{" || c === "[") depth++
+    else if (c === "}" || c === "]") depth--
+    i++
+  }
+  return found
 }
 
 /**
@@ -196,8 +235,10 @@ export const fromJson = (text: string): StreamMetadata => {
   const tb = parsed["$tb"]
   if (typeof tb === "number" && Number.isInteger(tb) && tb >= 0) {
     // JSON.parse rounds integers beyond 2^53; read those digits from the text itself.
-    const exact = Number.isSafeInteger(tb) ? undefined : /"\$tb"\s*:\s*(\d+)/.exec(text)?.[1]
-    out.truncateBefore = exact === undefined ? BigInt(tb) : BigInt(exact)
+    const exact = Number.isSafeInteger(tb) ? undefined : topLevelNumber(text, "$tb")
+    const value = exact !== undefined && /^\d+$/.test(exact) ? BigInt(exact) : BigInt(tb)
+    // Event numbers are int64: a larger `$tb` (written as a float, say) hides every event all the same.
+    out.truncateBefore = value > maxEventNumber ? maxEventNumber : value
   }
   if (typeof parsed["$tmp"] === "boolean") out.tempStream = parsed["$tmp"]
   const cacheControl = positiveInteger(parsed["$cacheControl"])

@@ -1,8 +1,10 @@
 /**
  * The models on their own: expected versions, positions, new events, recorded and resolved events
- * (JSON and Schema decoding), and stream metadata's JSON form.
+ * (JSON and Schema decoding), and stream metadata's JSON form, by example and by property (with a fixed
+ * seed; `PROPERTY_SEED` sets another, `PROPERTY_RUNS` multiplies the runs).
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Arbitrary from "effect/Arbitrary"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
@@ -178,9 +180,103 @@ describe("StreamMetadata", () => {
     assert.deepStrictEqual(metadata.custom, { owner: "ops", $unknown: 1 })
   })
 
+  it("reads a $tb past int64, written as a float, as the last event number: it hides every event", () => {
+    assert.strictEqual(StreamMetadata.fromJson(`{"$tb":9.223372036854776e18}`).truncateBefore, 2n ** 63n - 1n)
+    assert.strictEqual(StreamMetadata.fromJson(`{"$tb":1e300}`).truncateBefore, 2n ** 63n - 1n)
+  })
+
   it("treats what the server ignores as not set", () => {
     assert.deepStrictEqual(StreamMetadata.fromJson("not json"), {})
     assert.deepStrictEqual(StreamMetadata.fromJson("[1,2]"), {})
     assert.deepStrictEqual(StreamMetadata.fromJson(`{"$maxCount":0,"$maxAge":-5,"$tb":-1}`), {})
   })
+})
+
+/** A value, or now and then none. */
+const optional = <A>(value: Arbitrary.Arbitrary<A>) =>
+  Arbitrary.all([Arbitrary.schema(Schema.Boolean), value]).pipe(Arbitrary.map(([set, v]) => set ? v : undefined))
+
+describe("StreamMetadata, by property", () => {
+  const checks = {
+    arbitrary: {
+      runs: Math.max(1, Math.round(500 * Number(process.env["PROPERTY_RUNS"] ?? "1"))),
+      seed: process.env["PROPERTY_SEED"] ?? 20261130
+    }
+  }
+  const positive = Arbitrary.schema(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 2 ** 31 - 1 })))
+  const tb = Arbitrary.all([Arbitrary.schema(Schema.Boolean), positive]).pipe(
+    Arbitrary.flatMap(([big, small]) =>
+      big
+        ? Arbitrary.schema(Schema.BigInt.check(Schema.isBetweenBigInt({ minimum: 2n ** 53n, maximum: 2n ** 63n - 1n })))
+        : Arbitrary.Constant(BigInt(small))
+    )
+  )
+  const roles = Arbitrary.array(Arbitrary.schema(Schema.String.check(Schema.isMinLength(1))), { minLength: 1, maxLength: 3 })
+  /** Custom keys, some of them objects that hold a `$tb` of their own, or strings that mention one. */
+  const custom = Arbitrary.array(
+    Arbitrary.all([
+      Arbitrary.schema(Schema.String.check(Schema.isMaxLength(8))),
+      Arbitrary.schema(Schema.Json),
+      Arbitrary.schema(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 3 })))
+    ]).pipe(
+      Arbitrary.map(([key, value, kind]) =>
+        [
+          `c-${key}`,
+          kind === 0 ? { $tb: 5, inner: value } : kind === 1 ? `"$tb": 7 ${JSON.stringify(value)}` : value
+        ] as const
+      )
+    ),
+    { maxLength: 4 }
+  )
+  const metadata = Arbitrary.all({
+    maxCount: optional(positive),
+    maxAge: optional(positive),
+    truncateBefore: optional(tb),
+    cacheControl: optional(positive),
+    tempStream: optional(Arbitrary.schema(Schema.Boolean)),
+    readRoles: optional(roles),
+    writeRoles: optional(roles),
+    custom
+  })
+
+  it.prop("what toJson writes, fromJson reads back", [metadata], ([m]) => {
+    const input = StreamMetadata.make({
+      ...(m.maxCount === undefined ? {} : { maxCount: m.maxCount }),
+      ...(m.maxAge === undefined ? {} : { maxAge: Duration.seconds(m.maxAge) }),
+      ...(m.truncateBefore === undefined ? {} : { truncateBefore: m.truncateBefore }),
+      ...(m.cacheControl === undefined ? {} : { cacheControl: Duration.seconds(m.cacheControl) }),
+      ...(m.tempStream === undefined ? {} : { tempStream: m.tempStream }),
+      ...(m.readRoles === undefined && m.writeRoles === undefined ? {} : {
+        acl: {
+          ...(m.readRoles === undefined ? {} : { readRoles: m.readRoles }),
+          ...(m.writeRoles === undefined ? {} : { writeRoles: m.writeRoles })
+        }
+      }),
+      ...(m.custom.length === 0 ? {} : { custom: Object.fromEntries(m.custom) })
+    })
+    const read = StreamMetadata.fromJson(StreamMetadata.toJson(input))
+    assert.strictEqual(read.maxCount, input.maxCount)
+    assert.strictEqual(read.maxAge && Duration.toSeconds(read.maxAge), input.maxAge && Duration.toSeconds(input.maxAge))
+    assert.strictEqual(read.truncateBefore, input.truncateBefore)
+    assert.strictEqual(
+      read.cacheControl && Duration.toSeconds(read.cacheControl),
+      input.cacheControl && Duration.toSeconds(input.cacheControl)
+    )
+    assert.strictEqual(read.tempStream, input.tempStream)
+    assert.deepStrictEqual(read.acl, input.acl)
+    assert.deepStrictEqual(read.custom, input.custom === undefined ? undefined : JSON.parse(JSON.stringify(input.custom)))
+  }, checks)
+
+  it.prop(
+    "$tb reads exactly wherever it stands among the keys, past a nested or quoted $tb, the last one when repeated",
+    [tb, custom, Arbitrary.schema(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 4 }))), Arbitrary.schema(Schema.Boolean)],
+    ([value, keys, at, repeated]) => {
+      const entries = keys.map(([key, v]) => `${JSON.stringify(key)} : ${JSON.stringify(v)}`)
+      // An earlier $tb that a later one overrides, as JSON.parse reads a repeated key.
+      if (repeated) entries.unshift(`"$tb":1`)
+      entries.splice(Math.min(at + (repeated ? 1 : 0), entries.length), 0, `"$tb" :\n ${value}`)
+      assert.strictEqual(StreamMetadata.fromJson(`{ ${entries.join(" , ")} }`).truncateBefore, value)
+    },
+    checks
+  )
 })
