@@ -7,10 +7,9 @@
  *   included;
  * - any bytes at all, and any damaged reply, give a decoded reply or `Malformed`, never a throw, and every
  *   event decoded from them can be read whole without a throw;
- * - a damaged reply that the generated decoder still reads as the message is read the same by hand.
+ * - a result past its enum's values is kept as its number.
  *
- * The seed is fixed, so that a run in CI checks what a run here checked; to look further, set
- * `PROPERTY_SEED` (another seed) and `PROPERTY_RUNS` (a multiplier of the runs).
+ * The seed is fixed (`Properties.checks`), so that a run in CI checks what a run here checked.
  */
 import { create, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf"
 import { assert, describe, it } from "@effect/vitest"
@@ -20,11 +19,9 @@ import * as Schema from "effect/Schema"
 import { Guid, Messages, Ticks } from "@photonpump/protocol"
 import type { RecordedEvent, ResolvedEvent } from "@photonpump/client"
 import * as Decode from "../src/internal/Decode.ts"
+import { checks, intBetween, mutate, mutations } from "./Properties.ts"
 
 // --- generated replies ---------------------------------------------------------------------------
-
-const intBetween = (minimum: number, maximum: number) =>
-  Arbitrary.schema(Schema.Int.check(Schema.isBetween({ minimum, maximum })))
 
 const between = (minimum: bigint, maximum: bigint) =>
   Arbitrary.schema(Schema.BigInt.check(Schema.isBetweenBigInt({ minimum, maximum })))
@@ -288,24 +285,7 @@ const decoded = <A>(value: A | Decode.Malformed): A => {
 
 const present = <A>(values: ReadonlyArray<A | undefined>): Array<A> => values.filter((value) => value !== undefined)
 
-// --- damaged bytes ---------------------------------------------------------------------------------
-
-/** One change to a reply: a byte flipped, inserted or deleted, or the reply cut short. */
-const damage = Arbitrary.all([intBetween(0, 3), intBetween(0, 100_000), intBetween(0, 255)])
-const damages = Arbitrary.array(damage, { minLength: 1, maxLength: 4 })
-
-const applyDamage = (original: Uint8Array, changes: ReadonlyArray<readonly [number, number, number]>): Uint8Array => {
-  let bytes = Array.from(original)
-  for (const [kind, where, value] of changes) {
-    if (bytes.length === 0) break
-    const at = where % bytes.length
-    if (kind === 0) bytes[at] = bytes[at]! ^ (value === 0 ? 0x80 : value)
-    else if (kind === 1) bytes.splice(at, 0, value)
-    else if (kind === 2) bytes.splice(at, 1)
-    else bytes = bytes.slice(0, at)
-  }
-  return new Uint8Array(bytes)
-}
+// --- bytes that are not a reply -----------------------------------------------------------------------
 
 /**
  * Runs every decoder of the read path over the same bytes. Each must give a value or `Malformed`, and
@@ -342,14 +322,6 @@ const decodeEveryWay = (input: Uint8Array): void => {
   Decode.writeEventsCompleted(input)
 }
 
-/** A fixed seed, unless `PROPERTY_SEED` names another; `PROPERTY_RUNS` multiplies the runs. */
-const seeded = (runs: number) => ({
-  arbitrary: {
-    runs: Math.max(1, Math.round(runs * Number(process.env["PROPERTY_RUNS"] ?? "1"))),
-    seed: process.env["PROPERTY_SEED"] ?? 20261130
-  }
-})
-
 describe("Decode, by property", () => {
   describe("against the generated decoder", () => {
     it.prop("an EventRecord reads the same", [eventRecord, wireStyle], ([init, style]) => {
@@ -359,7 +331,7 @@ describe("Decode, by property", () => {
         record === undefined ? undefined : readRecord(record),
         expectedRecord(generic(Messages.EventRecordSchema, bytes))
       )
-    }, seeded(400))
+    }, checks(400))
 
     it.prop("a ReadStreamEventsCompleted reads the same, and so does its head", [streamPage, wireStyle], ([init, style]) => {
       const bytes = encode(Messages.ReadStreamEventsCompletedSchema, init, style)
@@ -391,7 +363,7 @@ describe("Decode, by property", () => {
         last: reference.lastEventNumber,
         isEndOfStream: reference.isEndOfStream
       })
-    }, seeded(300))
+    }, checks(300))
 
     for (const filtered of [false, true]) {
       const schema = filtered ? Messages.FilteredReadAllEventsCompletedSchema : Messages.ReadAllEventsCompletedSchema
@@ -427,7 +399,7 @@ describe("Decode, by property", () => {
           const next = Decode.allPageNext(bytes, filtered, from)
           if (next !== undefined) assert.deepStrictEqual(next, page.nextPosition)
         },
-        seeded(300)
+        checks(300)
       )
     }
 
@@ -443,7 +415,7 @@ describe("Decode, by property", () => {
           event: reference.event === undefined ? undefined : expectedResolved(reference.event)
         }
       )
-    }, seeded(300))
+    }, checks(300))
 
     it.prop("a StreamEventAppeared reads the same", [allEvent, wireStyle], ([event, style]) => {
       const bytes = encode(Messages.StreamEventAppearedSchema, { event }, style)
@@ -456,7 +428,7 @@ describe("Decode, by property", () => {
           ? undefined
           : { ...expected, position: { commit: reference.commitPosition, prepare: reference.preparePosition } }
       )
-    }, seeded(300))
+    }, checks(300))
 
     it.prop(
       "a PersistentSubscriptionStreamEventAppeared reads the same, and is acknowledged by its original event's id",
@@ -485,7 +457,7 @@ describe("Decode, by property", () => {
           }
         )
       },
-      seeded(300)
+      checks(300)
     )
 
     it.prop("a WriteEventsCompleted reads the same", [writeReply, wireStyle], ([init, style]) => {
@@ -504,7 +476,7 @@ describe("Decode, by property", () => {
           currentVersion: reference.currentVersion
         }
       )
-    }, seeded(300))
+    }, checks(300))
   })
 
   it.prop(
@@ -528,7 +500,7 @@ describe("Decode, by property", () => {
         assert.strictEqual(decoded(Decode.readAllEventsCompleted(all, filtered)).result, result)
       }
     },
-    seeded(200)
+    checks(200)
   )
 
   describe("on bytes that are not a reply", () => {
@@ -536,22 +508,22 @@ describe("Decode, by property", () => {
       "random bytes decode or are Malformed, never throw, and what decodes reads whole",
       [Arbitrary.schema(Schema.Uint8Array.check(Schema.isMaxLength(200)))],
       ([input]) => decodeEveryWay(input),
-      seeded(2000)
+      checks(2000)
     )
 
     it.prop(
       "a damaged stream page decodes or is Malformed, never throws, and what decodes reads whole",
-      [streamPage, wireStyle, damages],
-      ([init, style, changes]) => decodeEveryWay(applyDamage(encode(Messages.ReadStreamEventsCompletedSchema, init, style), changes)),
-      seeded(1000)
+      [streamPage, wireStyle, mutations],
+      ([init, style, changes]) => decodeEveryWay(mutate(encode(Messages.ReadStreamEventsCompletedSchema, init, style), changes)),
+      checks(1000)
     )
 
     it.prop(
       "a damaged $all page decodes or is Malformed, never throws, and what decodes reads whole",
-      [allPage, wireStyle, damages],
+      [allPage, wireStyle, mutations],
       ([init, style, changes]) =>
-        decodeEveryWay(applyDamage(encode(Messages.FilteredReadAllEventsCompletedSchema, init, style), changes)),
-      seeded(1000)
+        decodeEveryWay(mutate(encode(Messages.FilteredReadAllEventsCompletedSchema, init, style), changes)),
+      checks(1000)
     )
   })
 })

@@ -10,6 +10,7 @@ import * as Schema from "effect/Schema"
 import { create, toBinary } from "@bufbuild/protobuf"
 import { Guid, Messages } from "@photonpump/protocol"
 import * as Encode from "../src/internal/Encode.ts"
+import { checks, intBetween } from "./Properties.ts"
 
 const encoder = new TextEncoder()
 
@@ -43,9 +44,6 @@ const newEventMessage = (e: Encode.WireEvent) => {
     ...(metadata.length > 0 ? { metadata } : {})
   })
 }
-
-const intBetween = (minimum: number, maximum: number) =>
-  Arbitrary.schema(Schema.Int.check(Schema.isBetween({ minimum, maximum })))
 
 describe("Encode", () => {
   const cases: ReadonlyArray<readonly [string, bigint, ReadonlyArray<Encode.WireEvent>]> = [
@@ -202,12 +200,7 @@ describe("Encode", () => {
     })
     const events = Arbitrary.array(wireEvent, { maxLength: 5 })
     const flag = Arbitrary.schema(Schema.Boolean)
-    const options = {
-      arbitrary: {
-        runs: Math.max(1, Math.round(300 * Number(process.env["PROPERTY_RUNS"] ?? "1"))),
-        seed: process.env["PROPERTY_SEED"] ?? 20261130
-      }
-    }
+    const options = checks(300)
 
     it.prop(
       "WriteEvents, in a frame or not, is the generated encoder's message for any stream, version and events",

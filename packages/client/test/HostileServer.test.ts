@@ -40,6 +40,7 @@ import {
   Subscription
 } from "@photonpump/client"
 import { confirmation, dropped, frame, message, type Peer, peer, send } from "./Peer.ts"
+import { checks, intBetween, mutate, mutations } from "./Properties.ts"
 
 const Command = CommandModule.Command
 const encoder = new TextEncoder()
@@ -49,21 +50,10 @@ const encoder = new TextEncoder()
 // -----------------------------------------------------------------------------
 
 /**
- * The check options of every property: a fixed seed for CI. To hunt, set `PROPERTY_SEED` (and
- * `PROPERTY_RUNS`, a multiplier) in the environment: `PROPERTY_SEED=7 PROPERTY_RUNS=10 npx vitest run ...`.
+ * The check options of every property (`Properties.checks`, seed 1). A failing case may cost a hang
+ * bound per shrink step: a few steps say enough.
  */
-const checks = (runs: number) => {
-  const seed = process.env["PROPERTY_SEED"]
-  const factor = Number(process.env["PROPERTY_RUNS"] ?? "1")
-  return {
-    arbitrary: {
-      runs: Math.max(1, Math.round(runs * factor)),
-      seed: seed === undefined ? 1 : Number(seed),
-      // A failing case may cost a hang bound per shrink step: a few steps say enough.
-      maxShrinks: 10
-    }
-  }
-}
+const hostileChecks = (runs: number) => checks(runs, { seed: 1, maxShrinks: 10 })
 
 /**
  * How long a request may wait for its reply. Short: the peer answers every request at once, so a
@@ -77,9 +67,6 @@ const hangBound = "3 seconds"
 // -----------------------------------------------------------------------------
 // arbitraries
 // -----------------------------------------------------------------------------
-
-const intBetween = (minimum: number, maximum: number): Arbitrary.Arbitrary<number> =>
-  Arbitrary.schema(Schema.Int.check(Schema.isBetween({ minimum, maximum })))
 
 /** One of the arbitraries, each as likely as the others. */
 const oneOf = <A>(...choices: ReadonlyArray<Arbitrary.Arbitrary<A>>): Arbitrary.Arbitrary<A> =>
@@ -400,35 +387,6 @@ const subscriptionConfirmation = valid(
   Arbitrary.all({ lastCommitPosition: int64, lastEventNumber: int64 }),
   (confirmed) => confirmed
 )
-
-/** Flips, inserts, deletes or cuts off bytes: `[kind, where, byte]`, `where` taken modulo the length. */
-type Mutation = readonly [kind: number, at: number, byte: number]
-
-const mutations = Arbitrary.array(Arbitrary.all([intBetween(0, 3), intBetween(0, 1 << 20), anyByte]), {
-  minLength: 1,
-  maxLength: 4
-})
-
-const mutate = (bytes: Uint8Array, changes: ReadonlyArray<Mutation>): Uint8Array => {
-  let out = Array.from(bytes)
-  for (const [kind, where, byte] of changes) {
-    const at = where % (out.length + 1)
-    switch (kind) {
-      case 0:
-        if (at < out.length) out[at] = out[at]! ^ (byte === 0 ? 0x80 : byte)
-        break
-      case 1:
-        out.splice(at, 0, byte)
-        break
-      case 2:
-        out.splice(at, 1)
-        break
-      default:
-        out = out.slice(0, at)
-    }
-  }
-  return Uint8Array.from(out)
-}
 
 /**
  * A package the hostile peer sends. `zeroId` sends it under the all-zero correlation id instead of
@@ -1061,7 +1019,7 @@ describe("request/response operations against a hostile server", () => {
           const broken = [...before, ...after].some(strayBreaksConnection) || breaksConnection(reply)
           yield* expectConnection(es, broken)
         }),
-      checks(32)
+      hostileChecks(32)
     )
   }
 })
@@ -1178,7 +1136,7 @@ describe("paged reads against a hostile server", () => {
           expectTyped(exit, read.errors, "intact")
           yield* expectConnection(es, false)
         }),
-      checks(50)
+      hostileChecks(50)
     )
   }
 })
@@ -1458,7 +1416,7 @@ describe("subscriptions against a hostile server", () => {
           // Nor did it disturb the connection.
           yield* expectConnection(es, pushedBreaking)
         }),
-      checks(40)
+      hostileChecks(40)
     )
   }
 })

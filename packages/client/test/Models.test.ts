@@ -11,6 +11,7 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import { Guid } from "@photonpump/protocol"
 import { EventStoreError, ExpectedVersion, NewEvent, Position, RecordedEvent, ResolvedEvent, StreamMetadata } from "@photonpump/client"
+import { checks } from "./Properties.ts"
 
 const encoder = new TextEncoder()
 
@@ -197,12 +198,7 @@ const optional = <A>(value: Arbitrary.Arbitrary<A>) =>
   Arbitrary.all([Arbitrary.schema(Schema.Boolean), value]).pipe(Arbitrary.map(([set, v]) => set ? v : undefined))
 
 describe("StreamMetadata, by property", () => {
-  const checks = {
-    arbitrary: {
-      runs: Math.max(1, Math.round(500 * Number(process.env["PROPERTY_RUNS"] ?? "1"))),
-      seed: process.env["PROPERTY_SEED"] ?? 20261130
-    }
-  }
+  const options = checks(500)
   const positive = Arbitrary.schema(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 2 ** 31 - 1 })))
   const tb = Arbitrary.all([Arbitrary.schema(Schema.Boolean), positive]).pipe(
     Arbitrary.flatMap(([big, small]) =>
@@ -265,7 +261,7 @@ describe("StreamMetadata, by property", () => {
     assert.strictEqual(read.tempStream, input.tempStream)
     assert.deepStrictEqual(read.acl, input.acl)
     assert.deepStrictEqual(read.custom, input.custom === undefined ? undefined : JSON.parse(JSON.stringify(input.custom)))
-  }, checks)
+  }, options)
 
   it.prop(
     "$tb reads exactly wherever it stands among the keys, past a nested or quoted $tb, the last one when repeated",
@@ -277,6 +273,6 @@ describe("StreamMetadata, by property", () => {
       entries.splice(Math.min(at + (repeated ? 1 : 0), entries.length), 0, `"$tb" :\n ${value}`)
       assert.strictEqual(StreamMetadata.fromJson(`{ ${entries.join(" , ")} }`).truncateBefore, value)
     },
-    checks
+    options
   )
 })

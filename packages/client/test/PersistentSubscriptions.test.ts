@@ -11,7 +11,6 @@ import { assert, describe, layer } from "@effect/vitest"
 import * as Arbitrary from "effect/Arbitrary"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import {
   Credentials,
@@ -23,6 +22,7 @@ import {
 } from "@photonpump/client"
 import * as Subscriptions from "../src/internal/Subscription.ts"
 import { eventually, failsWith } from "./Assertions.ts"
+import { checks, intBetween } from "./Properties.ts"
 import { admin, serverAddress, serverAndClient, streamName } from "./TestServer.ts"
 
 const jump = (n: number, metadata?: unknown) => NewEvent.make("PonyJumped", { body: { n }, metadata })
@@ -75,9 +75,6 @@ const sorted = (values: ReadonlyArray<number>) => {
   copy.sort((a, b) => a - b)
   return copy
 }
-
-const intBetween = (minimum: number, maximum: number) =>
-  Arbitrary.schema(Schema.Int.check(Schema.isBetween({ minimum, maximum })))
 
 const configOf = (es: EventStore.Service, stream: string, group: string) =>
   Effect.map(es.getEvent("$persistentSubscriptionConfig", -1), (event) =>
@@ -397,12 +394,6 @@ layer(
       retries: intBetween(0, 3),
       settle: intBetween(0, 2).pipe(Arbitrary.map((n) => (["ack", "park", "skip"] as const)[n]!))
     })
-    const checks = {
-      arbitrary: {
-        runs: Math.max(1, Math.round(25 * Number(process.env["PROPERTY_RUNS"] ?? "1"))),
-        seed: process.env["PROPERTY_SEED"] ?? 20261130
-      }
-    }
 
     it.effect.prop(
       "every event is delivered with the retry counts its plan and the retry limit imply, and parked exactly when due",
@@ -441,7 +432,7 @@ layer(
           assert.strictEqual(c.events.length, total)
           assert.deepStrictEqual(sorted(links.map((link) => Number(link.event.text().split("@")[0]))), parkedNumbers)
         })),
-      checks
+      checks(25)
     )
   })
 

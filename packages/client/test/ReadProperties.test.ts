@@ -22,17 +22,8 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { EventStore, Filter, NewEvent, type ResolvedEvent, StreamDirection } from "@photonpump/client"
+import { checks, intBetween } from "./Properties.ts"
 import { serverAndClient, streamName } from "./TestServer.ts"
-
-const intBetween = (minimum: number, maximum: number) =>
-  Arbitrary.schema(Schema.Int.check(Schema.isBetween({ minimum, maximum })))
-
-const checks = (runs: number) => ({
-  arbitrary: {
-    runs: Math.max(1, Math.round(runs * Number(process.env["PROPERTY_RUNS"] ?? "1"))),
-    seed: process.env["PROPERTY_SEED"] ?? 20261130
-  }
-})
 
 /** A stream and a read of it: how many events, what hides the first ones, and how the read goes. */
 const readCase = Arbitrary.all({

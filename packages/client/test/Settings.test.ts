@@ -11,6 +11,7 @@ import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import { Credentials, EventStoreError, Settings } from "@photonpump/client"
+import { checks } from "./Properties.ts"
 
 const read = (env: Record<string, string>) => Settings.config.parse(ConfigProvider.fromEnv({ env }))
 
@@ -208,12 +209,7 @@ describe("Settings", () => {
   })
 
   describe("connection strings, by property", () => {
-    const checks = {
-      arbitrary: {
-        runs: Math.max(1, Math.round(500 * Number(process.env["PROPERTY_RUNS"] ?? "1"))),
-        seed: process.env["PROPERTY_SEED"] ?? 20261130
-      }
-    }
+    const options = checks(500)
     const text = Arbitrary.schema(Schema.String.check(Schema.isMaxLength(30)))
     /** Text a URL can carry percent-encoded: no lone surrogate. */
     const encodable = Arbitrary.filter(text, (value) => {
@@ -243,7 +239,7 @@ describe("Settings", () => {
           }
         }
       },
-      checks
+      options
     )
 
     it.prop(
@@ -259,7 +255,7 @@ describe("Settings", () => {
           assert.notInclude(shown, encodeURIComponent(secret))
         }
       },
-      checks
+      options
     )
 
     it.prop(
@@ -274,7 +270,7 @@ describe("Settings", () => {
         assert.strictEqual(options.credentials?.username, username)
         assert.strictEqual(Redacted.value(options.credentials!.password), secret)
       },
-      checks
+      options
     )
   })
 

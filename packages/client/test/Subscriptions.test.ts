@@ -28,6 +28,7 @@ import {
 } from "@photonpump/client"
 import * as Subscriptions from "../src/internal/Subscription.ts"
 import { eventually, failsWith } from "./Assertions.ts"
+import { checks, intBetween } from "./Properties.ts"
 import { admin, serverAndClient, streamName } from "./TestServer.ts"
 
 const jump = (n: number) => NewEvent.make("PonyJumped", { body: { n } })
@@ -52,18 +53,8 @@ const probed = <A, E, R>(effect: Effect.Effect<A, E, R>, probe: Subscriptions.Pr
 
 const reader = Credentials.make("reader", "reader-pw")
 
-const intBetween = (minimum: number, maximum: number) =>
-  Arbitrary.schema(Schema.Int.check(Schema.isBetween({ minimum, maximum })))
-
 /** Batches of 1 to 5 events, as a writer makes them. */
 const batches = Arbitrary.array(intBetween(1, 5), { maxLength: 8 })
-
-const raceChecks = {
-  arbitrary: {
-    runs: Math.max(1, Math.round(30 * Number(process.env["PROPERTY_RUNS"] ?? "1"))),
-    seed: process.env["PROPERTY_SEED"] ?? 20261130
-  }
-}
 
 const suite = (style: string, omitDefaultValues: boolean) =>
   layer(
@@ -380,7 +371,7 @@ const suite = (style: string, omitDefaultValues: boolean) =>
             assert.isAtLeast(splitAt, 0)
             assert.deepStrictEqual(delivered, fromStart ? ids : ids.slice(splitAt + 1))
           })),
-        raceChecks
+        checks(30)
       )
     })
 
