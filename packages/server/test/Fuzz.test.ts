@@ -32,6 +32,7 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import {
   bytesBetween,
+  checks,
   Choices,
   completed,
   concat,
@@ -66,18 +67,6 @@ import {
   text
 } from "./RawClient.ts"
 
-
-/**
- * A property's check options: its own seed and runs, unless `PROPERTY_SEED` names another seed for all,
- * and `PROPERTY_RUNS` multiplies the runs.
- */
-const checks = (runs: number, seed: number, size?: number) => ({
-  arbitrary: {
-    runs: Math.max(1, Math.round(runs * Number(process.env["PROPERTY_RUNS"] ?? "1"))),
-    seed: process.env["PROPERTY_SEED"] ?? seed,
-    ...(size === undefined ? {} : { size })
-  }
-})
 
 const serverOptions = {
   port: 0,

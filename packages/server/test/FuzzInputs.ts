@@ -1,7 +1,8 @@
 /**
- * Inputs for the fuzz tests of the node (Fuzz.test.ts): protobuf written by hand, random messages of the
- * shape of the protocol's, mutations of valid payloads (byte-level, and one that knows protobuf),
- * unknown fields, and byte streams of frames, garbage and length prefixes.
+ * Inputs for the fuzz tests of the node (Fuzz.test.ts): how many cases to check from which seed (the
+ * stream model's test takes these too), protobuf written by hand, random messages of the shape of the
+ * protocol's, mutations of valid payloads (byte-level, and one that knows protobuf), unknown fields,
+ * and byte streams of frames, garbage and length prefixes.
  *
  * The generators are Effect `Arbitrary` values, so that a failing case shrinks and replays. Random
  * messages draw their choices from an arbitrary array of numbers (`Choices`), which shrinks with it.
@@ -12,6 +13,18 @@ import { Guid, Package } from "@photonpump/protocol"
 import * as Arbitrary from "effect/Arbitrary"
 import * as Schema from "effect/Schema"
 import { C, eventId } from "./RawClient.ts"
+
+/**
+ * A property's check options: its own seed and runs, unless `PROPERTY_SEED` names another seed for all,
+ * and `PROPERTY_RUNS` multiplies the runs.
+ */
+export const checks = (runs: number, seed: number, size?: number) => ({
+  arbitrary: {
+    runs: Math.max(1, Math.round(runs * Number(process.env["PROPERTY_RUNS"] ?? "1"))),
+    seed: process.env["PROPERTY_SEED"] ?? seed,
+    ...(size === undefined ? {} : { size })
+  }
+})
 
 export const intBetween = (minimum: number, maximum: number) =>
   Arbitrary.schema(Schema.Int.check(Schema.isBetween({ minimum, maximum })))

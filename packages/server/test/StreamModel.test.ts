@@ -39,20 +39,8 @@ import { Messages } from "@photonpump/protocol"
 import { EventStoreServer } from "@photonpump/server"
 import * as Arbitrary from "effect/Arbitrary"
 import * as Effect from "effect/Effect"
-import { intBetween } from "./FuzzInputs.ts"
+import { checks, intBetween } from "./FuzzInputs.ts"
 import { append, C, commitTransaction, connect, eventId, newEvent, type RawClient, readForward, streamName } from "./RawClient.ts"
-
-/**
- * A property's check options: its own seed and runs, unless `PROPERTY_SEED` names another seed for all,
- * and `PROPERTY_RUNS` multiplies the runs.
- */
-const checks = (runs: number, seed: number, size?: number) => ({
-  arbitrary: {
-    runs: Math.max(1, Math.round(runs * Number(process.env["PROPERTY_RUNS"] ?? "1"))),
-    seed: process.env["PROPERTY_SEED"] ?? seed,
-    ...(size === undefined ? {} : { size })
-  }
-})
 
 const OperationResult = Messages.OperationResult
 const ReadStreamResult = Messages.ReadStreamEventsCompleted_ReadStreamResult
