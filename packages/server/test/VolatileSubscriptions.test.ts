@@ -3,7 +3,7 @@
  * confirmation, links, unsubscribing, access, filters with checkpoints, closes, shutdown and slow
  * subscribers.
  */
-import { isFieldSet } from "@bufbuild/protobuf"
+import { create, isFieldSet } from "@bufbuild/protobuf"
 import { assert, it, layer } from "@effect/vitest"
 import { Guid, Messages, Package } from "@photonpump/protocol"
 import { EventStoreServer } from "@photonpump/server"
@@ -200,6 +200,34 @@ layer(EventStoreServer.layer({ port: 0 }), { excludeTestServices: true })("Volat
       const unknown = client.send(C.UnsubscribeFromStream, new Uint8Array(0))
       assert.strictEqual((yield* client.reply(client.send(C.Ping))).command, C.Pong)
       assert.isFalse(client.inbox.some((pkg) => pkg.correlationId === unknown))
+    }))
+
+  it.effect("pushes the events a write commits before the drop of an unsubscribe read in the same chunk", () =>
+    Effect.gen(function*() {
+      const { port } = yield* EventStoreServer.EventStoreServer
+      const client = yield* connect(port)
+      const stream = streamName()
+      const { id } = yield* subscribe(client, stream)
+      // A pipelining client: the write and the unsubscribe leave in one socket write, so the node reads
+      // them together; the event is committed while the subscription is live, and must be pushed (5.1).
+      const writeId = Guid.random()
+      const write = Package.encodeFrame({
+        command: C.WriteEvents,
+        correlationId: writeId,
+        payload: decode(Messages.encode(Messages.WriteEventsSchema, create(Messages.WriteEventsSchema, {
+          eventStreamId: stream,
+          expectedVersion: -2n,
+          events: [newEvent("before-unsubscribe")],
+          requireLeader: true
+        })))
+      })
+      const unsubscribe = Package.encodeFrame({ command: C.UnsubscribeFromStream, correlationId: id })
+      client.sendBytes(Uint8Array.from([...decode(write), ...decode(unsubscribe)]))
+      assert.strictEqual((yield* client.reply(writeId)).command, C.WriteEventsCompleted)
+      assert.strictEqual((yield* nextEvent(client, id)).event!.eventType, "before-unsubscribe")
+      const dropped = yield* client.reply(id)
+      assert.strictEqual(dropped.command, C.SubscriptionDropped)
+      assert.strictEqual(decode(Messages.decode(Messages.SubscriptionDroppedSchema, dropped.payload)).reason, Dropped.Unsubscribed)
     }))
 
   it.effect("drops with AccessDenied instead of confirming when the caller may not read", () =>

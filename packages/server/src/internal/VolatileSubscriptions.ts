@@ -4,10 +4,11 @@
  *
  * The store announces committed events synchronously, inside the writer's request. Pushing them there
  * would make the writer's reply wait for every subscriber, so events are queued and fanned out in a
- * microtask, after the writer's batch of replies has gone to its socket. Each push is encoded once per
- * event (and once more for subscribers that resolve links) and copied into each subscriber's output
- * with its correlation id; the output of each connection leaves in one socket write per batch. A
- * subscriber that reads too slowly is dropped by its connection's send-queue bound.
+ * microtask, after the writer's batch of replies has gone to its socket; an unsubscribe read in the same
+ * batch pushes what is queued first, so that no event committed while the subscription lived is lost.
+ * Each push is encoded once per event (and once more for subscribers that resolve links) and copied into
+ * each subscriber's output with its correlation id; the output of each connection leaves in one socket
+ * write per batch. A subscriber that reads too slowly is dropped by its connection's send-queue bound.
  *
  * @since 0.1.0
  */
@@ -116,6 +117,9 @@ export class VolatileSubscriptions {
     subscriptions.push(subscription)
     connection.subscriptions.set(correlationId, {
       unsubscribe: () => {
+        // Events committed before the unsubscribe (earlier in the same read) still wait for the
+        // microtask: push them first, or the subscription would miss them (5.1.3).
+        if (this.#pending.length > 0) this.#fanOut()
         if (this.#remove(subscription)) this.#dropped(subscription, Dropped.Unsubscribed)
       },
       connectionClosed: () => {
