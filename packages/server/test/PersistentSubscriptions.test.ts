@@ -305,6 +305,30 @@ layer(Fast, { excludeTestServices: true })("Persistent subscriptions", (it) => {
       assert.deepStrictEqual(fromClosed.map((m) => [numberOf(m), m.retryCount]), [[0n, 2], [1n, 1]])
     }))
 
+  it.effect("retries each message of a closed connection's consumers once, not again through a sibling consumer", () =>
+    Effect.gen(function*() {
+      const server = yield* EventStoreServer.EventStoreServer
+      const closing = yield* connect(server.port)
+      const staying = yield* connect(server.port)
+      const stream = streamName()
+      yield* append(staying, stream, -1n, [newEvent(), newEvent()])
+      yield* createGroup(staying, persistentSettings(stream, "g", { namedConsumerStrategy: "DispatchToSingle", maxRetryCount: 1 }))
+      const first = yield* consume(closing, stream, "g", 1)
+      assert.strictEqual(numberOf(yield* nextMessage(closing, first.id)), 0n)
+      // The second consumer on the same connection keeps a free slot.
+      const second = yield* consume(closing, stream, "g", 2)
+      assert.strictEqual(numberOf(yield* nextMessage(closing, second.id)), 1n)
+      const other = yield* consume(staying, stream, "g", 10)
+      const before = server.subscriptions()
+      closing.socket.destroy()
+      yield* eventually(() => server.subscriptions() === before - 2)
+      // 5.4 step 8: each is retried once (retryCount 1, within maxRetryCount), none parked.
+      const retried = [yield* nextMessage(staying, other.id), yield* nextMessage(staying, other.id)]
+      retried.sort((a, b) => Number(numberOf(a) - numberOf(b)))
+      assert.deepStrictEqual(retried.map((m) => [numberOf(m), m.retryCount]), [[0n, 1], [1n, 1]])
+      assert.strictEqual(server.store.lastEventNumber(`$persistentsubscription-${stream}::g-parked`), -1)
+    }))
+
   it.effect("drops connected consumers with Unsubscribed when their group is updated or deleted", () =>
     Effect.gen(function*() {
       const { port } = yield* EventStoreServer.EventStoreServer

@@ -492,7 +492,7 @@ export class Group {
     this.pump()
   }
 
-  /** @internal Removes a consumer and retries what it had in flight. */
+  /** @internal Removes a consumer and queues what it had in flight for a retry; the caller pumps. */
   remove(client: Client): void {
     const index = this.clients.indexOf(client)
     if (index < 0) return
@@ -505,7 +505,6 @@ export class Group {
       this.#release(inFlight)
       this.#retry(inFlight.pending)
     }
-    this.pump()
   }
 
   /** @internal Drops every consumer, telling each. */
@@ -695,7 +694,8 @@ export class Group {
    * Writes a checkpoint when one is due (the real server's TryMarkCheckpoint): on a tick, once
    * `checkPointAfter` has passed and at least `minCheckPointCount` events were processed since the
    * last one; at any time once `maxCheckPointCount` were. The checkpoint is the event before the lowest
-   * one still in flight or waiting for a retry, or the last one delivered when none is.
+   * one still in flight, waiting for a retry or held back in the read-ahead, or the last one delivered
+   * when none is.
    */
   #tryCheckpoint(isTick: boolean): void {
     const { checkPointAfter, maxCheckPointCount, minCheckPointCount } = this.settings
@@ -706,6 +706,9 @@ export class Group {
       if (inFlight.pending.eventNumber < lowest) lowest = inFlight.pending.eventNumber
     }
     if (this.#retries.length > 0) lowest = Math.min(lowest, this.#retries[0]!.eventNumber)
+    // A pinned strategy passes over messages whose consumer is full: they wait in the read-ahead, below
+    // messages already delivered, and are outstanding too.
+    if (this.#fresh.length > 0) lowest = Math.min(lowest, this.#fresh[0]!.eventNumber)
     const checkpoint = lowest === Number.POSITIVE_INFINITY ? this.#lastKnownEventNumber : lowest - 1
     if (checkpoint < 0) return
     const difference = checkpoint - this.#lastCheckpoint
@@ -849,9 +852,20 @@ export class PersistentSubscriptions {
     client.group?.add(client)
   }
 
-  /** A consumer unsubscribed or its connection closed: what it had in flight goes to the others. */
-  disconnect(client: Client): void {
-    client.group?.remove(client)
+  /**
+   * Consumers unsubscribed or their connection closed: what they had in flight goes to the others. They
+   * all leave before anything is delivered again, so that none of them is given what another one held
+   * (and retried once more when it leaves in turn).
+   */
+  disconnect(...clients: ReadonlyArray<Client>): void {
+    const groups = new Set<Group>()
+    for (const client of clients) {
+      const group = client.group
+      if (group === undefined) continue
+      group.remove(client)
+      groups.add(group)
+    }
+    for (const group of groups) group.pump()
   }
 
   /** Acknowledges messages by their original event ids. */
