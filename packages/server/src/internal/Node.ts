@@ -144,7 +144,11 @@ export interface Subscription {
   readonly unsubscribe: () => void
   /** The connection closed: end the subscription without a word. */
   readonly connectionClosed: () => void
-  /** The consumer, for a persistent subscription: acks and naks name it by the correlation id. */
+  /**
+   * The consumer, for a persistent subscription: acks and naks name it by the correlation id. When the
+   * connection closes, the session takes all of its consumers out of their groups at once, before it
+   * ends each subscription.
+   */
   readonly consumer?: Client | undefined
 }
 

@@ -89,6 +89,11 @@ export class Session {
       this.#out.take()
       const subscriptions = Array.from(this.#connection.subscriptions.values())
       this.#connection.subscriptions.clear()
+      // Its persistent-subscription consumers leave their groups together: one by one, what the first
+      // had in flight would go to the next, which can no longer get it, and be retried once more when
+      // that one leaves (5.4 step 8: retried once).
+      const consumers = subscriptions.flatMap((subscription) => subscription.consumer ?? [])
+      if (consumers.length > 0) node.persistent.disconnect(...consumers)
       for (const subscription of subscriptions) {
         try {
           subscription.connectionClosed()

@@ -160,9 +160,6 @@ const dropped = (
     node.encode(Messages.SubscriptionDroppedSchema, create(Messages.SubscriptionDroppedSchema, { reason }))
   )
 
-/** The persistent-subscription consumers of each connection, which all leave together when it closes. */
-const consumersOf = new WeakMap<Node.Connection, Set<PersistentSubscriptions.Client>>()
-
 /**
  * Handles ConnectToPersistentSubscription (`subscription_id` holds the group name).
  *
@@ -178,7 +175,6 @@ export const connectToPersistentSubscription: Node.Handler = (node, connection, 
     return dropped(node, connection, correlationIdBytes, Dropped.AccessDenied)
   }
   const omit = node.settings.omitDefaultValues
-  let confirmed: PersistentSubscriptions.Client | undefined
   const result = node.persistent.connect(message.eventStreamId, message.subscriptionId, {
     push: (event, retryCount) => {
       const out = connection.output()
@@ -194,7 +190,6 @@ export const connectToPersistentSubscription: Node.Handler = (node, connection, 
     },
     dropped: () => {
       connection.subscriptions.delete(correlationId)
-      if (confirmed !== undefined) consumersOf.get(connection)?.delete(confirmed)
       dropped(node, connection, correlationIdBytes, Dropped.Unsubscribed)
     }
   }, message.allowedInFlightMessages)
@@ -205,32 +200,20 @@ export const connectToPersistentSubscription: Node.Handler = (node, connection, 
       return dropped(node, connection, correlationIdBytes, Dropped.SubscriberMaxCountReached)
     case "Confirmed": {
       const { client } = result
-      confirmed = client
       connection.subscriptions.get(correlationId)?.connectionClosed()
-      const consumers = consumersOf.get(connection) ?? new Set<PersistentSubscriptions.Client>()
-      consumersOf.set(connection, consumers)
-      consumers.add(client)
       connection.subscriptions.set(correlationId, {
         consumer: client,
         unsubscribe: () => {
           connection.subscriptions.delete(correlationId)
-          consumers.delete(client)
           dropped(node, connection, correlationIdBytes, Dropped.Unsubscribed)
           node.persistent.disconnect(client)
         },
+        // When the connection closes, the session has already taken every consumer of it out of its group
+        // at once (see `Session`); this is for a consumer ended by another subscription taking its
+        // correlation id.
         connectionClosed: () => {
           connection.subscriptions.delete(correlationId)
-          if (connection.output() !== undefined) {
-            // Ended by another subscription taking its correlation id: only this consumer leaves.
-            consumers.delete(client)
-            return node.persistent.disconnect(client)
-          }
-          // The connection takes no more replies, so none of its consumers can get a message: they all
-          // leave at once. One by one, the first one's messages would be retried to the next, which
-          // never gets them, and retried again when it leaves (5.4 step 8: retried once).
-          const leaving = Array.from(consumers)
-          consumers.clear()
-          node.persistent.disconnect(...leaving)
+          node.persistent.disconnect(client)
         }
       })
       connection.reply(
