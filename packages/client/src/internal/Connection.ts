@@ -368,6 +368,21 @@ const describe = (cause: unknown): string => {
  */
 const connectionScheduler = new Scheduler.MixedScheduler("sync")
 
+/**
+ * The longest delay `setTimeout` takes: Node runs a timer set for longer after 1 ms instead (with a
+ * `TimeoutOverflowWarning`), so a request or subscription given a timeout of a month would time out
+ * at once, or have its timer fire every millisecond until its deadline.
+ */
+const maxTimerDelay = 2 ** 31 - 1
+
+/**
+ * The delay of a timer for a deadline `millis` from now: at most `maxTimerDelay`, so a timer for a
+ * later deadline fires early, finds nothing due, and is set again for what is left.
+ *
+ * @internal
+ */
+export const timerDelay = (millis: number): number => Math.min(maxTimerDelay, Math.max(0, Math.ceil(millis)))
+
 /** How many replies the dispatcher handles before it lets the writer send the requests they led to. */
 const flushEvery = 32
 
@@ -509,7 +524,7 @@ const open = Effect.fnUntraced(function*(settings: Settings) {
   const armSweep = (deadline: number, now: number): void => {
     if (sweepTimer !== undefined) clearTimeout(sweepTimer)
     sweepAt = deadline
-    sweepTimer = setTimeout(sweep, Math.max(0, Math.ceil(deadline - now)))
+    sweepTimer = setTimeout(sweep, timerDelay(deadline - now))
   }
   const sweep = (): void => {
     sweepTimer = undefined

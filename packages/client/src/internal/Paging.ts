@@ -208,7 +208,15 @@ class Pager<R, S, A, E> {
     this.waiter = undefined
   })
 
+  /**
+   * Waits for a reply. `take` found none, but the consumer's fiber may have yielded to its scheduler
+   * since (every so many steps it does), and a reply that came meanwhile found no one to wake: it is
+   * looked for again here, or the consumer would wait for a wake-up that already went by, forever.
+   */
   readonly #wait: PagePull<A, E> = Effect.callback<Arr.NonEmptyReadonlyArray<A>, E | Cause.Done>((resume) => {
+    if (this.received.length > 0 || this.taken !== undefined || (this.asked.length === 0 && this.heldBack === undefined)) {
+      return resume(this.pull)
+    }
     this.waiter = resume
     return this.#stopWaiting
   })

@@ -217,7 +217,9 @@ export const consumer = (
   options: LiveOptions,
   scope: Scope.Scope
 ): Effect.Effect<Pull.Pull<Chunk, ConversationError>, RequestError> =>
-  Effect.suspend(() => {
+  // Connecting and adding the finalizer that leaves the group go together: interrupted in between, the
+  // consumer would stay in the group on the server, holding its events, unknown to anyone.
+  Effect.uninterruptible(Effect.suspend(() => {
     const conversation = new PersistentConversation(
       options.connection,
       options.request,
@@ -241,4 +243,4 @@ export const consumer = (
       return Effect.flatMap(conversation.changed, step)
     }
     return Effect.as(Scope.addFinalizer(scope, conversation.close(options.timeout)), Effect.suspend(step))
-  })
+  }))

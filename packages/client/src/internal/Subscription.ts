@@ -267,22 +267,44 @@ export abstract class SubscriptionConversation<A> implements Conversation {
     if (Result.isFailure(started)) return Result.fail(started.failure)
     this.correlationId = started.success
     if (this.probe !== undefined) this.probe.subscriptions++
-    this.timer = setTimeout(() => {
+    const deadline = performance.now() + Duration.toMillis(timeout)
+    // A timer fires at most `timerDelay`'s limit from now: a later deadline is waited for in steps.
+    const expire = (): void => {
       if (this.confirmed || this.ended) return
+      const left = deadline - performance.now()
+      if (left > 0) {
+        this.timer = setTimeout(expire, Connection.timerDelay(left))
+        return
+      }
       this.finish(new Timeout({ operation: this.target.operation, source: "Client", timeout }))
       this.sendUnsubscribe()
       this.connection.endConversation(this.correlationId)
-    }, Duration.toMillis(timeout))
+    }
+    // An infinite timeout has no timer: the subscription waits for its confirmation as long as it takes.
+    if (deadline !== Infinity) this.timer = setTimeout(expire, Connection.timerDelay(deadline - performance.now()))
     return Result.void
   }
 
-  /** Waits until the conversation has news for its consumer. */
+  /**
+   * Waits until the conversation has news for its consumer: at once if news came since the consumer
+   * last waited. A consumer looks at the conversation, finds nothing, and only then waits; its fiber
+   * may yield to the scheduler in between (every so many steps it does), and what the dispatcher
+   * files meanwhile finds no one to wake. Without `news`, that wake-up would be lost, and a consumer
+   * waiting for a confirmation, a drop or the connection's end would wait forever.
+   */
   readonly changed: Effect.Effect<void> = Effect.callback<void>((resume) => {
+    if (this.news) {
+      this.news = false
+      return resume(wakeUp)
+    }
     this.waiter = resume
     return Effect.sync(() => {
       if (this.waiter === resume) this.waiter = undefined
     })
   })
+
+  /** Something happened while no consumer was waiting (see `changed`). */
+  private news = false
 
   /**
    * Wakes the waiting consumer, in a microtask rather than at once: resuming a fiber runs it on the
@@ -291,7 +313,9 @@ export abstract class SubscriptionConversation<A> implements Conversation {
    * packages it was working on, and the consumer takes them as one chunk.
    */
   protected wake(): void {
-    if (this.waiter !== undefined && !this.wakeScheduled) {
+    if (this.waiter === undefined) {
+      this.news = true
+    } else if (!this.wakeScheduled) {
       this.wakeScheduled = true
       queueMicrotask(this.wakeNow)
     }
@@ -302,7 +326,10 @@ export abstract class SubscriptionConversation<A> implements Conversation {
   private readonly wakeNow = (): void => {
     this.wakeScheduled = false
     const waiter = this.waiter
-    if (waiter !== undefined) {
+    if (waiter === undefined) {
+      // The consumer stopped waiting before the microtask: the news is there for its next wait.
+      this.news = true
+    } else {
       this.waiter = undefined
       waiter(wakeUp)
     }
@@ -510,7 +537,9 @@ export const volatile = <E>(
   scope: Scope.Scope,
   overflow: () => E
 ): Effect.Effect<Pull.Pull<Chunk, LiveError | E>, RequestError> =>
-  Effect.suspend(() => {
+  // Subscribing and adding the finalizer that unsubscribes go together: interrupted in between, the
+  // subscription would stay open on the server, unknown to anyone.
+  Effect.uninterruptible(Effect.suspend(() => {
     const started = startLive(options)
     if (Result.isFailure(started)) return Effect.fail(started.failure)
     const live = started.success
@@ -532,7 +561,7 @@ export const volatile = <E>(
       return Effect.flatMap(live.changed, step)
     }
     return Effect.as(Scope.addFinalizer(scope, live.close(options.timeout)), Effect.suspend(step))
-  })
+  }))
 
 /**
  * A page of history as a catch-up subscription reads it.
