@@ -72,7 +72,17 @@ import { EventStoreServer } from "@photonpump/server"
 import * as Arbitrary from "effect/Arbitrary"
 import * as Effect from "effect/Effect"
 import { checks, intBetween } from "./FuzzInputs.ts"
-import { admin, append, C, commitTransaction, connect, eventId, newEvent, type RawClient } from "./RawClient.ts"
+import {
+  admin,
+  append,
+  C,
+  commitTransaction,
+  connect,
+  eventId,
+  newEvent,
+  type RawClient,
+  startTransaction
+} from "./RawClient.ts"
 
 const OperationResult = Messages.OperationResult
 const ReadStreamResult = Messages.ReadStreamEventsCompleted_ReadStreamResult
@@ -585,33 +595,6 @@ const readAll = (
     { credentials: admin }
   ).pipe(Effect.map(allReplyOf))
 }
-
-/** Starts a transaction and writes the events to it (4.10); its id, the begin record's offset. */
-const startTransaction = (
-  client: RawClient,
-  stream: string,
-  expectedVersion: number,
-  events: ReadonlyArray<ReturnType<typeof newEvent>>
-) =>
-  Effect.gen(function*() {
-    const started = yield* client.request(
-      C.TransactionStart,
-      Messages.TransactionStartSchema,
-      { eventStreamId: stream, expectedVersion: BigInt(expectedVersion), requireLeader: true },
-      C.TransactionStartCompleted,
-      Messages.TransactionStartCompletedSchema
-    )
-    assert.strictEqual(started.result, OperationResult.Success, "TransactionStart")
-    const written = yield* client.request(
-      C.TransactionWrite,
-      Messages.TransactionWriteSchema,
-      { transactionId: started.transactionId, events: [...events], requireLeader: true },
-      C.TransactionWriteCompleted,
-      Messages.TransactionWriteCompletedSchema
-    )
-    assert.strictEqual(written.result, OperationResult.Success, "TransactionWrite")
-    return Number(started.transactionId)
-  })
 
 // ---------------------------------------------------------------------------------------------------
 // Generated operations
@@ -1153,7 +1136,8 @@ it.live.prop(
             model.pending.push(model.write(name, records))
             return
           }
-          const begin = yield* startTransaction(client, name, expected, events)
+          // A transaction's id is where its begin record starts in the log (4.10).
+          const begin = Number(yield* startTransaction(client, name, BigInt(expected), events))
           model.landmarks.push(begin)
           const transaction = { name, expected, begin, events, id: begin }
           if (way === "open transaction") open.push(transaction)
@@ -1275,7 +1259,7 @@ it.live.prop(
             dataContentType: ignored === "binary" ? 0 : 1,
             data: encoder.encode(data)
           }
-          const begin = way === "transaction" ? yield* startTransaction(client, "$$" + name, Any, [event]) : undefined
+          const begin = way === "transaction" ? Number(yield* startTransaction(client, "$$" + name, BigInt(Any), [event])) : undefined
           if (begin !== undefined) model.landmarks.push(begin)
           const reply = begin === undefined
             ? yield* append(client, "$$" + name, BigInt(Any), [event])

@@ -242,7 +242,43 @@ export const append = (
     options
   )
 
-/** Reads a stream forward over the wire. */
+/**
+ * Starts a transaction and writes the events to it, both of which must succeed (the expected version is
+ * checked only at commit, 4.10); the transaction's id.
+ */
+export const startTransaction = (
+  client: RawClient,
+  stream: string,
+  expectedVersion: bigint,
+  events: ReadonlyArray<MessageInitShape<typeof Messages.NewEventSchema>>,
+  options?: SendOptions
+) =>
+  Effect.gen(function*() {
+    const started = yield* client.request(
+      C.TransactionStart,
+      Messages.TransactionStartSchema,
+      { eventStreamId: stream, expectedVersion, requireLeader: true },
+      C.TransactionStartCompleted,
+      Messages.TransactionStartCompletedSchema,
+      options
+    )
+    if (started.result !== Messages.OperationResult.Success) {
+      return yield* Effect.die(new Error(`TransactionStart on ${stream}: result ${started.result}`))
+    }
+    const written = yield* client.request(
+      C.TransactionWrite,
+      Messages.TransactionWriteSchema,
+      { transactionId: started.transactionId, events: [...events], requireLeader: true },
+      C.TransactionWriteCompleted,
+      Messages.TransactionWriteCompletedSchema,
+      options
+    )
+    if (written.result !== Messages.OperationResult.Success) {
+      return yield* Effect.die(new Error(`TransactionWrite on ${stream}: result ${written.result}`))
+    }
+    return started.transactionId
+  })
+
 /** Commits a transaction. */
 export const commitTransaction = (client: RawClient, transactionId: bigint) =>
   client.request(
@@ -253,6 +289,7 @@ export const commitTransaction = (client: RawClient, transactionId: bigint) =>
     Messages.TransactionCommitCompletedSchema
   )
 
+/** Reads a stream forward over the wire. */
 export const readForward = (
   client: RawClient,
   stream: string,

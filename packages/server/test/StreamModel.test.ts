@@ -40,7 +40,18 @@ import { EventStoreServer } from "@photonpump/server"
 import * as Arbitrary from "effect/Arbitrary"
 import * as Effect from "effect/Effect"
 import { checks, intBetween } from "./FuzzInputs.ts"
-import { append, C, commitTransaction, connect, eventId, newEvent, type RawClient, readForward, streamName } from "./RawClient.ts"
+import {
+  append,
+  C,
+  commitTransaction,
+  connect,
+  eventId,
+  newEvent,
+  type RawClient,
+  readForward,
+  startTransaction,
+  streamName
+} from "./RawClient.ts"
 
 const OperationResult = Messages.OperationResult
 const ReadStreamResult = Messages.ReadStreamEventsCompleted_ReadStreamResult
@@ -332,34 +343,6 @@ const readBackward = (client: RawClient, stream: string, from: number, maxCount:
     Messages.ReadStreamEventsCompletedSchema
   )
 
-/** Starts a transaction and writes the events to it (4.10); its id. */
-const startTransaction = (
-  client: RawClient,
-  stream: string,
-  expectedVersion: number,
-  events: ReadonlyArray<ReturnType<typeof newEvent>>
-) =>
-  Effect.gen(function*() {
-    const started = yield* client.request(
-      C.TransactionStart,
-      Messages.TransactionStartSchema,
-      { eventStreamId: stream, expectedVersion: BigInt(expectedVersion), requireLeader: true },
-      C.TransactionStartCompleted,
-      Messages.TransactionStartCompletedSchema
-    )
-    // The expected version is checked at commit, so a start always succeeds (4.10).
-    assert.strictEqual(started.result, OperationResult.Success, "TransactionStart")
-    const written = yield* client.request(
-      C.TransactionWrite,
-      Messages.TransactionWriteSchema,
-      { transactionId: started.transactionId, events: [...events], requireLeader: true },
-      C.TransactionWriteCompleted,
-      Messages.TransactionWriteCompletedSchema
-    )
-    assert.strictEqual(written.result, OperationResult.Success, "TransactionWrite")
-    return started.transactionId
-  })
-
 const pageOf = (reply: Messages.ReadStreamEventsCompleted, known: ReadPage): ReadPage => ({
   result: reply.result,
   last: Number(reply.lastEventNumber),
@@ -409,7 +392,7 @@ layer(EventStoreServer.layer({ port: 0 }), { excludeTestServices: true })("Strea
               settle(reply, "write")
               return
             }
-            const id = yield* startTransaction(client, name, expected, events)
+            const id = yield* startTransaction(client, name, BigInt(expected), events)
             if (way === "open transaction") open.push({ name, expected, keys, id })
             else settleWrite(name, expected, keys)(yield* commitTransaction(client, id), "transaction")
           })

@@ -61,7 +61,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import { checks, concat, intBetween } from "./FuzzInputs.ts"
-import { admin, C, connect, eventId, eventually, type RawClient } from "./RawClient.ts"
+import { admin, C, connect, eventId, eventually, type RawClient, startTransaction as startRawTransaction } from "./RawClient.ts"
 
 const OperationResult = Messages.OperationResult
 const Dropped = Messages.SubscriptionDropped_SubscriptionDropReason
@@ -850,25 +850,10 @@ it.live.prop(
       const startTransaction = (client: RawClient, name: string, expected: number, events: ReadonlyArray<ProposedEvent>) =>
         Effect.gen(function*() {
           history.push(`   [${connectionLabel(client)}] start transaction ${name} expected ${expected} ${eventsLabel(events)}`)
-          const started = yield* client.request(
-            C.TransactionStart,
-            Messages.TransactionStartSchema,
-            { eventStreamId: name, expectedVersion: BigInt(expected), requireLeader: true },
-            C.TransactionStartCompleted,
-            Messages.TransactionStartCompletedSchema,
-            { credentials: admin }
-          )
-          assert.strictEqual(started.result, OperationResult.Success, `transaction start: ${context()}`)
-          const written = yield* client.request(
-            C.TransactionWrite,
-            Messages.TransactionWriteSchema,
-            { transactionId: started.transactionId, events: events.map((event) => event.init), requireLeader: true },
-            C.TransactionWriteCompleted,
-            Messages.TransactionWriteCompletedSchema,
-            { credentials: admin }
-          )
-          assert.strictEqual(written.result, OperationResult.Success, `transaction write: ${context()}`)
-          const transaction: OpenTransaction = { client, stream: name, expected, events, id: started.transactionId }
+          const id = yield* startRawTransaction(client, name, BigInt(expected), events.map((event) => event.init), {
+            credentials: admin
+          })
+          const transaction: OpenTransaction = { client, stream: name, expected, events, id }
           transactions.push(transaction)
           return transaction
         })
