@@ -6,7 +6,18 @@ import { assert, layer } from "@effect/vitest"
 import { Messages } from "@photonpump/protocol"
 import { EventStoreServer } from "@photonpump/server"
 import * as Effect from "effect/Effect"
-import { append, C, connect, newEvent, type RawClient, readForward, streamName, text } from "./RawClient.ts"
+import {
+  append,
+  C,
+  connect,
+  connectIdentified,
+  identify,
+  newEvent,
+  type RawClient,
+  readForward,
+  streamName,
+  text
+} from "./RawClient.ts"
 
 const OperationResult = Messages.OperationResult
 const ReadStreamResult = Messages.ReadStreamEventsCompleted_ReadStreamResult
@@ -68,7 +79,7 @@ layer(EventStoreServer.layer({ port: 0 }), { excludeTestServices: true })("Delet
   it.effect("hard delete: StreamDeleted forever, for reads, writes, metadata and deletes", () =>
     Effect.gen(function*() {
       const { port } = yield* EventStoreServer.EventStoreServer
-      const client = yield* connect(port)
+      const client = yield* connectIdentified(port)
       const stream = streamName()
       yield* append(client, stream, -1n, [newEvent()])
       const deleted = yield* remove(client, stream, 0n, true)
@@ -91,7 +102,7 @@ layer(EventStoreServer.layer({ port: 0 }), { excludeTestServices: true })("Delet
   it.effect("a hard delete's tombstone appears in $all with event number 2^63-1", () =>
     Effect.gen(function*() {
       const { port } = yield* EventStoreServer.EventStoreServer
-      const client = yield* connect(port)
+      const client = yield* connectIdentified(port)
       const stream = streamName()
       yield* append(client, stream, -1n, [newEvent()])
       const deleted = yield* remove(client, stream, -2n, true)
@@ -114,6 +125,45 @@ layer(EventStoreServer.layer({ port: 0 }), { excludeTestServices: true })("Delet
       assert.strictEqual(tombstone.eventType, "$streamDeleted")
       assert.strictEqual(tombstone.eventNumber, 9_223_372_036_854_775_807n)
       assert.strictEqual(page.events[0]!.commitPosition, deleted.commitPosition)
+    }))
+
+  it.effect("a client that never identified (V1) gets 2^63-1 as 2^31-1, in read replies and in $all (4.1)", () =>
+    Effect.gen(function*() {
+      const { port } = yield* EventStoreServer.EventStoreServer
+      const v1 = yield* connect(port)
+      const v2 = yield* connectIdentified(port)
+      const stream = streamName()
+      yield* append(v1, stream, -1n, [newEvent()])
+      const deleted = yield* remove(v1, stream, -2n, true)
+      const lastEventNumbers = (client: RawClient) =>
+        Effect.gen(function*() {
+          const read = yield* readForward(client, stream, 0n, 10)
+          assert.strictEqual(read.result, ReadStreamResult.StreamDeleted)
+          const page = yield* client.request(
+            C.ReadAllEventsBackward,
+            Messages.ReadAllEventsSchema,
+            {
+              commitPosition: -1n,
+              preparePosition: -1n,
+              maxCount: 1,
+              resolveLinkTos: false,
+              requireLeader: true
+            },
+            C.ReadAllEventsBackwardCompleted,
+            Messages.ReadAllEventsCompletedSchema,
+            { credentials: { login: "admin", password: "changeit" } }
+          )
+          const tombstone = page.events[0]!.event!
+          assert.strictEqual(tombstone.eventType, "$streamDeleted")
+          assert.strictEqual(page.events[0]!.commitPosition, deleted.commitPosition)
+          return [read.lastEventNumber, tombstone.eventNumber]
+        })
+      assert.deepStrictEqual(yield* lastEventNumbers(v1), [2_147_483_647n, 2_147_483_647n])
+      assert.deepStrictEqual(yield* lastEventNumbers(v2), [9_223_372_036_854_775_807n, 9_223_372_036_854_775_807n])
+      // Identifying with version 0 is being V1 too.
+      const zero = yield* connect(port)
+      yield* identify(zero, 0)
+      assert.deepStrictEqual(yield* lastEventNumbers(zero), [2_147_483_647n, 2_147_483_647n])
     }))
 
   it.effect("a wrong expected version fails the delete and reports the current version", () =>

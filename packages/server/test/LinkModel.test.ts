@@ -79,6 +79,7 @@ import {
   commitTransaction,
   connect,
   eventId,
+  identify,
   newEvent,
   type RawClient,
   startTransaction
@@ -494,15 +495,6 @@ const assertMatches = (actual: unknown, predicted: unknown, message: string): vo
 
 // ---------------------------------------------------------------------------------------------------
 // Requests
-
-const identify = (client: RawClient) =>
-  client.request(
-    C.IdentifyClient,
-    Messages.IdentifyClientSchema,
-    { version: 1, connectionName: "link-model" },
-    C.ClientIdentified,
-    Messages.ClientIdentifiedSchema
-  )
 
 const deleteStream = (client: RawClient, stream: string, hardDelete: boolean) =>
   client.request(

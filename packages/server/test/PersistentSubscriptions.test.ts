@@ -15,6 +15,7 @@ import {
   append,
   C,
   connect,
+  connectIdentified,
   eventually,
   newEvent,
   persistentSettings,
@@ -179,6 +180,28 @@ layer(Fast, { excludeTestServices: true })("Persistent subscriptions", (it) => {
       const json = JSON.parse(text(config.event!.event!.data)) as { entries: Array<{ stream: string; group: string }> }
       assert.isTrue(json.entries.some((entry) => entry.stream === stream && entry.group === "j"))
       assert.isFalse(json.entries.some((entry) => entry.stream === stream && entry.group === "g"))
+    }))
+
+  it.effect("confirms a client that never identified (V1) with 2^31-1 for a hard-deleted stream's 2^63-1 (4.1)", () =>
+    Effect.gen(function*() {
+      const { port } = yield* EventStoreServer.EventStoreServer
+      const v1 = yield* connect(port)
+      const v2 = yield* connectIdentified(port)
+      const stream = streamName()
+      yield* append(v2, stream, -1n, [newEvent()])
+      yield* createGroup(v2, persistentSettings(stream, "g"))
+      yield* v2.request(
+        C.DeleteStream,
+        Messages.DeleteStreamSchema,
+        { eventStreamId: stream, expectedVersion: -2n, requireLeader: true, hardDelete: true },
+        C.DeleteStreamCompleted,
+        Messages.DeleteStreamCompletedSchema
+      )
+      const confirmations = [yield* consume(v1, stream, "g"), yield* consume(v2, stream, "g")]
+      assert.deepStrictEqual(confirmations.map(({ confirmation }) => confirmation.lastEventNumber), [
+        2_147_483_647n,
+        9_223_372_036_854_775_807n
+      ])
     }))
 
   it.effect("connects with the stream::group id, pushes under the connect's id, and takes acks by original event id", () =>

@@ -177,6 +177,23 @@ export const connect = (
     (client) => Effect.sync(() => client.socket.destroy())
   )
 
+/**
+ * Identifies the client with IdentifyClient, as clients since 4.0 do: without it, a client is V1 and
+ * gets the event number 2^63-1 as 2^31-1 (docs/protocol.md 4.1).
+ */
+export const identify = (client: RawClient, version = 1) =>
+  client.request(
+    C.IdentifyClient,
+    Messages.IdentifyClientSchema,
+    { version, connectionName: "raw-client" },
+    C.ClientIdentified,
+    Messages.ClientIdentifiedSchema
+  )
+
+/** Connects a raw client and identifies it as a V2 client (see `identify`), closed with the scope. */
+export const connectIdentified = (port: number, host = "127.0.0.1") =>
+  Effect.tap(connect(port, host), (client) => identify(client))
+
 export const admin: Credentials = { login: "admin", password: "changeit" }
 
 /** The settings of a persistent subscription group, as the tests create it: the server's defaults, then `overrides`. */

@@ -44,7 +44,7 @@ import {
   append,
   C,
   commitTransaction,
-  connect,
+  connectIdentified,
   eventId,
   newEvent,
   type RawClient,
@@ -362,7 +362,8 @@ layer(EventStoreServer.layer({ port: 0 }), { excludeTestServices: true })("Strea
     ([operations, pageSize]) =>
       Effect.gen(function*() {
         const { port } = yield* EventStoreServer.EventStoreServer
-        const client = yield* connect(port)
+        // Identified, so that 2^63-1 comes as it is and not as a V1 client gets it (4.1).
+        const client = yield* connectIdentified(port)
         const base = streamName("model")
         const names = ["a", "b", "c"].map((suffix) => `${base}-${suffix}`)
         const model = new Model()

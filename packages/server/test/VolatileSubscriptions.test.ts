@@ -14,6 +14,7 @@ import {
   append,
   C,
   connect,
+  connectIdentified,
   eventually,
   newEvent,
   type RawClient,
@@ -290,7 +291,7 @@ layer(EventStoreServer.layer({ port: 0 }), { excludeTestServices: true })("Volat
   it.effect("keeps the subscription when its stream is deleted, soft or hard", () =>
     Effect.gen(function*() {
       const { port } = yield* EventStoreServer.EventStoreServer
-      const client = yield* connect(port)
+      const client = yield* connectIdentified(port)
       const stream = streamName()
       yield* append(client, stream, -1n, [newEvent()])
       const { id } = yield* subscribe(client, stream)
@@ -304,6 +305,28 @@ layer(EventStoreServer.layer({ port: 0 }), { excludeTestServices: true })("Volat
       assert.strictEqual(tombstone.event!.eventType, "$streamDeleted")
       assert.strictEqual(tombstone.event!.eventNumber, 9_223_372_036_854_775_807n)
       assert.isFalse(client.inbox.some((pkg) => pkg.command === C.SubscriptionDropped))
+    }))
+
+  it.effect("gives a client that never identified (V1) 2^63-1 as 2^31-1, in pushes and confirmations (4.1)", () =>
+    Effect.gen(function*() {
+      const { port } = yield* EventStoreServer.EventStoreServer
+      const v1 = yield* connect(port)
+      const v2 = yield* connectIdentified(port)
+      const stream = streamName()
+      yield* append(v2, stream, -1n, [newEvent()])
+      const live = [yield* subscribe(v1, stream), yield* subscribe(v2, stream)]
+      yield* deleteStream(v2, stream, true)
+      const tombstones = [yield* nextEvent(v1, live[0]!.id), yield* nextEvent(v2, live[1]!.id)]
+      assert.deepStrictEqual(tombstones.map((pushed) => pushed.event!.eventType), ["$streamDeleted", "$streamDeleted"])
+      assert.deepStrictEqual(tombstones.map((pushed) => pushed.event!.eventNumber), [
+        2_147_483_647n,
+        9_223_372_036_854_775_807n
+      ])
+      const afterwards = [yield* subscribe(v1, stream), yield* subscribe(v2, stream)]
+      assert.deepStrictEqual(afterwards.map(({ confirmation }) => confirmation.lastEventNumber), [
+        2_147_483_647n,
+        9_223_372_036_854_775_807n
+      ])
     }))
 
   it.effect("filters a $all subscription and reports a checkpoint every checkpoint_interval events considered", () =>

@@ -168,6 +168,11 @@ export interface Connection {
   readonly reply: (command: number, correlationId: string | Uint8Array, payload: Uint8Array) => void
   /** Replies BadRequest with the given text; the connection stays open. */
   readonly badRequest: (correlationId: string | Uint8Array, reason: string) => void
+  /**
+   * Whether the client has not identified itself with IdentifyClient version 1 (a V1 client): its read
+   * replies and subscription messages carry the event number 2^63-1 as 2^31-1 (docs/protocol.md 4.1).
+   */
+  readonly isV1Client: () => boolean
   /** Runs `f` after `delay` milliseconds unless the connection closes first. */
   readonly later: (delay: number, f: () => void) => void
   /**

@@ -46,6 +46,8 @@ export class Session {
   #lastReceivedAt: number
   #lastSentAt: number
   #probeSentAt: number | undefined
+  /** Until IdentifyClient says otherwise, a client is V1 (version 0), as the real server assumes. */
+  #v1Client = true
 
   constructor(socket: Net.Socket, node: Node.Node, onClose: (session: Session) => void) {
     this.#socket = socket
@@ -61,6 +63,7 @@ export class Session {
       reply: (command, correlationId, payload) => this.#reply(command, correlationId, payload),
       badRequest: (correlationId, reason) => this.#reply(C.BadRequest, correlationId, Package.encodeText(reason)),
       subscriptions: new Map(),
+      isV1Client: () => this.#v1Client,
       later: (delay, f) => {
         const timer = setTimeout(() => {
           this.#timers.delete(timer)
@@ -219,6 +222,9 @@ export class Session {
         this.#node.logDebug(
           `Connection ${this.#name} identified as '${message.success.connectionName}', version ${message.success.version}`
         )
+        // The real server keeps the version as a byte: 0 is V1 (4.1). Other versions than 0 and 1, which
+        // protocol.md does not name, get V2's replies here.
+        this.#v1Client = (message.success.version & 0xff) === 0
         return this.#reply(C.ClientIdentified, pkg.correlationId, emptyPayload)
       }
       case C.BadRequest:

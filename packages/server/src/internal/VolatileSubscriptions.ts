@@ -129,7 +129,10 @@ export class VolatileSubscriptions {
     // The confirmation of a `$all` subscription has no last event number (22.6+ servers send 0).
     const confirmation = isAll
       ? { lastCommitPosition: BigInt(subscription.lastCommitPosition) }
-      : { lastCommitPosition: BigInt(subscription.lastCommitPosition), lastEventNumber: Wire.eventNumber(lastEventNumber) }
+      : {
+        lastCommitPosition: BigInt(subscription.lastCommitPosition),
+        lastEventNumber: Wire.eventNumber(connection.isV1Client() ? Wire.eventNumberForV1(lastEventNumber) : lastEventNumber)
+      }
     connection.reply(
       C.SubscriptionConfirmation,
       subscription.correlationIdBytes,
@@ -191,7 +194,11 @@ export class VolatileSubscriptions {
       const out = subscription.connection.output()
       if (out === undefined) continue
       if (subscription.filter === undefined || subscription.filter(event)) {
-        Replies.copyFrame(out, push.frame(subscription.resolveLinkTos), subscription.correlationIdBytes)
+        Replies.copyFrame(
+          out,
+          push.frame(subscription.resolveLinkTos, subscription.connection.isV1Client()),
+          subscription.correlationIdBytes
+        )
       }
       if (subscription.checkpointInterval > 0 && ++subscription.considered >= subscription.checkpointInterval) {
         subscription.considered = 0
@@ -220,6 +227,8 @@ class Push {
   readonly #event: Store.RecordedEvent
   #plain: Uint8Array | undefined
   #resolved: Uint8Array | undefined
+  /** The frame for V1 clients, when it differs: a tombstone, or a link resolved to one (4.1). */
+  #forV1: Map<boolean, Uint8Array> | undefined
 
   constructor(node: Node.Node, scratch: Protobuf.Writer, event: Store.RecordedEvent) {
     this.#node = node
@@ -227,18 +236,32 @@ class Push {
     this.#event = event
   }
 
-  frame(resolveLinkTos: boolean): Uint8Array {
+  frame(resolveLinkTos: boolean, v1Client: boolean): Uint8Array {
     // Only links look different when resolved.
-    if (resolveLinkTos && this.#event.eventType === "$>") return (this.#resolved ??= this.#encode(true))
-    return (this.#plain ??= this.#encode(false))
+    const resolve = resolveLinkTos && this.#event.eventType === "$>"
+    if (v1Client) {
+      const resolved = Wire.resolve(this.#node.store, this.#event, resolve)
+      const forV1 = Wire.resolvedForV1(resolved)
+      if (forV1 !== resolved) {
+        this.#forV1 ??= new Map()
+        let frame = this.#forV1.get(resolve)
+        if (frame === undefined) {
+          frame = this.#encode(forV1)
+          this.#forV1.set(resolve, frame)
+        }
+        return frame
+      }
+    }
+    if (resolve) return (this.#resolved ??= this.#encode(Wire.resolve(this.#node.store, this.#event, true)))
+    return (this.#plain ??= this.#encode(Wire.resolve(this.#node.store, this.#event, false)))
   }
 
-  #encode(resolveLinkTos: boolean): Uint8Array {
+  #encode(resolved: Wire.Resolved): Uint8Array {
     Replies.streamEventAppeared(
       this.#scratch,
       C.StreamEventAppeared,
       zeroId,
-      Wire.resolve(this.#node.store, this.#event, resolveLinkTos),
+      resolved,
       this.#node.settings.omitDefaultValues
     )
     return this.#scratch.take()!

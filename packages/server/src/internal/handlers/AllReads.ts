@@ -58,6 +58,22 @@ const read = (
   }
 }
 
+/**
+ * A page as a V1 client gets it: tombstones, and links resolved to them, carry 2^31-1 for 2^63-1 (4.1).
+ * Filtered reads came after V1 clients, and the real server sends them no other form.
+ */
+const forV1 = (reply: Replies.ReadAllEventsCompleted): Replies.ReadAllEventsCompleted => {
+  const { resolveLink } = reply
+  return {
+    ...reply,
+    events: reply.events.map(Wire.eventForV1),
+    resolveLink: resolveLink === undefined ? undefined : (link) => {
+      const target = resolveLink(link)
+      return target === undefined ? undefined : Wire.eventForV1(target)
+    }
+  }
+}
+
 const readAll = (direction: Direction): Node.Handler => (node, connection, request) => {
   const message = Node.read(connection, request, Requests.readAllEvents)
   if (message === undefined) return
@@ -77,7 +93,7 @@ const readAll = (direction: Direction): Node.Handler => (node, connection, reque
     out,
     direction === "forward" ? Command.Command.ReadAllEventsForwardCompleted : Command.Command.ReadAllEventsBackwardCompleted,
     request.correlationIdBytes,
-    reply,
+    connection.isV1Client() ? forV1(reply) : reply,
     false,
     node.settings.omitDefaultValues
   )

@@ -183,7 +183,7 @@ export const connectToPersistentSubscription: Node.Handler = (node, connection, 
         out,
         C.PersistentSubscriptionStreamEventAppeared,
         correlationIdBytes,
-        event,
+        connection.isV1Client() ? Wire.resolvedForV1(event) : event,
         retryCount,
         omit
       )
@@ -224,7 +224,9 @@ export const connectToPersistentSubscription: Node.Handler = (node, connection, 
           create(Messages.PersistentSubscriptionConfirmationSchema, {
             lastCommitPosition: BigInt(result.lastCommitPosition),
             subscriptionId: result.subscriptionId,
-            lastEventNumber: Wire.eventNumber(result.lastEventNumber)
+            lastEventNumber: Wire.eventNumber(
+              connection.isV1Client() ? Wire.eventNumberForV1(result.lastEventNumber) : result.lastEventNumber
+            )
           })
         )
       )

@@ -127,7 +127,8 @@ const readStream = (direction: "forward" | "backward"): Node.Handler => (node, c
     case "NoStream":
       return failed(ReadStreamResult.NoStream, slice.lastEventNumber)
     case "StreamDeleted":
-      return failed(ReadStreamResult.StreamDeleted, Number.POSITIVE_INFINITY)
+      // A V1 client gets 2^63-1 as 2^31-1 (4.1).
+      return failed(ReadStreamResult.StreamDeleted, connection.isV1Client() ? Wire.deletedStreamForV1 : Number.POSITIVE_INFINITY)
   }
 }
 
