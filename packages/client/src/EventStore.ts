@@ -792,8 +792,32 @@ class PendingWrite extends Connection.PendingRequest<WriteResult, WriteError> {
   }
 }
 
-const startOf = (direction: StreamDirection, from: bigint | number | undefined): bigint =>
-  from !== undefined ? BigInt(from) : direction === StreamDirection.Forward ? 0n : -1n
+/**
+ * An event number a caller gave, or the `BadRequest` of one that is not: a number that is not a safe
+ * integer (which `BigInt` would throw on), or a value outside int64 (which would wrap around on the
+ * wire and read from somewhere else).
+ */
+const eventNumberResult = (operation: string, name: string, value: bigint | number): bigint | BadRequest => {
+  if (typeof value === "number" && !Number.isSafeInteger(value)) {
+    return new BadRequest({ operation, reason: `${name} must be an integer, not ${value}` })
+  }
+  const number = BigInt(value)
+  return number < -tombstoneVersion - 1n || number > tombstoneVersion
+    ? new BadRequest({ operation, reason: `${name} must fit in 64 bits, not ${number}` })
+    : number
+}
+
+/** Where a stream read starts: `from`, or the stream's start (forwards) or end (backwards). */
+const startOf = (
+  operation: string,
+  direction: StreamDirection,
+  from: bigint | number | undefined
+): bigint | BadRequest =>
+  from !== undefined
+    ? eventNumberResult(operation, "fromEventNumber", from)
+    : direction === StreamDirection.Forward
+    ? 0n
+    : -1n
 
 const positionOf = (direction: StreamDirection, from: Position.Position | undefined): Position.Position =>
   from ?? (direction === StreamDirection.Forward ? Position.start : Position.end)
@@ -850,6 +874,10 @@ const persistentSettings = (
   group: string,
   options: PersistentSubscriptionOptions | undefined
 ) => {
+  if (options?.startFrom !== undefined) {
+    const startFrom = eventNumberResult(operation, "startFrom", options.startFrom)
+    if (startFrom instanceof BadRequest) return Exit.fail(startFrom)
+  }
   const settings = PersistentSubscription.make(options)
   return encode(operation, Messages.CreatePersistentSubscriptionSchema, {
     subscriptionGroupName: group,
@@ -1030,7 +1058,8 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
     eventNumber: bigint | number,
     options?: GetEventOptions
   ): Effect.fn.Return<ResolvedEvent, ReadEventError> {
-    const number = BigInt(eventNumber)
+    const number = eventNumberResult("getEvent", "eventNumber", eventNumber)
+    if (number instanceof BadRequest) return yield* number
     const payload = yield* encode("getEvent", Messages.ReadEventSchema, {
       eventStreamId: stream,
       eventNumber: number,
@@ -1112,11 +1141,13 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
       const maxCount = pageSizeResult("get", options?.maxCount, "maxCount")
       if (maxCount instanceof BadRequest) return Exit.fail(maxCount)
       const direction = options?.direction ?? StreamDirection.Forward
+      const from = startOf("get", direction, options?.fromEventNumber)
+      if (from instanceof BadRequest) return Exit.fail(from)
       return readStream(
         "get",
         stream,
         direction,
-        startOf(direction, options?.fromEventNumber),
+        from,
         maxCount,
         options?.resolveLinks ?? true,
         options
@@ -1131,6 +1162,8 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
     const batchSize = pageSizeResult("iter", options?.batchSize, "batchSize")
     if (batchSize instanceof BadRequest) return Stream.fail(batchSize)
     const direction = options?.direction ?? StreamDirection.Forward
+    const start = startOf("iter", direction, options?.from)
+    if (start instanceof BadRequest) return Stream.fail(start)
     const resolveLinks = options?.resolveLinks ?? true
     const replyCommand = direction === StreamDirection.Forward
       ? Command.ReadStreamEventsForwardCompleted
@@ -1147,7 +1180,7 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
       return head
     }
     return Paging.pages<Package.InboundPackage, bigint, ResolvedEvent, ReadStreamError>(
-      startOf(direction, options?.from),
+      start,
       {
         request: (from, settle) =>
           connection.requestCallback(
@@ -1544,7 +1577,12 @@ const makeService = (settings: Settings.Settings, connection: Connection.Connect
           )
           return pull
         }
-        const after = from === "start" ? -1n : BigInt(from)
+        const after = from === "start" ? -1n : eventNumberResult(operation, "from", from)
+        if (after instanceof BadRequest) return yield* after
+        // A checkpoint from 2^63-1 on leaves no event number to read from: the next would wrap around.
+        if (after >= tombstoneVersion) {
+          return yield* new BadRequest({ operation, reason: `from must be below ${tombstoneVersion}, not ${after}` })
+        }
         const pull: SubscriptionPull = yield* Subscriptions.catchUp({
           ...live,
           from: after < 0n ? 0n : after + 1n,

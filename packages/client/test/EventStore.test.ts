@@ -333,6 +333,25 @@ const suite = (style: string, omitDefaultValues: boolean) =>
           assert.strictEqual((yield* es.get(stream, { maxCount: 4096 })).events.length, 150)
         }))
 
+      it.effect("refuses event numbers that are not integers or do not fit in 64 bits with BadRequest", () =>
+        Effect.gen(function*() {
+          const es = yield* EventStore.EventStore
+          const stream = streamName("not-a-number")
+          yield* fill(es, stream, 3)
+          // Before, BigInt threw on the first three (a defect), and the last two wrapped around on the
+          // wire, reading from another event number than the one asked for.
+          for (const number of [0.5, Number.NaN, Number.POSITIVE_INFINITY, 2n ** 64n + 1n, -(2n ** 63n) - 1n]) {
+            const reasons = [
+              (yield* failsWith(es.get(stream, { fromEventNumber: number }), EventStoreError.BadRequest)).reason,
+              (yield* failsWith(Stream.runCollect(es.iter(stream, { from: number })), EventStoreError.BadRequest))
+                .reason,
+              (yield* failsWith(es.getEvent(stream, number), EventStoreError.BadRequest)).reason
+            ]
+            for (const reason of reasons) assert.include(reason, `${number}`)
+          }
+          assert.strictEqual((yield* es.getEvent(stream, 2n)).eventNumber, 2n)
+        }))
+
       it.effect("fails with StreamNotFound for a stream never written", () =>
         Effect.gen(function*() {
           const es = yield* EventStore.EventStore

@@ -132,6 +132,19 @@ layer(
         assert.isUndefined(yield* configOf(es, stream, "billing"))
       }))
 
+    it.effect("refuse a start that is not an event number with BadRequest, before anything is sent", () =>
+      Effect.gen(function*() {
+        const es = yield* EventStore.EventStore
+        const stream = streamName("bad-start")
+        for (const startFrom of [1.5, Number.NaN, 2n ** 64n]) {
+          const created = yield* failsWith(es.createSubscription(stream, "g", { startFrom }), EventStoreError.BadRequest)
+          assert.include(created.reason, `${startFrom}`)
+          yield* failsWith(es.updateSubscription(stream, "g", { startFrom }), EventStoreError.BadRequest)
+        }
+        // Nothing reached the server: the group can still be created.
+        yield* es.createSubscription(stream, "g", { startFrom: 0 })
+      }))
+
     it.effect("fail with each result's error", () =>
       Effect.gen(function*() {
         const es = yield* EventStore.EventStore
