@@ -91,18 +91,26 @@ export const StreamExists: StreamExists = { _tag: "StreamExists" }
  */
 export const exact = (version: bigint | number): Exact => ({ _tag: "Exact", version: BigInt(version) })
 
+/** The largest event number: an int64's. */
+const maxVersion = 2n ** 63n - 1n
+
 /**
  * Normalises an input. Plain numbers below zero take the wire meanings the official clients give them
  * (-1 no stream, -2 any, -4 stream exists), so that values copied from other clients keep their sense.
- * Returns `undefined` for numbers that mean nothing (-3, below -4, or not an integer).
+ * Returns `undefined` for numbers that mean nothing (-3, below -4, or not an integer) and for exact
+ * versions that are negative or do not fit in 64 bits (on the wire they would wrap around to another
+ * version, or take a wire meaning such as -2, any).
  *
  * @since 0.1.0
  * @category constructors
  */
 export const fromInput = (input: Input): ExpectedVersion | undefined => {
-  if (typeof input === "object") return input
+  if (typeof input === "object") {
+    return isTagged(input, "Exact") && (input.version < 0n || input.version > maxVersion) ? undefined : input
+  }
   if (typeof input === "number" && !Number.isSafeInteger(input)) return undefined
   const version = BigInt(input)
+  if (version > maxVersion) return undefined
   if (version >= 0n) return { _tag: "Exact", version }
   if (version === -1n) return NoStream
   if (version === -2n) return Any
