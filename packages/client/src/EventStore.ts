@@ -279,7 +279,9 @@ export interface SubscribeToAllOptions extends CallOptions {
   readonly filter?: Filter | undefined
   /**
    * With a filter: send a `Checkpoint` every so many events looked at, matching or not. When reading
-   * history, a `Checkpoint` follows every page once that many events were looked at. Default 500.
+   * history, a `Checkpoint` follows a page once that many events were looked at, unless the page ends
+   * inside a transaction (its next event may sit at that very position; the checkpoint then waits for a
+   * later page). Default 500.
    */
   readonly checkpointInterval?: number | undefined
   /** With a filter: how many events the server may look at for one page of history. Default `readBatchSize`. */

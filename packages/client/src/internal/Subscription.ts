@@ -743,8 +743,13 @@ export const catchUp = <Cursor, E>(
         let out = fresh(page.events)
         if (options.checkpointEveryPages > 0 && ++pagesSinceCheckpoint >= options.checkpointEveryPages) {
           pagesSinceCheckpoint = 0
-          if (tracker.acceptCheckpoint(page.next as Position.Position)) {
-            out = out.concat([Subscription.checkpoint(page.next as Position.Position)])
+          // A page's next position is where the next read starts, inclusive; a checkpoint is exclusive.
+          // Inside a transaction (commit > prepare > 0) the next event may sit at exactly that position
+          // (docs/protocol.md 4.3, 4.5): a checkpoint there would skip it, so none is sent for that page.
+          const next = page.next as Position.Position
+          const insideTransaction = next.prepare > 0n && next.prepare < next.commit
+          if (!insideTransaction && tracker.acceptCheckpoint(next)) {
+            out = out.concat([Subscription.checkpoint(next)])
           }
         }
         if (live !== undefined && live.overflowed) live = undefined
