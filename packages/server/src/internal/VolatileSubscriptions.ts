@@ -14,7 +14,7 @@
  */
 import { create } from "@bufbuild/protobuf"
 import { Command, Messages } from "@photonpump/protocol"
-import type * as Store from "../Store.ts"
+import * as Store from "../Store.ts"
 import type * as Node from "./Node.ts"
 import * as Protobuf from "./Protobuf.ts"
 import * as Replies from "./Replies.ts"
@@ -227,8 +227,8 @@ class Push {
   readonly #event: Store.RecordedEvent
   #plain: Uint8Array | undefined
   #resolved: Uint8Array | undefined
-  /** The frame for V1 clients, when it differs: a tombstone, or a link resolved to one (4.1). */
-  #forV1: Map<boolean, Uint8Array> | undefined
+  /** A tombstone's frame for V1 clients, which get its event number as 2^31-1 (4.1). */
+  #forV1: Uint8Array | undefined
 
   constructor(node: Node.Node, scratch: Protobuf.Writer, event: Store.RecordedEvent) {
     this.#node = node
@@ -237,23 +237,17 @@ class Push {
   }
 
   frame(resolveLinkTos: boolean, v1Client: boolean): Uint8Array {
-    // Only links look different when resolved.
-    const resolve = resolveLinkTos && this.#event.eventType === "$>"
-    if (v1Client) {
-      const resolved = Wire.resolve(this.#node.store, this.#event, resolve)
-      const forV1 = Wire.resolvedForV1(resolved)
-      if (forV1 !== resolved) {
-        this.#forV1 ??= new Map()
-        let frame = this.#forV1.get(resolve)
-        if (frame === undefined) {
-          frame = this.#encode(forV1)
-          this.#forV1.set(resolve, frame)
-        }
-        return frame
-      }
+    const event = this.#event
+    // Only a tombstone looks different to a V1 client: a link never resolves to one (a hard-deleted
+    // stream's events do not read), and a tombstone is no link.
+    if (v1Client && event.eventNumber === Store.deletedStream) {
+      return (this.#forV1 ??= this.#encode(Wire.resolvedForV1(Wire.resolve(this.#node.store, event, false))))
     }
-    if (resolve) return (this.#resolved ??= this.#encode(Wire.resolve(this.#node.store, this.#event, true)))
-    return (this.#plain ??= this.#encode(Wire.resolve(this.#node.store, this.#event, false)))
+    // Only links look different when resolved.
+    if (resolveLinkTos && event.eventType === "$>") {
+      return (this.#resolved ??= this.#encode(Wire.resolve(this.#node.store, event, true)))
+    }
+    return (this.#plain ??= this.#encode(Wire.resolve(this.#node.store, event, false)))
   }
 
   #encode(resolved: Wire.Resolved): Uint8Array {

@@ -59,20 +59,14 @@ const read = (
 }
 
 /**
- * A page as a V1 client gets it: tombstones, and links resolved to them, carry 2^31-1 for 2^63-1 (4.1).
- * Filtered reads came after V1 clients, and the real server sends them no other form.
+ * A page as a V1 client gets it: tombstones carry 2^31-1 for 2^63-1 (4.1). Links need nothing: none
+ * resolves to a tombstone (a hard-deleted stream's events do not read). Filtered reads came after V1
+ * clients, and the real server sends them no other form.
  */
-const forV1 = (reply: Replies.ReadAllEventsCompleted): Replies.ReadAllEventsCompleted => {
-  const { resolveLink } = reply
-  return {
-    ...reply,
-    events: reply.events.map(Wire.eventForV1),
-    resolveLink: resolveLink === undefined ? undefined : (link) => {
-      const target = resolveLink(link)
-      return target === undefined ? undefined : Wire.eventForV1(target)
-    }
-  }
-}
+const forV1 = (reply: Replies.ReadAllEventsCompleted): Replies.ReadAllEventsCompleted => ({
+  ...reply,
+  events: reply.events.map(Wire.eventForV1)
+})
 
 const readAll = (direction: Direction): Node.Handler => (node, connection, request) => {
   const message = Node.read(connection, request, Requests.readAllEvents)
